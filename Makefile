@@ -1,0 +1,85 @@
+# dualstackd - see README.md. `make` builds, `make test` runs unit + integration tests.
+CC      ?= cc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+OPT     ?= -O2 -g
+PKGS    := rdkafka libcurl libcrypto libcjson expat yaml-0.1 libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS)
+BUILD   ?= build/rel
+
+CORE_SRC := $(wildcard reconcile/*.c handlers/*.c)
+CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
+LIB_SRC  := $(CORE_SRC) $(CTRL_SRC)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind
+
+all: dualstackd
+
+dualstackd: $(BUILD)/dualstackd
+	cp $< $@
+
+$(BUILD)/dualstackd: $(BUILD)/controller/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c $(wildcard */*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit: $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Installs apt packages, the pinned moto and the Kafka jars (idempotent, cached).
+deps:
+	bash tests/deps.sh
+
+unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+integration: dualstackd
+	python3 -m pytest -q -p no:cacheprovider tests/py $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) unit
+	$(MAKE) valgrind
+	$(MAKE) integration
+
+valgrind: $(BUILD)/unit
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		$(BUILD)/unit
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" build/asan/unit build/asan/dualstackd
+	build/asan/unit
+
+lint:
+	bash tests/lint.sh
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+
+# libFuzzer targets: a short pass (CI) or FUZZ_RUNS=1000000 for the long one.
+FUZZ_RUNS ?= 20000
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(LIB_OBJ:build/rel/%=build/fuzz/%)
+	bash tests/fuzz/run.sh $(FUZZ_RUNS)
+
+bench: dualstackd
+	$(MAKE) OPT="-O2 -g" build/rel/bench
+	bash tests/bench/run.sh
+
+$(BUILD)/bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+demo: deps dualstackd
+	python3 tests/demo.py
+
+clean:
+	rm -rf build/rel build/asan build/fuzz dualstackd

@@ -1,0 +1,64 @@
+/* The unit test runner: runs every suite (or those named on the command line). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+int check_passed, check_failed;
+const char *check_fixtures = "tests/fixtures";
+
+void test_sigv4(void);
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} suites[] = {
+    {"sigv4", test_sigv4},
+};
+
+char *check_read_fixture(const char *rel, size_t *len)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", check_fixtures, rel);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		check_failed++;
+		fprintf(stderr, "cannot open fixture %s\n", path);
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *p = malloc((size_t)n + 1);
+	if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+		free(p);
+		p = NULL;
+	}
+	fclose(f);
+	if (p) {
+		p[n] = '\0';
+		if (len)
+			*len = (size_t)n;
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("DS_FIXTURES");
+	if (env)
+		check_fixtures = env;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		int run = argc < 2;
+		for (int a = 1; a < argc; a++)
+			run |= strcmp(argv[a], suites[i].name) == 0;
+		if (!run)
+			continue;
+		int f0 = check_failed;
+		suites[i].fn();
+		fprintf(stderr, "suite %-14s %s\n", suites[i].name,
+			check_failed == f0 ? "ok" : "FAILED");
+	}
+	printf("unit: %d passed, %d failed\n", check_passed, check_failed);
+	return check_failed ? 1 : 0;
+}
