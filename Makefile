@@ -30,7 +30,7 @@ $(BUILD)/dualstackd: $(BUILD)/controller/main.o $(LIB_OBJ)
 
 $(BUILD)/%.o: %.c $(wildcard */*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"; $(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

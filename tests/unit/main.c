@@ -8,12 +8,14 @@ int check_passed, check_failed;
 const char *check_fixtures = "tests/fixtures";
 
 void test_sigv4(void);
+void test_ec2_xml(void);
 
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } suites[] = {
-    {"sigv4", test_sigv4},
+	{"sigv4", test_sigv4},
+	{"ec2_xml", test_ec2_xml},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)
