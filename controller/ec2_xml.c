@@ -18,7 +18,7 @@ enum frame_kind { FR_OBJ, FR_LIST, FR_STRLIST, FR_SCALAR, FR_META, FR_SKIP };
 struct frame {
 	enum frame_kind kind;
 	const struct xml_schema *schema; /* FR_OBJ */
-	const struct xml_field *field;   /* FR_LIST, FR_STRLIST, FR_SCALAR */
+	const struct xml_field *field;	 /* FR_LIST, FR_STRLIST, FR_SCALAR */
 	char *base;
 	char *meta_dst; /* FR_META: where the text goes */
 	size_t meta_size;
@@ -120,9 +120,7 @@ static void on_start_in_obj(struct decoder *d, struct frame *top, const char *na
 		}
 		return;
 	case XF_LIST:
-	case XF_FLAT:
-		f = push(d, FR_LIST);
-		break;
+	case XF_FLAT: f = push(d, FR_LIST); break;
 	case XF_STRLIST:
 		f = push(d, FR_STRLIST);
 		if (f)
@@ -155,9 +153,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	struct frame *top = &d->stack[d->depth - 1];
 	struct frame *f;
 	switch (top->kind) {
-	case FR_OBJ:
-		on_start_in_obj(d, top, name);
-		return;
+	case FR_OBJ: on_start_in_obj(d, top, name); return;
 	case FR_LIST:
 		if (strcmp(name, "item") != 0) {
 			push(d, FR_SKIP);
@@ -183,9 +179,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 			d->text_len = 0;
 		}
 		return;
-	default:
-		push(d, FR_SKIP);
-		return;
+	default: push(d, FR_SKIP); return;
 	}
 }
 
@@ -290,8 +284,7 @@ static void store_scalar(struct decoder *d, const struct xml_field *field, char 
 		memcpy(dst, &b, sizeof(b));
 		return;
 	}
-	default:
-		return;
+	default: return;
 	}
 }
 
@@ -452,332 +445,370 @@ void ec2_xml_decode_error(int http_status, const char *body, size_t len, struct 
 /* ---- field tables ---- */
 
 #define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
-#define F_STR(T, name, m)   {name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL}
-#define F_STR_J(T, name, json, m)                                                         \
-	{name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, json}
-#define F_STATE(T, name, m) {name, XF_STATE, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL}
-#define F_INT(T, name, m)   {name, XF_INT, offsetof(T, m), sizeof(int), NULL, 0, NULL}
-#define F_LONG(T, name, m)  {name, XF_LONG, offsetof(T, m), sizeof(long), NULL, 0, NULL}
-#define F_BOOL(T, name, m)  {name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, NULL}
-#define F_BOOL_J(T, name, json, m) {name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, json}
-#define F_STRLIST(T, name, m)                                                             \
-	{name, XF_STRLIST, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL}
-#define F_LIST(T, name, m, sub)          {name, XF_LIST, offsetof(T, m), 0, &sub, 0, NULL}
-#define F_LIST_J(T, name, json, m, sub) {name, XF_LIST, offsetof(T, m), 0, &sub, 0, json}
+#define F_STR(T, name, m)                                                      \
+	{                                                                      \
+		name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
+	}
+#define F_STR_J(T, name, json, m)                                              \
+	{                                                                      \
+		name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, json \
+	}
+#define F_STATE(T, name, m)                                                      \
+	{                                                                        \
+		name, XF_STATE, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
+	}
+#define F_INT(T, name, m)                                                \
+	{                                                                \
+		name, XF_INT, offsetof(T, m), sizeof(int), NULL, 0, NULL \
+	}
+#define F_LONG(T, name, m)                                                 \
+	{                                                                  \
+		name, XF_LONG, offsetof(T, m), sizeof(long), NULL, 0, NULL \
+	}
+#define F_BOOL(T, name, m)                                                 \
+	{                                                                  \
+		name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, NULL \
+	}
+#define F_BOOL_J(T, name, json, m)                                         \
+	{                                                                  \
+		name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, json \
+	}
+#define F_STRLIST(T, name, m)                                                      \
+	{                                                                          \
+		name, XF_STRLIST, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
+	}
+#define F_LIST(T, name, m, sub)                                 \
+	{                                                       \
+		name, XF_LIST, offsetof(T, m), 0, &sub, 0, NULL \
+	}
+#define F_LIST_J(T, name, json, m, sub)                         \
+	{                                                       \
+		name, XF_LIST, offsetof(T, m), 0, &sub, 0, json \
+	}
 /* A wrapper element whose children belong to the enclosing struct. */
-#define F_INLINE(name, sub)          {name, XF_OBJ, 0, 0, &sub, 0, NULL}
-#define F_INLINE_J(name, json, sub) {name, XF_OBJ, 0, 0, &sub, 0, json}
-#define F_INLINE_SEEN(T, name, sub, seen)                                                 \
-	{name, XF_OBJ, 0, 0, &sub, offsetof(T, seen) + 1, NULL}
-#define SCHEMA(var, T, fields)                                                            \
-	static const struct xml_schema var = {sizeof(T), fields,                          \
-					      sizeof(fields) / sizeof(fields[0])}
-#define ROOT_SCHEMA(var, fields)                                                          \
-	const struct xml_schema var = {sizeof(struct observed), fields,                   \
+#define F_INLINE(name, sub)                       \
+	{                                         \
+		name, XF_OBJ, 0, 0, &sub, 0, NULL \
+	}
+#define F_INLINE_J(name, json, sub)               \
+	{                                         \
+		name, XF_OBJ, 0, 0, &sub, 0, json \
+	}
+#define F_INLINE_SEEN(T, name, sub, seen)                             \
+	{                                                             \
+		name, XF_OBJ, 0, 0, &sub, offsetof(T, seen) + 1, NULL \
+	}
+#define SCHEMA(var, T, fields) \
+	static const struct xml_schema var = {sizeof(T), fields, sizeof(fields) / sizeof(fields[0])}
+#define ROOT_SCHEMA(var, fields)                                        \
+	const struct xml_schema var = {sizeof(struct observed), fields, \
 				       sizeof(fields) / sizeof(fields[0])}
 
 static const struct xml_field tag_fields[] = {
-	F_STR(struct tag, "key", key),
-	F_STR(struct tag, "value", value),
+    F_STR(struct tag, "key", key),
+    F_STR(struct tag, "value", value),
 };
 SCHEMA(tag_schema, struct tag, tag_fields);
 
 static const struct xml_field assoc_state_fields[] = {
-	F_STATE(struct cidr_assoc, "state", state),
+    F_STATE(struct cidr_assoc, "state", state),
 };
 SCHEMA(assoc_state_schema, struct cidr_assoc, assoc_state_fields);
 
 static const struct xml_field cidr4_fields[] = {
-	F_STR(struct cidr_assoc, "associationId", association_id),
-	F_STR(struct cidr_assoc, "cidrBlock", cidr),
-	F_INLINE("cidrBlockState", assoc_state_schema),
+    F_STR(struct cidr_assoc, "associationId", association_id),
+    F_STR(struct cidr_assoc, "cidrBlock", cidr),
+    F_INLINE("cidrBlockState", assoc_state_schema),
 };
 SCHEMA(cidr4_schema, struct cidr_assoc, cidr4_fields);
 
 static const struct xml_field cidr6_fields[] = {
-	F_STR(struct cidr_assoc, "associationId", association_id),
-	F_STR(struct cidr_assoc, "ipv6CidrBlock", cidr),
-	F_INLINE("ipv6CidrBlockState", assoc_state_schema),
+    F_STR(struct cidr_assoc, "associationId", association_id),
+    F_STR(struct cidr_assoc, "ipv6CidrBlock", cidr),
+    F_INLINE("ipv6CidrBlockState", assoc_state_schema),
 };
 const struct xml_schema ec2_xml_cidr_assoc_ipv6 = {sizeof(struct cidr_assoc), cidr6_fields,
 						   sizeof(cidr6_fields) / sizeof(cidr6_fields[0])};
 
 static const struct xml_field vpc_fields[] = {
-	F_STR(struct vpc, "vpcId", vpc_id),
-	F_STR(struct vpc, "ownerId", owner_id),
-	F_STR(struct vpc, "cidrBlock", cidr_block),
-	F_STR(struct vpc, "state", state),
-	F_BOOL(struct vpc, "isDefault", is_default),
-	F_LIST(struct vpc, "cidrBlockAssociationSet", cidr_assocs, cidr4_schema),
-	F_LIST(struct vpc, "ipv6CidrBlockAssociationSet", ipv6_assocs, ec2_xml_cidr_assoc_ipv6),
-	F_LIST_J(struct vpc, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct vpc, "vpcId", vpc_id),
+    F_STR(struct vpc, "ownerId", owner_id),
+    F_STR(struct vpc, "cidrBlock", cidr_block),
+    F_STR(struct vpc, "state", state),
+    F_BOOL(struct vpc, "isDefault", is_default),
+    F_LIST(struct vpc, "cidrBlockAssociationSet", cidr_assocs, cidr4_schema),
+    F_LIST(struct vpc, "ipv6CidrBlockAssociationSet", ipv6_assocs, ec2_xml_cidr_assoc_ipv6),
+    F_LIST_J(struct vpc, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(vpc_schema, struct vpc, vpc_fields);
 static const struct xml_field describe_vpcs_fields[] = {
-	F_LIST_J(struct observed, "vpcSet", "Vpcs", vpcs, vpc_schema),
+    F_LIST_J(struct observed, "vpcSet", "Vpcs", vpcs, vpc_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_vpcs, describe_vpcs_fields);
 
 static const struct xml_field subnet_fields[] = {
-	F_STR(struct subnet, "subnetId", subnet_id),
-	F_STR(struct subnet, "vpcId", vpc_id),
-	F_STR(struct subnet, "cidrBlock", cidr_block),
-	F_STR(struct subnet, "availabilityZone", availability_zone),
-	F_STR(struct subnet, "state", state),
-	F_BOOL(struct subnet, "assignIpv6AddressOnCreation", assign_ipv6_on_creation),
-	F_BOOL(struct subnet, "mapPublicIpOnLaunch", map_public_ip_on_launch),
-	F_LIST(struct subnet, "ipv6CidrBlockAssociationSet", ipv6_assocs, ec2_xml_cidr_assoc_ipv6),
-	F_LIST_J(struct subnet, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct subnet, "subnetId", subnet_id),
+    F_STR(struct subnet, "vpcId", vpc_id),
+    F_STR(struct subnet, "cidrBlock", cidr_block),
+    F_STR(struct subnet, "availabilityZone", availability_zone),
+    F_STR(struct subnet, "state", state),
+    F_BOOL(struct subnet, "assignIpv6AddressOnCreation", assign_ipv6_on_creation),
+    F_BOOL(struct subnet, "mapPublicIpOnLaunch", map_public_ip_on_launch),
+    F_LIST(struct subnet, "ipv6CidrBlockAssociationSet", ipv6_assocs, ec2_xml_cidr_assoc_ipv6),
+    F_LIST_J(struct subnet, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(subnet_schema, struct subnet, subnet_fields);
 static const struct xml_field describe_subnets_fields[] = {
-	F_LIST_J(struct observed, "subnetSet", "Subnets", subnets, subnet_schema),
+    F_LIST_J(struct observed, "subnetSet", "Subnets", subnets, subnet_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_subnets, describe_subnets_fields);
 
 static const struct xml_field rt_assoc_state_fields[] = {
-	F_STR(struct rt_assoc, "state", state),
+    F_STR(struct rt_assoc, "state", state),
 };
 SCHEMA(rt_assoc_state_schema, struct rt_assoc, rt_assoc_state_fields);
 static const struct xml_field rt_assoc_fields[] = {
-	F_STR(struct rt_assoc, "routeTableAssociationId", association_id),
-	F_STR(struct rt_assoc, "subnetId", subnet_id),
-	F_STR(struct rt_assoc, "gatewayId", gateway_id),
-	F_BOOL(struct rt_assoc, "main", main),
-	F_INLINE("associationState", rt_assoc_state_schema),
+    F_STR(struct rt_assoc, "routeTableAssociationId", association_id),
+    F_STR(struct rt_assoc, "subnetId", subnet_id),
+    F_STR(struct rt_assoc, "gatewayId", gateway_id),
+    F_BOOL(struct rt_assoc, "main", main),
+    F_INLINE("associationState", rt_assoc_state_schema),
 };
 SCHEMA(rt_assoc_schema, struct rt_assoc, rt_assoc_fields);
 static const struct xml_field route_fields[] = {
-	F_STR(struct route, "destinationCidrBlock", dest_cidr),
-	F_STR(struct route, "destinationIpv6CidrBlock", dest_ipv6_cidr),
-	F_STR(struct route, "destinationPrefixListId", dest_prefix_list),
-	F_STR(struct route, "gatewayId", gateway_id),
-	F_STR(struct route, "egressOnlyInternetGatewayId", egress_only_igw_id),
-	F_STR(struct route, "natGatewayId", nat_gateway_id),
-	F_STR(struct route, "instanceId", instance_id),
-	F_STR(struct route, "networkInterfaceId", network_interface_id),
-	F_STR(struct route, "transitGatewayId", transit_gateway_id),
-	F_STR(struct route, "vpcPeeringConnectionId", peering_id),
-	F_STR(struct route, "state", state),
-	F_STR(struct route, "origin", origin),
+    F_STR(struct route, "destinationCidrBlock", dest_cidr),
+    F_STR(struct route, "destinationIpv6CidrBlock", dest_ipv6_cidr),
+    F_STR(struct route, "destinationPrefixListId", dest_prefix_list),
+    F_STR(struct route, "gatewayId", gateway_id),
+    F_STR(struct route, "egressOnlyInternetGatewayId", egress_only_igw_id),
+    F_STR(struct route, "natGatewayId", nat_gateway_id),
+    F_STR(struct route, "instanceId", instance_id),
+    F_STR(struct route, "networkInterfaceId", network_interface_id),
+    F_STR(struct route, "transitGatewayId", transit_gateway_id),
+    F_STR(struct route, "vpcPeeringConnectionId", peering_id),
+    F_STR(struct route, "state", state),
+    F_STR(struct route, "origin", origin),
 };
 SCHEMA(route_schema, struct route, route_fields);
 static const struct xml_field route_table_fields[] = {
-	F_STR(struct route_table, "routeTableId", route_table_id),
-	F_STR(struct route_table, "vpcId", vpc_id),
-	F_LIST_J(struct route_table, "associationSet", "Associations", assocs, rt_assoc_schema),
-	F_LIST_J(struct route_table, "routeSet", "Routes", routes, route_schema),
-	F_LIST_J(struct route_table, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct route_table, "routeTableId", route_table_id),
+    F_STR(struct route_table, "vpcId", vpc_id),
+    F_LIST_J(struct route_table, "associationSet", "Associations", assocs, rt_assoc_schema),
+    F_LIST_J(struct route_table, "routeSet", "Routes", routes, route_schema),
+    F_LIST_J(struct route_table, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(route_table_schema, struct route_table, route_table_fields);
 static const struct xml_field describe_route_tables_fields[] = {
-	F_LIST_J(struct observed, "routeTableSet", "RouteTables", route_tables, route_table_schema),
+    F_LIST_J(struct observed, "routeTableSet", "RouteTables", route_tables, route_table_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_route_tables, describe_route_tables_fields);
 
 static const struct xml_field gw_attachment_fields[] = {
-	F_STR(struct gw_attachment, "vpcId", vpc_id),
-	F_STR(struct gw_attachment, "state", state),
+    F_STR(struct gw_attachment, "vpcId", vpc_id),
+    F_STR(struct gw_attachment, "state", state),
 };
 SCHEMA(gw_attachment_schema, struct gw_attachment, gw_attachment_fields);
 static const struct xml_field igw_fields[] = {
-	F_STR(struct gateway, "internetGatewayId", gateway_id),
-	F_LIST_J(struct gateway, "attachmentSet", "Attachments", attachments, gw_attachment_schema),
-	F_LIST_J(struct gateway, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct gateway, "internetGatewayId", gateway_id),
+    F_LIST_J(struct gateway, "attachmentSet", "Attachments", attachments, gw_attachment_schema),
+    F_LIST_J(struct gateway, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(igw_schema, struct gateway, igw_fields);
 static const struct xml_field describe_igws_fields[] = {
-	F_LIST_J(struct observed, "internetGatewaySet", "InternetGateways", internet_gateways, igw_schema),
+    F_LIST_J(struct observed, "internetGatewaySet", "InternetGateways", internet_gateways,
+	     igw_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_internet_gateways, describe_igws_fields);
 static const struct xml_field eigw_fields[] = {
-	F_STR(struct gateway, "egressOnlyInternetGatewayId", gateway_id),
-	F_LIST_J(struct gateway, "attachmentSet", "Attachments", attachments, gw_attachment_schema),
-	F_LIST_J(struct gateway, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct gateway, "egressOnlyInternetGatewayId", gateway_id),
+    F_LIST_J(struct gateway, "attachmentSet", "Attachments", attachments, gw_attachment_schema),
+    F_LIST_J(struct gateway, "tagSet", "Tags", tags, tag_schema),
 };
 const struct xml_schema ec2_xml_gateway_eigw = {sizeof(struct gateway), eigw_fields,
 						sizeof(eigw_fields) / sizeof(eigw_fields[0])};
 static const struct xml_field describe_eigws_fields[] = {
-	F_LIST_J(struct observed, "egressOnlyInternetGatewaySet", "EgressOnlyInternetGateways", egress_only_gateways,
-	       ec2_xml_gateway_eigw),
+    F_LIST_J(struct observed, "egressOnlyInternetGatewaySet", "EgressOnlyInternetGateways",
+	     egress_only_gateways, ec2_xml_gateway_eigw),
 };
 ROOT_SCHEMA(ec2_xml_describe_egress_only_gateways, describe_eigws_fields);
 
 static const struct xml_field sg_group_fields[] = {
-	F_STR(struct sg_group_ref, "groupId", group_id),
-	F_STR(struct sg_group_ref, "userId", user_id),
+    F_STR(struct sg_group_ref, "groupId", group_id),
+    F_STR(struct sg_group_ref, "userId", user_id),
 };
 SCHEMA(sg_group_schema, struct sg_group_ref, sg_group_fields);
 static const struct xml_field sg_range4_fields[] = {
-	F_STR(struct sg_range, "cidrIp", cidr),
-	F_STR(struct sg_range, "description", description),
+    F_STR(struct sg_range, "cidrIp", cidr),
+    F_STR(struct sg_range, "description", description),
 };
 SCHEMA(sg_range4_schema, struct sg_range, sg_range4_fields);
 static const struct xml_field sg_range6_fields[] = {
-	F_STR(struct sg_range, "cidrIpv6", cidr),
-	F_STR(struct sg_range, "description", description),
+    F_STR(struct sg_range, "cidrIpv6", cidr),
+    F_STR(struct sg_range, "description", description),
 };
 SCHEMA(sg_range6_schema, struct sg_range, sg_range6_fields);
 static const struct xml_field sg_pl_fields[] = {
-	F_STR(struct sg_prefix_list, "prefixListId", prefix_list_id),
-	F_STR(struct sg_prefix_list, "description", description),
+    F_STR(struct sg_prefix_list, "prefixListId", prefix_list_id),
+    F_STR(struct sg_prefix_list, "description", description),
 };
 SCHEMA(sg_pl_schema, struct sg_prefix_list, sg_pl_fields);
 static const struct xml_field sg_perm_fields[] = {
-	F_STR(struct sg_permission, "ipProtocol", protocol),
-	{"fromPort", XF_INT, offsetof(struct sg_permission, from_port), sizeof(int), NULL,
-	 offsetof(struct sg_permission, has_ports) + 1, NULL},
-	{"toPort", XF_INT, offsetof(struct sg_permission, to_port), sizeof(int), NULL,
-	 offsetof(struct sg_permission, has_ports) + 1, NULL},
-	F_LIST_J(struct sg_permission, "groups", "UserIdGroupPairs", groups, sg_group_schema),
-	F_LIST(struct sg_permission, "ipRanges", ipv4_ranges, sg_range4_schema),
-	F_LIST(struct sg_permission, "ipv6Ranges", ipv6_ranges, sg_range6_schema),
-	F_LIST(struct sg_permission, "prefixListIds", prefix_lists, sg_pl_schema),
+    F_STR(struct sg_permission, "ipProtocol", protocol),
+    {"fromPort", XF_INT, offsetof(struct sg_permission, from_port), sizeof(int), NULL,
+     offsetof(struct sg_permission, has_ports) + 1, NULL},
+    {"toPort", XF_INT, offsetof(struct sg_permission, to_port), sizeof(int), NULL,
+     offsetof(struct sg_permission, has_ports) + 1, NULL},
+    F_LIST_J(struct sg_permission, "groups", "UserIdGroupPairs", groups, sg_group_schema),
+    F_LIST(struct sg_permission, "ipRanges", ipv4_ranges, sg_range4_schema),
+    F_LIST(struct sg_permission, "ipv6Ranges", ipv6_ranges, sg_range6_schema),
+    F_LIST(struct sg_permission, "prefixListIds", prefix_lists, sg_pl_schema),
 };
 SCHEMA(sg_perm_schema, struct sg_permission, sg_perm_fields);
 static const struct xml_field sg_fields[] = {
-	F_STR(struct security_group, "groupId", group_id),
-	F_STR(struct security_group, "groupName", group_name),
-	F_STR_J(struct security_group, "groupDescription", "Description", description),
-	F_STR(struct security_group, "vpcId", vpc_id),
-	F_STR(struct security_group, "ownerId", owner_id),
-	F_LIST(struct security_group, "ipPermissions", ingress, sg_perm_schema),
-	F_LIST(struct security_group, "ipPermissionsEgress", egress, sg_perm_schema),
-	F_LIST_J(struct security_group, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct security_group, "groupId", group_id),
+    F_STR(struct security_group, "groupName", group_name),
+    F_STR_J(struct security_group, "groupDescription", "Description", description),
+    F_STR(struct security_group, "vpcId", vpc_id),
+    F_STR(struct security_group, "ownerId", owner_id),
+    F_LIST(struct security_group, "ipPermissions", ingress, sg_perm_schema),
+    F_LIST(struct security_group, "ipPermissionsEgress", egress, sg_perm_schema),
+    F_LIST_J(struct security_group, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(sg_schema, struct security_group, sg_fields);
 static const struct xml_field describe_sgs_fields[] = {
-	F_LIST_J(struct observed, "securityGroupInfo", "SecurityGroups", security_groups, sg_schema),
+    F_LIST_J(struct observed, "securityGroupInfo", "SecurityGroups", security_groups, sg_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_security_groups, describe_sgs_fields);
 
 static const struct xml_field nacl_icmp_fields[] = {
-	F_INT(struct nacl_entry, "type", icmp_type),
-	F_INT(struct nacl_entry, "code", icmp_code),
+    F_INT(struct nacl_entry, "type", icmp_type),
+    F_INT(struct nacl_entry, "code", icmp_code),
 };
 SCHEMA(nacl_icmp_schema, struct nacl_entry, nacl_icmp_fields);
 static const struct xml_field nacl_ports_fields[] = {
-	F_INT(struct nacl_entry, "from", port_from),
-	F_INT(struct nacl_entry, "to", port_to),
+    F_INT(struct nacl_entry, "from", port_from),
+    F_INT(struct nacl_entry, "to", port_to),
 };
 SCHEMA(nacl_ports_schema, struct nacl_entry, nacl_ports_fields);
 static const struct xml_field nacl_entry_fields[] = {
-	F_INT(struct nacl_entry, "ruleNumber", rule_number),
-	F_STR(struct nacl_entry, "protocol", protocol),
-	F_STR(struct nacl_entry, "ruleAction", rule_action),
-	F_BOOL(struct nacl_entry, "egress", egress),
-	F_STR(struct nacl_entry, "cidrBlock", cidr_block),
-	F_STR(struct nacl_entry, "ipv6CidrBlock", ipv6_cidr_block),
-	F_INLINE_SEEN(struct nacl_entry, "icmpTypeCode", nacl_icmp_schema, has_icmp),
-	F_INLINE_SEEN(struct nacl_entry, "portRange", nacl_ports_schema, has_ports),
+    F_INT(struct nacl_entry, "ruleNumber", rule_number),
+    F_STR(struct nacl_entry, "protocol", protocol),
+    F_STR(struct nacl_entry, "ruleAction", rule_action),
+    F_BOOL(struct nacl_entry, "egress", egress),
+    F_STR(struct nacl_entry, "cidrBlock", cidr_block),
+    F_STR(struct nacl_entry, "ipv6CidrBlock", ipv6_cidr_block),
+    F_INLINE_SEEN(struct nacl_entry, "icmpTypeCode", nacl_icmp_schema, has_icmp),
+    F_INLINE_SEEN(struct nacl_entry, "portRange", nacl_ports_schema, has_ports),
 };
 SCHEMA(nacl_entry_schema, struct nacl_entry, nacl_entry_fields);
 static const struct xml_field nacl_assoc_fields[] = {
-	F_STR(struct nacl_assoc, "networkAclAssociationId", association_id),
-	F_STR(struct nacl_assoc, "subnetId", subnet_id),
+    F_STR(struct nacl_assoc, "networkAclAssociationId", association_id),
+    F_STR(struct nacl_assoc, "subnetId", subnet_id),
 };
 SCHEMA(nacl_assoc_schema, struct nacl_assoc, nacl_assoc_fields);
 static const struct xml_field nacl_fields[] = {
-	F_STR(struct network_acl, "networkAclId", network_acl_id),
-	F_STR(struct network_acl, "vpcId", vpc_id),
-	F_BOOL_J(struct network_acl, "default", "IsDefault", is_default),
-	F_LIST_J(struct network_acl, "associationSet", "Associations", assocs, nacl_assoc_schema),
-	F_LIST_J(struct network_acl, "entrySet", "Entries", entries, nacl_entry_schema),
-	F_LIST_J(struct network_acl, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct network_acl, "networkAclId", network_acl_id),
+    F_STR(struct network_acl, "vpcId", vpc_id),
+    F_BOOL_J(struct network_acl, "default", "IsDefault", is_default),
+    F_LIST_J(struct network_acl, "associationSet", "Associations", assocs, nacl_assoc_schema),
+    F_LIST_J(struct network_acl, "entrySet", "Entries", entries, nacl_entry_schema),
+    F_LIST_J(struct network_acl, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(nacl_schema, struct network_acl, nacl_fields);
 static const struct xml_field describe_nacls_fields[] = {
-	F_LIST_J(struct observed, "networkAclSet", "NetworkAcls", network_acls, nacl_schema),
+    F_LIST_J(struct observed, "networkAclSet", "NetworkAcls", network_acls, nacl_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_network_acls, describe_nacls_fields);
 
 static const struct xml_field ipv6_addr_fields[] = {
-	F_STR(struct ipv6_address, "ipv6Address", address),
+    F_STR(struct ipv6_address, "ipv6Address", address),
 };
 SCHEMA(ipv6_addr_schema, struct ipv6_address, ipv6_addr_fields);
 static const struct xml_field eni_attachment_fields[] = {
-	F_INT(struct network_interface, "deviceIndex", device_index),
+    F_INT(struct network_interface, "deviceIndex", device_index),
 };
 SCHEMA(eni_attachment_schema, struct network_interface, eni_attachment_fields);
 static const struct xml_field eni_fields[] = {
-	F_STR(struct network_interface, "networkInterfaceId", network_interface_id),
-	F_STR(struct network_interface, "subnetId", subnet_id),
-	F_INLINE("attachment", eni_attachment_schema),
-	F_LIST_J(struct network_interface, "ipv6AddressesSet", "Ipv6Addresses", ipv6_addresses, ipv6_addr_schema),
+    F_STR(struct network_interface, "networkInterfaceId", network_interface_id),
+    F_STR(struct network_interface, "subnetId", subnet_id),
+    F_INLINE("attachment", eni_attachment_schema),
+    F_LIST_J(struct network_interface, "ipv6AddressesSet", "Ipv6Addresses", ipv6_addresses,
+	     ipv6_addr_schema),
 };
 SCHEMA(eni_schema, struct network_interface, eni_fields);
 static const struct xml_field ebs_fields[] = {
-	F_STR(struct block_device, "volumeId", ebs_volume_id),
+    F_STR(struct block_device, "volumeId", ebs_volume_id),
 };
 SCHEMA(ebs_schema, struct block_device, ebs_fields);
 static const struct xml_field bdm_fields[] = {
-	F_STR(struct block_device, "deviceName", device_name),
-	F_INLINE("ebs", ebs_schema),
+    F_STR(struct block_device, "deviceName", device_name),
+    F_INLINE("ebs", ebs_schema),
 };
 SCHEMA(bdm_schema, struct block_device, bdm_fields);
 static const struct xml_field instance_state_fields[] = {
-	F_INT(struct instance, "code", state_code),
-	F_STR(struct instance, "name", state),
+    F_INT(struct instance, "code", state_code),
+    F_STR(struct instance, "name", state),
 };
 SCHEMA(instance_state_schema, struct instance, instance_state_fields);
 static const struct xml_field instance_fields[] = {
-	F_STR(struct instance, "instanceId", instance_id),
-	F_STR(struct instance, "imageId", image_id),
-	F_STR(struct instance, "instanceType", instance_type),
-	F_INLINE_J("instanceState", "State", instance_state_schema),
-	F_STR(struct instance, "subnetId", subnet_id),
-	F_STR(struct instance, "vpcId", vpc_id),
-	F_STR(struct instance, "privateIpAddress", private_ip),
-	F_STR_J(struct instance, "ipAddress", "PublicIpAddress", public_ip),
-	F_STR(struct instance, "architecture", architecture),
-	F_STR(struct instance, "virtualizationType", virtualization_type),
-	F_STR(struct instance, "rootDeviceType", root_device_type),
-	F_STR(struct instance, "rootDeviceName", root_device_name),
-	F_STR(struct instance, "platform", platform),
-	F_STR(struct instance, "platformDetails", platform_details),
-	F_LIST_J(struct instance, "blockDeviceMapping", "BlockDeviceMappings", block_devices, bdm_schema),
-	F_LIST_J(struct instance, "networkInterfaceSet", "NetworkInterfaces", interfaces, eni_schema),
-	F_LIST_J(struct instance, "tagSet", "Tags", tags, tag_schema),
+    F_STR(struct instance, "instanceId", instance_id),
+    F_STR(struct instance, "imageId", image_id),
+    F_STR(struct instance, "instanceType", instance_type),
+    F_INLINE_J("instanceState", "State", instance_state_schema),
+    F_STR(struct instance, "subnetId", subnet_id),
+    F_STR(struct instance, "vpcId", vpc_id),
+    F_STR(struct instance, "privateIpAddress", private_ip),
+    F_STR_J(struct instance, "ipAddress", "PublicIpAddress", public_ip),
+    F_STR(struct instance, "architecture", architecture),
+    F_STR(struct instance, "virtualizationType", virtualization_type),
+    F_STR(struct instance, "rootDeviceType", root_device_type),
+    F_STR(struct instance, "rootDeviceName", root_device_name),
+    F_STR(struct instance, "platform", platform),
+    F_STR(struct instance, "platformDetails", platform_details),
+    F_LIST_J(struct instance, "blockDeviceMapping", "BlockDeviceMappings", block_devices,
+	     bdm_schema),
+    F_LIST_J(struct instance, "networkInterfaceSet", "NetworkInterfaces", interfaces, eni_schema),
+    F_LIST_J(struct instance, "tagSet", "Tags", tags, tag_schema),
 };
 SCHEMA(instance_schema, struct instance, instance_fields);
 /* Reservations are not kept: their instances go straight into observed.instances. */
 static const struct xml_field reservation_fields[] = {
-	F_LIST_J(struct observed, "instancesSet", "Instances", instances, instance_schema),
+    F_LIST_J(struct observed, "instancesSet", "Instances", instances, instance_schema),
 };
 SCHEMA(reservation_schema, struct observed, reservation_fields);
 static const struct xml_field describe_instances_fields[] = {
-	{"reservationSet", XF_FLAT, 0, 0, &reservation_schema, 0, NULL},
+    {"reservationSet", XF_FLAT, 0, 0, &reservation_schema, 0, NULL},
 };
 ROOT_SCHEMA(ec2_xml_describe_instances, describe_instances_fields);
 
 static const struct xml_field itype_proc_fields[] = {
-	F_STRLIST(struct instance_type_info, "supportedArchitectures", architectures),
+    F_STRLIST(struct instance_type_info, "supportedArchitectures", architectures),
 };
 SCHEMA(itype_proc_schema, struct instance_type_info, itype_proc_fields);
 static const struct xml_field itype_net_fields[] = {
-	F_BOOL(struct instance_type_info, "ipv6Supported", ipv6_supported),
+    F_BOOL(struct instance_type_info, "ipv6Supported", ipv6_supported),
 };
 SCHEMA(itype_net_schema, struct instance_type_info, itype_net_fields);
 static const struct xml_field itype_vcpu_fields[] = {
-	F_INT(struct instance_type_info, "defaultVCpus", default_vcpus),
+    F_INT(struct instance_type_info, "defaultVCpus", default_vcpus),
 };
 SCHEMA(itype_vcpu_schema, struct instance_type_info, itype_vcpu_fields);
 static const struct xml_field itype_mem_fields[] = {
-	F_LONG(struct instance_type_info, "sizeInMiB", memory_mib),
+    F_LONG(struct instance_type_info, "sizeInMiB", memory_mib),
 };
 SCHEMA(itype_mem_schema, struct instance_type_info, itype_mem_fields);
 static const struct xml_field itype_fields[] = {
-	F_STR(struct instance_type_info, "instanceType", instance_type),
-	F_BOOL(struct instance_type_info, "currentGeneration", current_generation),
-	F_BOOL(struct instance_type_info, "instanceStorageSupported", instance_storage_supported),
-	F_STRLIST(struct instance_type_info, "supportedVirtualizationTypes", virtualization_types),
-	F_INLINE("processorInfo", itype_proc_schema),
-	F_INLINE("networkInfo", itype_net_schema),
-	F_INLINE("vCpuInfo", itype_vcpu_schema),
-	F_INLINE("memoryInfo", itype_mem_schema),
+    F_STR(struct instance_type_info, "instanceType", instance_type),
+    F_BOOL(struct instance_type_info, "currentGeneration", current_generation),
+    F_BOOL(struct instance_type_info, "instanceStorageSupported", instance_storage_supported),
+    F_STRLIST(struct instance_type_info, "supportedVirtualizationTypes", virtualization_types),
+    F_INLINE("processorInfo", itype_proc_schema),
+    F_INLINE("networkInfo", itype_net_schema),
+    F_INLINE("vCpuInfo", itype_vcpu_schema),
+    F_INLINE("memoryInfo", itype_mem_schema),
 };
 SCHEMA(itype_schema, struct instance_type_info, itype_fields);
 static const struct xml_field describe_itypes_fields[] = {
-	F_LIST_J(struct observed, "instanceTypeSet", "InstanceTypes", instance_types, itype_schema),
+    F_LIST_J(struct observed, "instanceTypeSet", "InstanceTypes", instance_types, itype_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_instance_types, describe_itypes_fields);

@@ -13,13 +13,13 @@
 #include "../reconcile/model.h"
 
 enum xf_kind {
-	XF_STR,     /* char[size] */
+	XF_STR,	    /* char[size] */
 	XF_STATE,   /* char[size]; also reads moto's "{'State': 'x'}" (see ec2_xml.c) */
-	XF_INT,     /* int */
+	XF_INT,	    /* int */
 	XF_LONG,    /* long */
 	XF_BOOL,    /* bool, "true"/"false" */
 	XF_STRLIST, /* <x><item>a</item><item>b</item></x> -> "a,b" in char[size] */
-	XF_OBJ,     /* a nested element whose children decode into base + off with `sub` */
+	XF_OBJ,	    /* a nested element whose children decode into base + off with `sub` */
 	XF_LIST,    /* <xSet><item>..</item></xSet> -> DS_VEC at base + off of sub->size items */
 	XF_FLAT,    /* <xSet><item>..</item></xSet> whose items decode into the same base */
 };
@@ -63,7 +63,7 @@ extern const struct xml_schema ec2_xml_describe_instance_types;
 
 /* Item schemas, for answers of mutating calls that return one object. */
 extern const struct xml_schema ec2_xml_cidr_assoc_ipv6; /* ipv6CidrBlockAssociation */
-extern const struct xml_schema ec2_xml_gateway_eigw;    /* egressOnlyInternetGateway */
+extern const struct xml_schema ec2_xml_gateway_eigw;	/* egressOnlyInternetGateway */
 
 /* Decodes xml[0..len) with root schema into base. meta may be NULL. On failure, err (if not
  * NULL) gets a human message. */

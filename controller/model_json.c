@@ -88,9 +88,7 @@ static void emit_fields(const struct xml_schema *schema, const char *base, cJSON
 				cJSON_Delete(child);
 			break;
 		}
-		case XF_FLAT:
-			emit_fields(f->sub, base, obj);
-			break;
+		case XF_FLAT: emit_fields(f->sub, base, obj); break;
 		case XF_LIST: {
 			struct vec_view vv;
 			memcpy(&vv, p, sizeof(vv));

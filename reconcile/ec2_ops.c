@@ -4,7 +4,7 @@
 
 const char *ec2_class_name(enum ec2_class cls)
 {
-	static const char *const names[] = {"ok",        "duplicate", "not-found", "throttled",
+	static const char *const names[] = {"ok",	 "duplicate", "not-found", "throttled",
 					    "transient", "state",     "fatal"};
 	return (unsigned)cls < sizeof(names) / sizeof(names[0]) ? names[cls] : "unknown";
 }
@@ -20,24 +20,24 @@ static const struct {
 	const char *code;
 	enum ec2_class cls;
 } code_classes[] = {
-	{"RequestLimitExceeded", EC2_THROTTLED},
-	{"EC2ThrottledException", EC2_THROTTLED},
-	{"Throttling", EC2_THROTTLED},
-	{"ThrottlingException", EC2_THROTTLED},
-	{"InternalError", EC2_TRANSIENT},
-	{"InternalFailure", EC2_TRANSIENT},
-	{"ServiceUnavailable", EC2_TRANSIENT},
-	{"Unavailable", EC2_TRANSIENT},
-	{"RequestTimeout", EC2_TRANSIENT},
-	{"RequestTimeoutException", EC2_TRANSIENT},
-	{"ConnectionError", EC2_TRANSIENT},
-	{"InvalidPermission.Duplicate", EC2_DUPLICATE},
-	{"RouteAlreadyExists", EC2_DUPLICATE},
-	{"NetworkAclEntryAlreadyExists", EC2_DUPLICATE},
-	{"IncorrectInstanceState", EC2_STATE},
-	{"IncorrectState", EC2_STATE},
-	{"InvalidState", EC2_STATE},
-	{"PendingVerification", EC2_STATE},
+    {"RequestLimitExceeded", EC2_THROTTLED},
+    {"EC2ThrottledException", EC2_THROTTLED},
+    {"Throttling", EC2_THROTTLED},
+    {"ThrottlingException", EC2_THROTTLED},
+    {"InternalError", EC2_TRANSIENT},
+    {"InternalFailure", EC2_TRANSIENT},
+    {"ServiceUnavailable", EC2_TRANSIENT},
+    {"Unavailable", EC2_TRANSIENT},
+    {"RequestTimeout", EC2_TRANSIENT},
+    {"RequestTimeoutException", EC2_TRANSIENT},
+    {"ConnectionError", EC2_TRANSIENT},
+    {"InvalidPermission.Duplicate", EC2_DUPLICATE},
+    {"RouteAlreadyExists", EC2_DUPLICATE},
+    {"NetworkAclEntryAlreadyExists", EC2_DUPLICATE},
+    {"IncorrectInstanceState", EC2_STATE},
+    {"IncorrectState", EC2_STATE},
+    {"InvalidState", EC2_STATE},
+    {"PendingVerification", EC2_STATE},
 };
 
 enum ec2_class ec2_classify(int http_status, const char *code)

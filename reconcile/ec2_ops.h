@@ -18,7 +18,7 @@ enum ec2_class {
 
 struct ec2_error {
 	int http_status; /* 0 when no HTTP answer was received */
-	char code[128];  /* AWS error code, or a synthetic one (ConnectionError, HttpStatus500) */
+	char code[128];	 /* AWS error code, or a synthetic one (ConnectionError, HttpStatus500) */
 	char message[512];
 	char request_id[64];
 	enum ec2_class cls;

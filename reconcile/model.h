@@ -9,18 +9,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DS_ID_LEN    64  /* resource ids, account ids, association ids */
-#define DS_CIDR_LEN  48  /* "ffff:ffff:...::/128" fits */
+#define DS_ID_LEN    64 /* resource ids, account ids, association ids */
+#define DS_CIDR_LEN  48 /* "ffff:ffff:...::/128" fits */
 #define DS_STATE_LEN 32
 #define DS_TAG_KEY   512 /* 128 Unicode characters, UTF-8 */
 #define DS_TAG_VALUE 1024
 #define DS_DESC_LEN  1024
 
 /* A vector of T. All vectors share this layout so generic code (the decoder) can grow them. */
-#define DS_VEC(T)                                                                          \
-	struct {                                                                           \
-		T *v;                                                                      \
-		size_t n, cap;                                                             \
+#define DS_VEC(T)              \
+	struct {               \
+		T *v;          \
+		size_t n, cap; \
 	}
 
 /* Generic access to any DS_VEC: grows it by one zeroed element and returns it, or NULL. */
@@ -130,8 +130,8 @@ struct sg_prefix_list {
 /* One IpPermission: a protocol and port range with its sources (or destinations). */
 struct sg_permission {
 	char protocol[DS_STATE_LEN]; /* "tcp", "udp", "icmp", "icmpv6", "-1" or a number */
-	int from_port;               /* for ICMP: the type, -1 for all */
-	int to_port;                 /* for ICMP: the code, -1 for all */
+	int from_port;		     /* for ICMP: the type, -1 for all */
+	int to_port;		     /* for ICMP: the code, -1 for all */
 	bool has_ports;
 	DS_VEC(struct sg_group_ref) groups;
 	DS_VEC(struct sg_range) ipv4_ranges;
@@ -226,7 +226,7 @@ struct instance_type_info {
 	bool ipv6_supported;
 	bool instance_storage_supported;
 	char virtualization_types[DS_ID_LEN]; /* comma-separated: "hvm,paravirtual" */
-	char architectures[DS_ID_LEN];        /* comma-separated: "x86_64,i386" */
+	char architectures[DS_ID_LEN];	      /* comma-separated: "x86_64,i386" */
 	int default_vcpus;
 	long memory_mib;
 };

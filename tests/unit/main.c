@@ -9,13 +9,15 @@ const char *check_fixtures = "tests/fixtures";
 
 void test_sigv4(void);
 void test_ec2_xml(void);
+void test_ratelimit(void);
 
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } suites[] = {
-	{"sigv4", test_sigv4},
-	{"ec2_xml", test_ec2_xml},
+    {"sigv4", test_sigv4},
+    {"ec2_xml", test_ec2_xml},
+    {"ratelimit", test_ratelimit},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)

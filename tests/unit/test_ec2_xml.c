@@ -13,15 +13,15 @@ static const struct {
 	const struct xml_schema *schema;
 	size_t min_items; /* the fixture's items of its kind, so an empty decode cannot pass */
 } decode_cases[] = {
-	{"DescribeVpcs", &ec2_xml_describe_vpcs, 3},
-	{"DescribeSubnets", &ec2_xml_describe_subnets, 9},
-	{"DescribeRouteTables", &ec2_xml_describe_route_tables, 5},
-	{"DescribeInternetGateways", &ec2_xml_describe_internet_gateways, 1},
-	{"DescribeEgressOnlyInternetGateways", &ec2_xml_describe_egress_only_gateways, 1},
-	{"DescribeSecurityGroups", &ec2_xml_describe_security_groups, 5},
-	{"DescribeNetworkAcls", &ec2_xml_describe_network_acls, 4},
-	{"DescribeInstances", &ec2_xml_describe_instances, 3},
-	{"DescribeInstanceTypes", &ec2_xml_describe_instance_types, 5},
+    {"DescribeVpcs", &ec2_xml_describe_vpcs, 3},
+    {"DescribeSubnets", &ec2_xml_describe_subnets, 9},
+    {"DescribeRouteTables", &ec2_xml_describe_route_tables, 5},
+    {"DescribeInternetGateways", &ec2_xml_describe_internet_gateways, 1},
+    {"DescribeEgressOnlyInternetGateways", &ec2_xml_describe_egress_only_gateways, 1},
+    {"DescribeSecurityGroups", &ec2_xml_describe_security_groups, 5},
+    {"DescribeNetworkAcls", &ec2_xml_describe_network_acls, 4},
+    {"DescribeInstances", &ec2_xml_describe_instances, 3},
+    {"DescribeInstanceTypes", &ec2_xml_describe_instance_types, 5},
 };
 
 /* moto prints subnet association states as {'State': 'x'}; we decode them to x. */
@@ -47,7 +47,8 @@ static int subset_match(const cJSON *ours, const cJSON *theirs, char *path, size
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(theirs, c->string);
 			snprintf(path + base, path_len - base, ".%s", c->string);
 			if (!t) {
-				if (cJSON_IsFalse(c) || (cJSON_IsNumber(c) && c->valuedouble == 0) ||
+				if (cJSON_IsFalse(c) ||
+				    (cJSON_IsNumber(c) && c->valuedouble == 0) ||
 				    (cJSON_IsArray(c) && !c->child))
 					continue;
 				return 0;
@@ -104,14 +105,15 @@ static void test_decode_matches_botocore(void)
 			CHECK_MSG(rc == 0, "%s: decode failed: %s", decode_cases[i].name, err);
 			CHECK_MSG(count_items(&obs) >= decode_cases[i].min_items,
 				  "%s: %zu items decoded", decode_cases[i].name, count_items(&obs));
-			CHECK_MSG(meta.request_id[0] != '\0', "%s: no requestId", decode_cases[i].name);
+			CHECK_MSG(meta.request_id[0] != '\0', "%s: no requestId",
+				  decode_cases[i].name);
 			cJSON *ours = model_json(decode_cases[i].schema, &obs);
 			cJSON *theirs = cJSON_Parse(golden);
 			int ok = subset_match(ours, theirs, path, sizeof(path));
 			if (!ok) {
 				char *s = cJSON_Print(ours);
-				fprintf(stderr, "%s: differs from botocore at %s\n", decode_cases[i].name,
-					path);
+				fprintf(stderr, "%s: differs from botocore at %s\n",
+					decode_cases[i].name, path);
 				free(s);
 			}
 			CHECK(ok);
@@ -131,7 +133,8 @@ static void test_decoded_values(void)
 	char *xml = check_read_fixture("xml/DescribeInstances.xml", &len);
 	struct observed obs;
 	observed_init(&obs);
-	if (xml && ec2_xml_decode(&ec2_xml_describe_instances, &obs, xml, len, NULL, NULL, 0) == 0) {
+	if (xml &&
+	    ec2_xml_decode(&ec2_xml_describe_instances, &obs, xml, len, NULL, NULL, 0) == 0) {
 		int with_v6 = 0;
 		for (size_t i = 0; i < obs.instances.n; i++) {
 			struct instance *in = &obs.instances.v[i];
@@ -154,8 +157,8 @@ static void test_decoded_values(void)
 		int associated = 0;
 		for (size_t i = 0; i < obs.subnets.n; i++)
 			for (size_t k = 0; k < obs.subnets.v[i].ipv6_assocs.n; k++)
-				associated +=
-				    strcmp(obs.subnets.v[i].ipv6_assocs.v[k].state, "associated") == 0;
+				associated += strcmp(obs.subnets.v[i].ipv6_assocs.v[k].state,
+						     "associated") == 0;
 		CHECK_INT(associated, 1);
 	} else {
 		CHECK(0);
@@ -170,18 +173,18 @@ static void test_decode_rejects(void)
 		const char *xml;
 		int rc;
 	} bad[] = {
-		{"<DescribeVpcsResponse><vpcSet><item><vpcId>vpc-1</vpcId></item>", DS_EPARSE},
-		{"not xml at all", DS_EPARSE},
-		{"<DescribeVpcsResponse><vpcSet><item><isDefault>yes</isDefault></item></vpcSet>"
-		 "</DescribeVpcsResponse>",
-		 DS_EPARSE},
-		{"<DescribeVpcsResponse><vpcSet><item><vpcId>"
-		 "vpc-0123456789012345678901234567890123456789012345678901234567890123456789"
-		 "</vpcId></item></vpcSet></DescribeVpcsResponse>",
-		 DS_ETOOBIG},
-		{"<DescribeNetworkAclsResponse><networkAclSet><item><entrySet><item><ruleNumber>1x"
-		 "</ruleNumber></item></entrySet></item></networkAclSet></DescribeNetworkAclsResponse>",
-		 DS_EPARSE},
+	    {"<DescribeVpcsResponse><vpcSet><item><vpcId>vpc-1</vpcId></item>", DS_EPARSE},
+	    {"not xml at all", DS_EPARSE},
+	    {"<DescribeVpcsResponse><vpcSet><item><isDefault>yes</isDefault></item></vpcSet>"
+	     "</DescribeVpcsResponse>",
+	     DS_EPARSE},
+	    {"<DescribeVpcsResponse><vpcSet><item><vpcId>"
+	     "vpc-0123456789012345678901234567890123456789012345678901234567890123456789"
+	     "</vpcId></item></vpcSet></DescribeVpcsResponse>",
+	     DS_ETOOBIG},
+	    {"<DescribeNetworkAclsResponse><networkAclSet><item><entrySet><item><ruleNumber>1x"
+	     "</ruleNumber></item></entrySet></item></networkAclSet></DescribeNetworkAclsResponse>",
+	     DS_EPARSE},
 	};
 	const struct xml_schema *schemas[] = {&ec2_xml_describe_vpcs, &ec2_xml_describe_vpcs,
 					      &ec2_xml_describe_vpcs, &ec2_xml_describe_vpcs,
@@ -207,17 +210,17 @@ static void test_error_documents(void)
 		const char *request_id;
 		enum ec2_class cls;
 	} cases[] = {
-		{"errors/ec2-throttled.xml", 503, "RequestLimitExceeded",
-		 "5b3b5c9e-1f0e-4c3b-9d3e-0a2f7f1e2a11", EC2_THROTTLED},
-		{"errors/ec2-duplicate.xml", 400, "InvalidPermission.Duplicate",
-		 "0d1b3c4e-aaaa-bbbb-cccc-ddddeeeeffff", EC2_DUPLICATE},
-		{"errors/ec2-notfound.xml", 400, "InvalidVpcID.NotFound", "r-1", EC2_NOT_FOUND},
-		{"errors/ec2-state.xml", 400, "IncorrectInstanceState", "r-2", EC2_STATE},
-		{"errors/moto-authfailure.xml", 401, "AuthFailure",
-		 "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE", EC2_FATAL},
-		{"errors/sts-error.xml", 403, "AccessDenied", "c6104cbe-af31-11e0-8154-cbc7ccf896c7",
-		 EC2_FATAL},
-		{"errors/html-500.html", 500, "HttpStatus500", "", EC2_TRANSIENT},
+	    {"errors/ec2-throttled.xml", 503, "RequestLimitExceeded",
+	     "5b3b5c9e-1f0e-4c3b-9d3e-0a2f7f1e2a11", EC2_THROTTLED},
+	    {"errors/ec2-duplicate.xml", 400, "InvalidPermission.Duplicate",
+	     "0d1b3c4e-aaaa-bbbb-cccc-ddddeeeeffff", EC2_DUPLICATE},
+	    {"errors/ec2-notfound.xml", 400, "InvalidVpcID.NotFound", "r-1", EC2_NOT_FOUND},
+	    {"errors/ec2-state.xml", 400, "IncorrectInstanceState", "r-2", EC2_STATE},
+	    {"errors/moto-authfailure.xml", 401, "AuthFailure",
+	     "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE", EC2_FATAL},
+	    {"errors/sts-error.xml", 403, "AccessDenied", "c6104cbe-af31-11e0-8154-cbc7ccf896c7",
+	     EC2_FATAL},
+	    {"errors/html-500.html", 500, "HttpStatus500", "", EC2_TRANSIENT},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = 0;
@@ -226,7 +229,8 @@ static void test_error_documents(void)
 		ec2_xml_decode_error(cases[i].status, body, len, &e);
 		CHECK_STR(e.code, cases[i].code);
 		CHECK_STR(e.request_id, cases[i].request_id);
-		CHECK_MSG(e.cls == cases[i].cls, "%s: class %s", cases[i].file, ec2_class_name(e.cls));
+		CHECK_MSG(e.cls == cases[i].cls, "%s: class %s", cases[i].file,
+			  ec2_class_name(e.cls));
 		CHECK(e.message[0] != '\0');
 		CHECK_INT(e.http_status, cases[i].status);
 		free(body);
@@ -235,8 +239,9 @@ static void test_error_documents(void)
 	ec2_xml_decode_error(502, "", 0, &e);
 	CHECK_STR(e.code, "HttpStatus502");
 	CHECK(e.cls == EC2_TRANSIENT);
-	ec2_xml_decode_error(400, "<Response><Errors><Error><Code>InvalidParameterValue</Code>"
-				  "</Error></Errors></Response>",
+	ec2_xml_decode_error(400,
+			     "<Response><Errors><Error><Code>InvalidParameterValue</Code>"
+			     "</Error></Errors></Response>",
 			     83, &e);
 	CHECK(e.cls == EC2_FATAL);
 }
