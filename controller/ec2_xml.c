@@ -444,66 +444,6 @@ void ec2_xml_decode_error(int http_status, const char *body, size_t len, struct 
 
 /* ---- field tables ---- */
 
-#define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
-#define F_STR(T, name, m)                                                      \
-	{                                                                      \
-		name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
-	}
-#define F_STR_J(T, name, json, m)                                              \
-	{                                                                      \
-		name, XF_STR, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, json \
-	}
-#define F_STATE(T, name, m)                                                      \
-	{                                                                        \
-		name, XF_STATE, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
-	}
-#define F_INT(T, name, m)                                                \
-	{                                                                \
-		name, XF_INT, offsetof(T, m), sizeof(int), NULL, 0, NULL \
-	}
-#define F_LONG(T, name, m)                                                 \
-	{                                                                  \
-		name, XF_LONG, offsetof(T, m), sizeof(long), NULL, 0, NULL \
-	}
-#define F_BOOL(T, name, m)                                                 \
-	{                                                                  \
-		name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, NULL \
-	}
-#define F_BOOL_J(T, name, json, m)                                         \
-	{                                                                  \
-		name, XF_BOOL, offsetof(T, m), sizeof(bool), NULL, 0, json \
-	}
-#define F_STRLIST(T, name, m)                                                      \
-	{                                                                          \
-		name, XF_STRLIST, offsetof(T, m), MEMBER_SIZE(T, m), NULL, 0, NULL \
-	}
-#define F_LIST(T, name, m, sub)                                 \
-	{                                                       \
-		name, XF_LIST, offsetof(T, m), 0, &sub, 0, NULL \
-	}
-#define F_LIST_J(T, name, json, m, sub)                         \
-	{                                                       \
-		name, XF_LIST, offsetof(T, m), 0, &sub, 0, json \
-	}
-/* A wrapper element whose children belong to the enclosing struct. */
-#define F_INLINE(name, sub)                       \
-	{                                         \
-		name, XF_OBJ, 0, 0, &sub, 0, NULL \
-	}
-#define F_INLINE_J(name, json, sub)               \
-	{                                         \
-		name, XF_OBJ, 0, 0, &sub, 0, json \
-	}
-#define F_INLINE_SEEN(T, name, sub, seen)                             \
-	{                                                             \
-		name, XF_OBJ, 0, 0, &sub, offsetof(T, seen) + 1, NULL \
-	}
-#define SCHEMA(var, T, fields) \
-	static const struct xml_schema var = {sizeof(T), fields, sizeof(fields) / sizeof(fields[0])}
-#define ROOT_SCHEMA(var, fields)                                        \
-	const struct xml_schema var = {sizeof(struct observed), fields, \
-				       sizeof(fields) / sizeof(fields[0])}
-
 static const struct xml_field tag_fields[] = {
     F_STR(struct tag, "key", key),
     F_STR(struct tag, "value", value),

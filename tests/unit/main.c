@@ -10,6 +10,7 @@ const char *check_fixtures = "tests/fixtures";
 void test_sigv4(void);
 void test_ec2_xml(void);
 void test_ratelimit(void);
+void test_creds(void);
 
 static const struct {
 	const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"sigv4", test_sigv4},
     {"ec2_xml", test_ec2_xml},
     {"ratelimit", test_ratelimit},
+    {"creds", test_creds},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)

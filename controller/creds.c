@@ -1,0 +1,670 @@
+/* The default credential chain in the SDKs' order; the first provider that has credentials
+ * wins, and a provider that is configured but fails stops the chain (a broken web identity
+ * setup must not silently fall through to the instance role). */
+#include "creds.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_query.h"
+#include "ec2_xml.h"
+
+static const char *real_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+static time_t real_now(void)
+{
+	return time(NULL);
+}
+
+const struct creds_env creds_env_default = {real_getenv, http_fetch_blocking, real_now};
+
+static const char *env_get(const struct creds_env *env, const char *name)
+{
+	const char *v = env->getenv(name);
+	return v && *v ? v : NULL;
+}
+
+static int copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size)
+		return DS_ETOOBIG;
+	memcpy(dst, src, n + 1);
+	return DS_OK;
+}
+
+static void set_err(char *err, size_t err_len, const char *fmt, const char *a, const char *b)
+{
+	if (err && err_len)
+		snprintf(err, err_len, fmt, a, b);
+}
+
+time_t creds_parse_iso8601(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -1;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9'; end++)
+			;
+	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+		return -1;
+	return timegm(&tm);
+}
+
+/* ---- shared files (INI) ---- */
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Looks key up in [section] of an INI file. Returns 1 if found, 0 if not, -1 if no file. */
+static int ini_lookup(const char *path, const char *section, const char *key, char *out,
+		      size_t size)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char line[4096];
+	int in_section = 0, found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = trim(line);
+		if (*p == '#' || *p == ';' || !*p)
+			continue;
+		if (*p == '[') {
+			char *e = strchr(p, ']');
+			if (e) {
+				*e = '\0';
+				in_section = strcmp(trim(p + 1), section) == 0;
+			}
+			continue;
+		}
+		char *eq = strchr(p, '=');
+		if (!in_section || !eq)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(p), key) == 0)
+			found = copy_str(out, size, trim(eq + 1)) == DS_OK;
+	}
+	fclose(f);
+	return found;
+}
+
+static void shared_paths(const struct creds_env *env, char *creds_path, char *config_path,
+			 size_t size)
+{
+	const char *home = env_get(env, "HOME");
+	const char *c = env_get(env, "AWS_SHARED_CREDENTIALS_FILE");
+	const char *g = env_get(env, "AWS_CONFIG_FILE");
+	if (c)
+		snprintf(creds_path, size, "%s", c);
+	else
+		snprintf(creds_path, size, "%s/.aws/credentials", home ? home : "");
+	if (g)
+		snprintf(config_path, size, "%s", g);
+	else
+		snprintf(config_path, size, "%s/.aws/config", home ? home : "");
+}
+
+/* The profile's value of key: the credentials file's [name], then the config file's
+ * [profile name] ([default] for the default profile). */
+static int profile_value(const struct creds_env *env, const char *key, char *out, size_t size)
+{
+	char creds_path[1024], config_path[1024], section[300];
+	const char *profile = env_get(env, "AWS_PROFILE");
+	if (!profile)
+		profile = "default";
+	shared_paths(env, creds_path, config_path, sizeof(creds_path));
+	if (ini_lookup(creds_path, profile, key, out, size) == 1)
+		return 1;
+	if (strcmp(profile, "default") == 0)
+		snprintf(section, sizeof(section), "default");
+	else
+		snprintf(section, sizeof(section), "profile %s", profile);
+	return ini_lookup(config_path, section, key, out, size) == 1;
+}
+
+const char *creds_region(const struct creds_env *env, char *buf, size_t size)
+{
+	const char *r = env_get(env, "AWS_REGION");
+	if (!r)
+		r = env_get(env, "AWS_DEFAULT_REGION");
+	if (r) {
+		snprintf(buf, size, "%s", r);
+		return buf;
+	}
+	return profile_value(env, "region", buf, size) ? buf : NULL;
+}
+
+void creds_endpoint(const struct creds_env *env, const char *service, const char *region, char *out,
+		    size_t size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", service);
+	for (char *p = name; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	const char *v = env_get(env, name);
+	if (!v)
+		v = env_get(env, "AWS_ENDPOINT_URL");
+	if (v)
+		snprintf(out, size, "%s", v);
+	else
+		snprintf(out, size, "https://%s.%s.amazonaws.com", service, region);
+}
+
+/* ---- providers: each returns DS_OK (found), DS_ENOTFOUND (not configured) or an error ---- */
+
+static int from_env(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
+{
+	const char *ak = env_get(env, "AWS_ACCESS_KEY_ID");
+	const char *sk = env_get(env, "AWS_SECRET_ACCESS_KEY");
+	const char *tok = env_get(env, "AWS_SESSION_TOKEN");
+	if (!ak && !sk)
+		return DS_ENOTFOUND;
+	if (!ak || !sk) {
+		set_err(err, len, "environment: %s is set but %s is not",
+			ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+			ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+		return DS_ECREDS;
+	}
+	if (copy_str(out->access_key_id, sizeof(out->access_key_id), ak) ||
+	    copy_str(out->secret_access_key, sizeof(out->secret_access_key), sk) ||
+	    copy_str(out->session_token, sizeof(out->session_token), tok ? tok : ""))
+		return DS_ETOOBIG;
+	snprintf(out->source, sizeof(out->source), "env");
+	return DS_OK;
+}
+
+static int from_profile(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
+{
+	char ak[sizeof(out->access_key_id)], sk[sizeof(out->secret_access_key)];
+	int has_ak = profile_value(env, "aws_access_key_id", ak, sizeof(ak));
+	int has_sk = profile_value(env, "aws_secret_access_key", sk, sizeof(sk));
+	if (!has_ak && !has_sk)
+		return DS_ENOTFOUND;
+	if (!has_ak || !has_sk) {
+		const char *p = env_get(env, "AWS_PROFILE");
+		set_err(err, len, "profile %s: %s", p ? p : "default",
+			"needs both aws_access_key_id and aws_secret_access_key");
+		return DS_ECREDS;
+	}
+	memcpy(out->access_key_id, ak, sizeof(ak));
+	memcpy(out->secret_access_key, sk, sizeof(sk));
+	if (!profile_value(env, "aws_session_token", out->session_token,
+			   sizeof(out->session_token)))
+		out->session_token[0] = '\0';
+	snprintf(out->source, sizeof(out->source), "profile");
+	return DS_OK;
+}
+
+static int read_file_trimmed(const char *path, char *out, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return DS_EIO;
+	size_t n = fread(out, 1, size - 1, f);
+	int too_big = n == size - 1 && fgetc(f) != EOF;
+	fclose(f);
+	if (too_big)
+		return DS_ETOOBIG;
+	out[n] = '\0';
+	char *t = trim(out);
+	memmove(out, t, strlen(t) + 1);
+	return DS_OK;
+}
+
+static int from_web_identity(const struct creds_env *env, const char *region, struct aws_creds *out,
+			     char *err, size_t len)
+{
+	const char *token_file = env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *role = env_get(env, "AWS_ROLE_ARN");
+	if (!token_file && !role)
+		return DS_ENOTFOUND;
+	if (!token_file || !role) {
+		set_err(err, len, "web identity: %s is set but %s is not",
+			token_file ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN",
+			token_file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
+		return DS_ECREDS;
+	}
+	static char token[16384];
+	if (read_file_trimmed(token_file, token, sizeof(token))) {
+		set_err(err, len, "web identity: cannot read %s%s", token_file, "");
+		return DS_ECREDS;
+	}
+	const char *session = env_get(env, "AWS_ROLE_SESSION_NAME");
+	int rc = sts_assume_role_with_web_identity(
+	    env, region, role, session ? session : "dualstackd", token, out, err, len);
+	if (!rc)
+		snprintf(out->source, sizeof(out->source), "web-identity");
+	return rc;
+}
+
+/* Decodes {"AccessKeyId","SecretAccessKey","Token","Expiration"} (container and IMDS). */
+static int creds_from_json(const char *json, struct aws_creds *out, const char *who, char *err,
+			   size_t len)
+{
+	cJSON *root = cJSON_Parse(json);
+	const cJSON *ak = cJSON_GetObjectItemCaseSensitive(root, "AccessKeyId");
+	const cJSON *sk = cJSON_GetObjectItemCaseSensitive(root, "SecretAccessKey");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(root, "Token");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "Expiration");
+	int rc = DS_OK;
+	if (!cJSON_IsString(ak) || !cJSON_IsString(sk)) {
+		set_err(err, len, "%s: answer has no %s", who, "AccessKeyId/SecretAccessKey");
+		rc = DS_ECREDS;
+	} else if (copy_str(out->access_key_id, sizeof(out->access_key_id), ak->valuestring) ||
+		   copy_str(out->secret_access_key, sizeof(out->secret_access_key),
+			    sk->valuestring) ||
+		   copy_str(out->session_token, sizeof(out->session_token),
+			    cJSON_IsString(tok) ? tok->valuestring : "")) {
+		rc = DS_ETOOBIG;
+	} else if (cJSON_IsString(exp)) {
+		out->expires_at = creds_parse_iso8601(exp->valuestring);
+		if (out->expires_at < 0) {
+			set_err(err, len, "%s: bad Expiration %s", who, exp->valuestring);
+			rc = DS_ECREDS;
+		}
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int fetch_text(const struct creds_env *env, const char *method, const char *url,
+		      const char *const *headers, size_t n_headers, struct http_response *resp)
+{
+	struct http_request req = {
+	    .method = method,
+	    .url = url,
+	    .headers = headers,
+	    .n_headers = n_headers,
+	    .timeout_ms = 2000,
+	    .connect_timeout_ms = 1000,
+	    .max_body = 64 * 1024,
+	};
+	int rc = env->fetch(&req, resp);
+	if (!rc && (resp->status < 200 || resp->status > 299))
+		rc = DS_EAWS;
+	if (!rc)
+		buf_reserve(&resp->body, 0);
+	return rc;
+}
+
+static int from_container(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
+{
+	const char *rel = env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	if (!rel && !full)
+		return DS_ENOTFOUND;
+	char url[2048], auth_line[8192], token[8000];
+	const char *headers[1];
+	size_t nh = 0;
+	if (rel)
+		snprintf(url, sizeof(url), "http://169.254.170.2%s", rel);
+	else
+		snprintf(url, sizeof(url), "%s", full);
+	const char *tok = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *tok_file = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	if (tok_file && read_file_trimmed(tok_file, token, sizeof(token)) == DS_OK)
+		tok = token;
+	if (tok) {
+		snprintf(auth_line, sizeof(auth_line), "Authorization: %s", tok);
+		headers[nh++] = auth_line;
+	}
+	struct http_response resp;
+	int rc = fetch_text(env, "GET", url, headers, nh, &resp);
+	if (rc) {
+		set_err(err, len, "container credentials: %s failed (%s)", url,
+			resp.transport_msg[0] ? resp.transport_msg : "bad status");
+		rc = DS_ECREDS;
+	} else {
+		rc = creds_from_json(resp.body.data, out, "container credentials", err, len);
+	}
+	http_response_cleanup(&resp);
+	if (!rc)
+		snprintf(out->source, sizeof(out->source), "container");
+	return rc;
+}
+
+/* IMDSv2: a session token first (PUT), then the role name, then its credentials. */
+static int from_imds(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
+{
+	const char *disabled = env_get(env, "AWS_EC2_METADATA_DISABLED");
+	if (disabled && strcmp(disabled, "true") == 0)
+		return DS_ENOTFOUND;
+	const char *base = env_get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (!base)
+		base = "http://169.254.169.254";
+	char url[1024], token_line[512], role[256];
+	struct http_response resp;
+	const char *ttl[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600"};
+	snprintf(url, sizeof(url), "%s/latest/api/token", base);
+	int rc = fetch_text(env, "PUT", url, ttl, 1, &resp);
+	if (rc) {
+		http_response_cleanup(&resp);
+		/* No metadata service: not on EC2. That is "not configured", not an error. */
+		return DS_ENOTFOUND;
+	}
+	snprintf(token_line, sizeof(token_line), "X-aws-ec2-metadata-token: %.400s",
+		 trim(resp.body.data));
+	http_response_cleanup(&resp);
+	const char *hdr[] = {token_line};
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
+	rc = fetch_text(env, "GET", url, hdr, 1, &resp);
+	if (!rc) {
+		char *first = trim(resp.body.data);
+		first[strcspn(first, "\r\n")] = '\0';
+		rc = copy_str(role, sizeof(role), first);
+		if (!rc && !role[0])
+			rc = DS_ENOTFOUND;
+	}
+	http_response_cleanup(&resp);
+	if (rc) {
+		set_err(err, len, "instance metadata: %s%s", "no IAM role attached", "");
+		return DS_ENOTFOUND;
+	}
+	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base, role);
+	rc = fetch_text(env, "GET", url, hdr, 1, &resp);
+	if (rc) {
+		set_err(err, len, "instance metadata: cannot read credentials of role %s%s", role,
+			"");
+		rc = DS_ECREDS;
+	} else {
+		rc = creds_from_json(resp.body.data, out, "instance metadata", err, len);
+	}
+	http_response_cleanup(&resp);
+	if (!rc)
+		snprintf(out->source, sizeof(out->source), "imds");
+	return rc;
+}
+
+int creds_resolve(const struct creds_env *env, struct aws_creds *out, char *err, size_t err_len)
+{
+	char region_buf[64];
+	const char *region = creds_region(env, region_buf, sizeof(region_buf));
+	memset(out, 0, sizeof(*out));
+	if (err && err_len)
+		err[0] = '\0';
+	int rc = from_env(env, out, err, err_len);
+	if (rc == DS_ENOTFOUND)
+		rc = from_profile(env, out, err, err_len);
+	if (rc == DS_ENOTFOUND)
+		rc = from_web_identity(env, region ? region : "us-east-1", out, err, err_len);
+	if (rc == DS_ENOTFOUND)
+		rc = from_container(env, out, err, err_len);
+	if (rc == DS_ENOTFOUND)
+		rc = from_imds(env, out, err, err_len);
+	if (rc == DS_ENOTFOUND) {
+		set_err(err, err_len, "no credentials: %s%s",
+			"none in the environment, shared files, web identity, container "
+			"endpoint or instance metadata",
+			"");
+		rc = DS_ECREDS;
+	}
+	return rc;
+}
+
+/* ---- STS ---- */
+
+struct sts_answer {
+	char access_key_id[128];
+	char secret_access_key[256];
+	char session_token[4096];
+	char expiration[64];
+};
+
+static const struct xml_field sts_cred_fields[] = {
+    F_STR(struct sts_answer, "AccessKeyId", access_key_id),
+    F_STR(struct sts_answer, "SecretAccessKey", secret_access_key),
+    F_STR(struct sts_answer, "SessionToken", session_token),
+    F_STR(struct sts_answer, "Expiration", expiration),
+};
+static const struct xml_schema sts_cred_schema = {sizeof(struct sts_answer), sts_cred_fields, 4};
+static const struct xml_field sts_result_fields[] = {
+    F_INLINE("Credentials", sts_cred_schema),
+};
+static const struct xml_schema sts_result_schema = {sizeof(struct sts_answer), sts_result_fields,
+						    1};
+static const struct xml_field sts_root_fields[] = {
+    F_INLINE("AssumeRoleResult", sts_result_schema),
+    F_INLINE("AssumeRoleWithWebIdentityResult", sts_result_schema),
+};
+static const struct xml_schema sts_root_schema = {sizeof(struct sts_answer), sts_root_fields, 2};
+
+static int sts_call(const struct creds_env *env, const struct aws_creds *signer_creds,
+		    const char *region, const char *body, size_t body_len, struct aws_creds *out,
+		    char *err, size_t len)
+{
+	char endpoint[1024];
+	struct aws_signed signed_req;
+	struct http_response resp;
+	struct sts_answer ans;
+	const char *const *headers = NULL;
+	const char *plain[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8"};
+	size_t n_headers = 1;
+	struct sigv4_signer *signer = NULL;
+	int rc = DS_OK;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&ans, 0, sizeof(ans));
+	aws_signed_init(&signed_req);
+	creds_endpoint(env, "sts", region, endpoint, sizeof(endpoint));
+	headers = plain;
+	if (signer_creds) {
+		signer = sigv4_signer_new();
+		rc = signer ? aws_query_sign(signer, signer_creds, "sts", region, endpoint, body,
+					     body_len, env->now(), &signed_req)
+			    : DS_ENOMEM;
+		if (rc)
+			goto out;
+		headers = signed_req.headers;
+		n_headers = signed_req.n_headers;
+	}
+	struct http_request req = {
+	    .method = "POST",
+	    .url = endpoint,
+	    .headers = headers,
+	    .n_headers = n_headers,
+	    .body = body,
+	    .body_len = body_len,
+	    .timeout_ms = 10000,
+	    .max_body = 256 * 1024,
+	};
+	rc = env->fetch(&req, &resp);
+	if (rc) {
+		set_err(err, len, "sts %s: %s", endpoint, resp.transport_msg);
+		goto out;
+	}
+	if (resp.status != 200) {
+		struct ec2_error e;
+		ec2_xml_decode_error((int)resp.status, resp.body.data, resp.body.len, &e);
+		set_err(err, len, "sts: %s: %s", e.code, e.message);
+		rc = DS_ECREDS;
+		goto out;
+	}
+	char xerr[256];
+	rc = ec2_xml_decode(&sts_root_schema, &ans, resp.body.data, resp.body.len, NULL, xerr,
+			    sizeof(xerr));
+	if (rc || !ans.access_key_id[0] || !ans.secret_access_key[0]) {
+		set_err(err, len, "sts: unreadable answer: %s%s", rc ? xerr : "no credentials", "");
+		rc = DS_ECREDS;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->access_key_id, ans.access_key_id, sizeof(ans.access_key_id));
+	memcpy(out->secret_access_key, ans.secret_access_key, sizeof(ans.secret_access_key));
+	memcpy(out->session_token, ans.session_token, sizeof(ans.session_token));
+	out->expires_at = creds_parse_iso8601(ans.expiration);
+	if (out->expires_at < 0) {
+		set_err(err, len, "sts: bad Expiration %s%s", ans.expiration, "");
+		rc = DS_ECREDS;
+	}
+	snprintf(out->source, sizeof(out->source), "sts");
+out:
+	http_response_cleanup(&resp);
+	aws_signed_cleanup(&signed_req);
+	sigv4_signer_free(signer);
+	return rc;
+}
+
+int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,
+		    const char *role_arn, const char *session_name, struct aws_creds *out,
+		    char *err, size_t err_len)
+{
+	struct buf body;
+	buf_init(&body, 16384);
+	int rc = aws_form_add(&body, "Action", "AssumeRole");
+	if (!rc)
+		rc = aws_form_add(&body, "Version", "2011-06-15");
+	if (!rc)
+		rc = aws_form_add(&body, "RoleArn", role_arn);
+	if (!rc)
+		rc = aws_form_add(&body, "RoleSessionName", session_name);
+	if (!rc)
+		rc = aws_form_add(&body, "DurationSeconds", "3600");
+	if (!rc)
+		rc = sts_call(env, base, region, body.data, body.len, out, err, err_len);
+	buf_cleanup(&body);
+	return rc;
+}
+
+int sts_assume_role_with_web_identity(const struct creds_env *env, const char *region,
+				      const char *role_arn, const char *session_name,
+				      const char *token, struct aws_creds *out, char *err,
+				      size_t err_len)
+{
+	struct buf body;
+	buf_init(&body, 65536);
+	int rc = aws_form_add(&body, "Action", "AssumeRoleWithWebIdentity");
+	if (!rc)
+		rc = aws_form_add(&body, "Version", "2011-06-15");
+	if (!rc)
+		rc = aws_form_add(&body, "RoleArn", role_arn);
+	if (!rc)
+		rc = aws_form_add(&body, "RoleSessionName", session_name);
+	if (!rc)
+		rc = aws_form_add(&body, "WebIdentityToken", token);
+	/* Unsigned: the web identity token is the proof. */
+	if (!rc)
+		rc = sts_call(env, NULL, region, body.data, body.len, out, err, err_len);
+	buf_cleanup(&body);
+	return rc;
+}
+
+/* ---- cache ---- */
+
+struct role_entry {
+	char role_arn[512];
+	struct aws_creds creds;
+};
+
+struct creds_cache {
+	const struct creds_env *env;
+	char region[64];
+	struct aws_creds base;
+	int have_base;
+	struct role_entry *roles;
+	size_t n_roles, cap_roles;
+};
+
+struct creds_cache *creds_cache_new(const struct creds_env *env, const char *region)
+{
+	struct creds_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->env = env;
+	snprintf(c->region, sizeof(c->region), "%s", region ? region : "us-east-1");
+	return c;
+}
+
+void creds_cache_free(struct creds_cache *c)
+{
+	if (!c)
+		return;
+	free(c->roles);
+	free(c);
+}
+
+static int fresh(const struct creds_cache *c, const struct aws_creds *cr)
+{
+	return cr->expires_at == 0 || cr->expires_at - c->env->now() > CREDS_REFRESH_MARGIN_S;
+}
+
+int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err, size_t err_len)
+{
+	if (!c->have_base || !fresh(c, &c->base)) {
+		struct aws_creds next;
+		int rc = creds_resolve(c->env, &next, err, err_len);
+		if (rc) {
+			/* Keep using unexpired credentials when a refresh fails. */
+			if (c->have_base && c->base.expires_at > c->env->now()) {
+				*out = &c->base;
+				return DS_OK;
+			}
+			return rc;
+		}
+		c->base = next;
+		c->have_base = 1;
+	}
+	*out = &c->base;
+	return DS_OK;
+}
+
+int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
+		     char *err, size_t err_len)
+{
+	const struct aws_creds *base;
+	if (!role_arn || !*role_arn)
+		return creds_cache_base(c, out, err, err_len);
+	struct role_entry *e = NULL;
+	for (size_t i = 0; i < c->n_roles; i++)
+		if (strcmp(c->roles[i].role_arn, role_arn) == 0)
+			e = &c->roles[i];
+	if (e && fresh(c, &e->creds)) {
+		*out = &e->creds;
+		return DS_OK;
+	}
+	int rc = creds_cache_base(c, &base, err, err_len);
+	if (rc)
+		return rc;
+	struct aws_creds next;
+	rc = sts_assume_role(c->env, base, c->region, role_arn, "dualstackd", &next, err, err_len);
+	if (rc) {
+		if (e && e->creds.expires_at > c->env->now()) {
+			*out = &e->creds;
+			return DS_OK;
+		}
+		return rc;
+	}
+	if (!e) {
+		if (strlen(role_arn) >= sizeof(e->role_arn))
+			return DS_ETOOBIG;
+		if (c->n_roles == c->cap_roles) {
+			size_t cap = c->cap_roles ? c->cap_roles * 2 : 8;
+			struct role_entry *p = realloc(c->roles, cap * sizeof(*p));
+			if (!p)
+				return DS_ENOMEM;
+			c->roles = p;
+			c->cap_roles = cap;
+		}
+		e = &c->roles[c->n_roles++];
+		memcpy(e->role_arn, role_arn, strlen(role_arn) + 1);
+	}
+	e->creds = next;
+	*out = &e->creds;
+	return DS_OK;
+}

@@ -1,0 +1,71 @@
+/* creds.h - AWS credentials: the SDKs' default chain, caching, and per-account AssumeRole.
+ * Owns: environment, shared credentials/config files (AWS_PROFILE), web identity (STS
+ * AssumeRoleWithWebIdentity), the container credentials endpoint, IMDSv2, and refreshing any
+ * of them before they expire; a cache of AssumeRole sessions per member-account role.
+ * Not: signing (sigv4.c). The environment, the clock and HTTP are injected (struct creds_env)
+ * so every provider is unit-tested against a fake transport. */
+#ifndef DS_CREDS_H
+#define DS_CREDS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "http.h"
+
+struct aws_creds {
+	char access_key_id[128];
+	char secret_access_key[256];
+	char session_token[4096];
+	time_t expires_at; /* 0: does not expire */
+	char source[32];   /* which provider: env, profile, web-identity, container, imds, sts */
+};
+
+struct creds_env {
+	const char *(*getenv)(const char *name);
+	/* A blocking HTTP request; http_fetch_blocking in production. */
+	int (*fetch)(const struct http_request *req, struct http_response *resp);
+	time_t (*now)(void);
+};
+
+/* The production environment: getenv(3), http_fetch_blocking, time(2). */
+extern const struct creds_env creds_env_default;
+
+/* Walks the chain once. On failure err says what each provider lacked. */
+int creds_resolve(const struct creds_env *env, struct aws_creds *out, char *err, size_t err_len);
+
+/* The region: AWS_REGION, AWS_DEFAULT_REGION, then the profile's `region`; NULL when unset. */
+const char *creds_region(const struct creds_env *env, char *buf, size_t size);
+
+/* Resolves an endpoint for `service` per the SDK convention: AWS_ENDPOINT_URL_<SERVICE>,
+ * AWS_ENDPOINT_URL, else https://<service>.<region>.amazonaws.com. */
+void creds_endpoint(const struct creds_env *env, const char *service, const char *region, char *out,
+		    size_t size);
+
+/* Credentials that refresh themselves: the chain's, and one AssumeRole session per role. */
+struct creds_cache;
+
+struct creds_cache *creds_cache_new(const struct creds_env *env, const char *region);
+void creds_cache_free(struct creds_cache *c);
+/* The controller's own credentials, refreshed when within the refresh margin of expiry. */
+int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err,
+		     size_t err_len);
+/* Credentials for role_arn (NULL: the base credentials), via STS AssumeRole, cached. */
+int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
+		     char *err, size_t err_len);
+
+/* Seconds before expiry at which credentials are refreshed. */
+#define CREDS_REFRESH_MARGIN_S 300
+
+/* STS calls (Query protocol, XML answers). */
+int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,
+		    const char *role_arn, const char *session_name, struct aws_creds *out,
+		    char *err, size_t err_len);
+int sts_assume_role_with_web_identity(const struct creds_env *env, const char *region,
+				      const char *role_arn, const char *session_name,
+				      const char *token, struct aws_creds *out, char *err,
+				      size_t err_len);
+
+/* Parses an ISO 8601 UTC time ("2026-11-26T07:00:00Z", fractions allowed); -1 if invalid. */
+time_t creds_parse_iso8601(const char *s);
+
+#endif

@@ -1,0 +1,328 @@
+/* curl multi driven by libev, after curl's docs/examples/evhiperfifo.c: one ev_io per socket
+ * curl asks about, one ev_timer for curl's timeout (converted with / 1000.0, not integer
+ * division, which would spin on sub-second timeouts). */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_client {
+	struct ev_loop *loop;
+	CURLM *multi;
+	struct ev_timer timer;
+	size_t in_flight;
+};
+
+struct sock_watch {
+	struct ev_io io;
+	struct http_client *c;
+	curl_socket_t fd;
+};
+
+struct transfer {
+	struct http_client *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	http_done_fn done;
+	void *ud;
+	struct http_response resp;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_done(struct http_client *c);
+
+static void on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct http_client *c = w->data;
+	int running;
+	(void)loop;
+	(void)revents;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+	(void)multi;
+	ev_timer_stop(c->loop, &c->timer);
+	if (timeout_ms >= 0) {
+		ev_timer_set(&c->timer, timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->timer);
+	}
+	return 0;
+}
+
+static void on_io(struct ev_loop *loop, struct ev_io *w, int revents)
+{
+	struct sock_watch *sw = (struct sock_watch *)w;
+	int running, action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
+			      (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	(void)loop;
+	curl_multi_socket_action(sw->c->multi, sw->fd, action, &running);
+	check_done(sw->c);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct http_client *c = userp;
+	struct sock_watch *sw = socketp;
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (sw) {
+			ev_io_stop(c->loop, &sw->io);
+			free(sw);
+			curl_multi_assign(c->multi, s, NULL);
+		}
+		return 0;
+	}
+	int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (!sw) {
+		sw = calloc(1, sizeof(*sw));
+		if (!sw)
+			return -1;
+		sw->c = c;
+		sw->fd = s;
+		curl_multi_assign(c->multi, s, sw);
+	} else {
+		ev_io_stop(c->loop, &sw->io);
+	}
+	ev_io_init(&sw->io, on_io, s, events);
+	ev_io_start(c->loop, &sw->io);
+	return 0;
+}
+
+struct http_client *http_client_new(struct ev_loop *loop)
+{
+	static int global_done;
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT))
+			return NULL;
+		global_done = 1;
+	}
+	struct http_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		free(c);
+		return NULL;
+	}
+	ev_timer_init(&c->timer, on_timer, 0., 0.);
+	c->timer.data = c;
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/* Keep a few connections per host so parallel calls reuse them. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 32L);
+	return c;
+}
+
+static void transfer_free(struct transfer *t)
+{
+	if (!t)
+		return;
+	if (t->easy) {
+		curl_multi_remove_handle(t->c->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+	}
+	curl_slist_free_all(t->headers);
+	free(t->body);
+	http_response_cleanup(&t->resp);
+	free(t);
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	/* Callers drain their transfers first (http_in_flight() == 0); any left are leaked by
+	 * design rather than completed behind their owners' backs. */
+	ev_timer_stop(c->loop, &c->timer);
+	curl_multi_cleanup(c->multi);
+	free(c);
+}
+
+struct ev_loop *http_client_loop(struct http_client *c)
+{
+	return c->loop;
+}
+
+size_t http_in_flight(const struct http_client *c)
+{
+	return c->in_flight;
+}
+
+void http_response_cleanup(struct http_response *resp)
+{
+	buf_cleanup(&resp->body);
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http_response *resp = ud;
+	size_t n = size * nmemb;
+	if (buf_append(&resp->body, p, n))
+		return 0; /* over the limit: curl aborts with CURLE_WRITE_ERROR */
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct http_response *resp = ud;
+	size_t n = size * nmemb;
+	static const char *const names[] = {"x-amzn-requestid:", "x-amz-request-id:"};
+	for (size_t i = 0; i < 2; i++) {
+		size_t k = strlen(names[i]);
+		if (n > k && strncasecmp(p, names[i], k) == 0) {
+			const char *v = p + k;
+			size_t len = n - k;
+			while (len && (*v == ' ' || *v == '\t')) {
+				v++;
+				len--;
+			}
+			while (len &&
+			       (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+				len--;
+			if (len >= sizeof(resp->request_id))
+				len = sizeof(resp->request_id) - 1;
+			memcpy(resp->request_id, v, len);
+			resp->request_id[len] = '\0';
+		}
+	}
+	return n;
+}
+
+static int setup_easy(CURL *easy, const struct http_request *req, struct curl_slist **headers,
+		      struct http_response *resp, char *errbuf)
+{
+	for (size_t i = 0; i < req->n_headers; i++) {
+		struct curl_slist *h = curl_slist_append(*headers, req->headers[i]);
+		if (!h)
+			return DS_ENOMEM;
+		*headers = h;
+	}
+	/* No "Expect: 100-continue" round trip for small POST bodies. */
+	struct curl_slist *h = curl_slist_append(*headers, "Expect:");
+	if (!h)
+		return DS_ENOMEM;
+	*headers = h;
+	buf_init(&resp->body, req->max_body ? req->max_body : (size_t)16 << 20);
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body_len)
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+	}
+	return DS_OK;
+}
+
+static void finish_response(CURL *easy, CURLcode code, struct http_response *resp,
+			    const char *errbuf)
+{
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &resp->elapsed_s);
+	if (code != CURLE_OK) {
+		resp->transport_error = code == CURLE_OPERATION_TIMEDOUT ? DS_ETIMEOUT
+					: code == CURLE_WRITE_ERROR	 ? DS_ETOOBIG
+									 : DS_ENET;
+		snprintf(resp->transport_msg, sizeof(resp->transport_msg), "%.100s: %.140s",
+			 curl_easy_strerror(code), errbuf[0] ? errbuf : "-");
+	}
+}
+
+int http_submit(struct http_client *c, const struct http_request *req, http_done_fn done, void *ud)
+{
+	struct transfer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return DS_ENOMEM;
+	t->c = c;
+	t->done = done;
+	t->ud = ud;
+	t->easy = curl_easy_init();
+	int rc = t->easy ? DS_OK : DS_ENOMEM;
+	if (!rc && req->body_len) {
+		t->body = malloc(req->body_len);
+		if (!t->body)
+			rc = DS_ENOMEM;
+		else
+			memcpy(t->body, req->body, req->body_len);
+	}
+	if (!rc)
+		rc = setup_easy(t->easy, req, &t->headers, &t->resp, t->errbuf);
+	if (!rc) {
+		if (t->body)
+			curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
+		else if (strcmp(req->method, "POST") == 0)
+			curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+		if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK)
+			rc = DS_ENOMEM;
+	}
+	if (rc) {
+		CURL *e = t->easy;
+		t->easy = NULL;
+		curl_easy_cleanup(e);
+		transfer_free(t);
+		return rc;
+	}
+	c->in_flight++;
+	return DS_OK;
+}
+
+static void check_done(struct http_client *c)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct transfer *t = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		finish_response(t->easy, m->data.result, &t->resp, t->errbuf);
+		c->in_flight--;
+		/* The callback may submit new requests; the handle is removed after it returns. */
+		t->done(t->ud, &t->resp);
+		transfer_free(t);
+	}
+}
+
+int http_fetch_blocking(const struct http_request *req, struct http_response *resp)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = NULL;
+	memset(resp, 0, sizeof(*resp));
+	CURL *easy = curl_easy_init();
+	if (!easy)
+		return DS_ENOMEM;
+	int rc = setup_easy(easy, req, &headers, resp, errbuf);
+	if (!rc) {
+		if (req->body_len || strcmp(req->method, "POST") == 0)
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		finish_response(easy, curl_easy_perform(easy), resp, errbuf);
+		rc = resp->transport_error;
+	}
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(easy);
+	return rc;
+}
