@@ -2,16 +2,35 @@
 #include <stdio.h>
 #include <string.h>
 
-static int usage(void)
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+	{"describe", cmd_describe, "print the observed state of a resource kind as JSON"},
+};
+
+static int usage(FILE *f)
 {
-	fprintf(stderr, "usage: dualstackd COMMAND ...\n");
-	return 2;
+	fprintf(f, "usage: dualstackd COMMAND [ARGS]...\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "\n'dualstackd COMMAND --help' describes a command.\n");
+	return f == stdout ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage();
-	(void)argv;
-	return usage();
+		return usage(stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return usage(stdout);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "dualstackd: unknown command '%s'\n", argv[1]);
+	return usage(stderr);
 }

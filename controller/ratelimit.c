@@ -104,14 +104,13 @@ double rate_bucket_level(struct rate_bucket *b, double now_s)
 double rate_bucket_take(struct rate_bucket *b, double now_s)
 {
 	refill(b, now_s);
+	b->tokens -= 1;
 	/* A token due within a microsecond counts as here: waits shorter than the clock's
 	 * resolution would never advance it. */
-	if (b->tokens >= 1 - 1e-6) {
-		b->tokens = b->tokens > 1 ? b->tokens - 1 : 0;
+	if (b->tokens >= -1e-6)
 		return 0;
-	}
 	double rate = rate_bucket_rate(b);
-	return (1 - b->tokens) / (rate > 0 ? rate : MIN_RATE_PER_S);
+	return -b->tokens / (rate > 0 ? rate : MIN_RATE_PER_S);
 }
 
 /* The measured sending rate, smoothed per half second (botocore's _update_measured_rate). */

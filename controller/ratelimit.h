@@ -52,7 +52,9 @@ struct rate_bucket {
 
 void rate_bucket_init(struct rate_bucket *b, struct ec2_bucket_spec spec, double budget,
 		      double now_s);
-/* Takes a token: returns 0 if one was available, else the seconds until one will be. */
+/* Reserves a token: returns 0 if one is available now, else the seconds until the reserved
+ * token will be (the bucket goes into debt, so waiting callers queue in order of arrival and
+ * no two wake for the same token). */
 double rate_bucket_take(struct rate_bucket *b, double now_s);
 /* Feeds back the outcome of a call that used a token. */
 void rate_bucket_on_response(struct rate_bucket *b, bool throttled, double now_s);

@@ -1,0 +1,30 @@
+/* cli.h - the subcommands of the dualstackd command line, and the AWS plumbing they share.
+ * Owns: one entry point per subcommand (cmd_*.c) and the one-shot AWS session a CLI command
+ * runs on (a loop, HTTP, credentials, the EC2 client).
+ * Not: the daemon's long-lived wiring. */
+#ifndef DS_CLI_H
+#define DS_CLI_H
+
+#include <ev.h>
+
+#include "creds.h"
+#include "ec2_client.h"
+#include "http.h"
+
+struct cli_session {
+	struct ev_loop *loop;
+	struct http_client *http;
+	struct creds_cache *creds;
+	struct ec2_client *ec2;
+	struct ec2_target target;
+};
+
+/* Sets up a session for the controller's own account from the environment. */
+int cli_session_init(struct cli_session *s, double budget, char *err, size_t err_len);
+void cli_session_cleanup(struct cli_session *s);
+/* Runs the loop until *done becomes non-zero. */
+void cli_run_until(struct cli_session *s, const int *done);
+
+int cmd_describe(int argc, char **argv);
+
+#endif

@@ -1,0 +1,70 @@
+/* ec2_client.h - asynchronous EC2 Query API calls: paced, signed, retried, classified.
+ * Owns: one token bucket per (account, region, throttling category), the standard retry mode,
+ * credentials per target account, and turning HTTP answers into ec2_result.
+ * Not: what to call (reconcile/) or decoding success bodies (ec2_xml.c); callers get the XML.
+ * Every call ends in exactly one callback: success, or a final classified error. */
+#ifndef DS_EC2_CLIENT_H
+#define DS_EC2_CLIENT_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "../reconcile/ec2_ops.h"
+#include "creds.h"
+#include "http.h"
+#include "ratelimit.h"
+
+/* Where a call goes: an account (via a role, or the base credentials) in a region. */
+struct ec2_target {
+	char account_id[16]; /* bucket key; "" for the controller's own account */
+	char region[32];
+	char endpoint[256];  /* https://ec2.<region>.amazonaws.com or an override */
+	char role_arn[256];  /* "" for the base credentials */
+};
+
+struct ec2_client_options {
+	double budget;       /* fraction of each EC2 bucket (policy api_budget); default 0.5 */
+	int max_attempts;    /* standard retry mode: 3 */
+	long timeout_ms;     /* per attempt; default 20000 */
+	double (*rand01)(void); /* jitter source; default arc4random */
+};
+
+struct ec2_result {
+	int rc;               /* DS_OK, or DS_EAWS with err filled (transport errors too) */
+	struct ec2_error err; /* class, code, message, request id */
+	const char *body;     /* the answer (XML) when rc == DS_OK; valid during the callback */
+	size_t body_len;
+	int attempts;
+	double elapsed_s; /* from submit to the final answer, waits included */
+	char request_id[64];
+};
+
+typedef void (*ec2_done_fn)(void *ud, const struct ec2_result *res);
+
+/* Counters for metrics and benchmarks. */
+struct ec2_client_stats {
+	unsigned long calls, attempts, ok, throttled_answers, transient_answers, retries,
+	    final_errors;
+};
+
+struct ec2_client;
+
+struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *creds,
+				  const struct ec2_client_options *opt);
+void ec2_client_free(struct ec2_client *c);
+const struct ec2_client_stats *ec2_client_stats(const struct ec2_client *c);
+/* The bucket a call of this category to target draws from (created on first use). */
+struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_target *t,
+				      enum ec2_category cat);
+size_t ec2_client_pending(const struct ec2_client *c);
+
+/* Calls `action` with params (form-encoded "K=V&K=V", without Action and Version). `filtered`
+ * says a Describe carries filters/ids/pagination (it picks the throttling bucket). */
+int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, bool filtered,
+	     const char *params, size_t params_len, ec2_done_fn done, void *ud);
+
+/* Fills a target for the controller's own account from the environment. */
+int ec2_target_from_env(const struct creds_env *env, struct ec2_target *t, char *err,
+			size_t err_len);
+
+#endif
