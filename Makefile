@@ -42,7 +42,10 @@ deps:
 unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-integration: dualstackd
+$(BUILD)/ec2_load: $(BUILD)/tests/tools/ec2_load.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+integration: dualstackd $(BUILD)/ec2_load
 	python3 -m pytest -q -p no:cacheprovider tests/py $(PYTEST_ARGS)
 
 test: deps

@@ -27,21 +27,22 @@ static void on_done(void *ud, int rc, const struct ec2_error *err, int calls)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dualstackd describe KIND [--vpc ID]...\n"
-		   "  KIND: vpcs subnets route-tables internet-gateways\n"
-		   "        egress-only-internet-gateways security-groups network-acls instances\n"
-		   "  Prints what dualstackd reads, as JSON with boto3's field names.\n"
-		   "  Region from AWS_REGION; endpoint from AWS_ENDPOINT_URL_EC2 or AWS_ENDPOINT_URL.\n"
-		   "  --role-arn ARN   read a member account through STS AssumeRole\n");
+	fprintf(
+	    f, "usage: dualstackd describe KIND [--vpc ID]...\n"
+	       "  KIND: vpcs subnets route-tables internet-gateways\n"
+	       "        egress-only-internet-gateways security-groups network-acls instances\n"
+	       "  Prints what dualstackd reads, as JSON with boto3's field names.\n"
+	       "  Region from AWS_REGION; endpoint from AWS_ENDPOINT_URL_EC2 or AWS_ENDPOINT_URL.\n"
+	       "  --role-arn ARN   read a member account through STS AssumeRole\n");
 }
 
 int cmd_describe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"vpc", required_argument, NULL, 'v'},
-		{"role-arn", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"vpc", required_argument, NULL, 'v'},
+	    {"role-arn", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *vpcs[256];
 	size_t n_vpcs = 0;
@@ -57,15 +58,9 @@ int cmd_describe(int argc, char **argv)
 			}
 			vpcs[n_vpcs++] = optarg;
 			break;
-		case 'r':
-			role = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'r': role = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {

@@ -37,6 +37,7 @@ struct ec2_call_state {
 	struct ec2_target target;
 	char action[64];
 	enum ec2_category cat;
+	unsigned flags;
 	struct buf body;
 	int attempt;
 	int retry_cost;
@@ -204,7 +205,8 @@ static void on_http_done(void *ud, struct http_response *resp)
 		res.rc = DS_EAWS;
 		res.err.http_status = 0;
 		snprintf(res.err.code, sizeof(res.err.code), "%s",
-			 resp->transport_error == DS_ETIMEOUT ? "RequestTimeout" : "ConnectionError");
+			 resp->transport_error == DS_ETIMEOUT ? "RequestTimeout"
+							      : "ConnectionError");
 		snprintf(res.err.message, sizeof(res.err.message), "%s", resp->transport_msg);
 		res.err.cls = EC2_TRANSIENT;
 	} else if (resp->status == 200) {
@@ -227,7 +229,12 @@ static void on_http_done(void *ud, struct http_response *resp)
 	if (res.rc && res.err.cls == EC2_TRANSIENT)
 		c->stats.transient_answers++;
 
-	if (res.rc && (throttled || res.err.cls == EC2_TRANSIENT)) {
+	/* A throttled answer or a refused connection means the call did not happen; a 5xx, a
+	 * reset or a timeout may hide one that did. */
+	bool not_done = throttled || (resp->transport_error && !resp->maybe_sent);
+	res.ambiguous = res.rc && !not_done && res.err.cls == EC2_TRANSIENT;
+	bool may_resend = not_done || (res.ambiguous && (st->flags & EC2_F_IDEMPOTENT));
+	if (res.rc && may_resend) {
 		bool timeout = resp->transport_error == DS_ETIMEOUT;
 		int cost = retry_acquire(&c->retry, st->attempt, timeout);
 		if (cost) {
@@ -260,14 +267,15 @@ static void send_attempt(struct ec2_call_state *st)
 			    st->body.data, st->body.len, (time_t)ev_now(c->loop), &signed_req);
 	if (!rc) {
 		struct http_request req = {
-			.method = "POST",
-			.url = st->target.endpoint,
-			.headers = signed_req.headers,
-			.n_headers = signed_req.n_headers,
-			.body = st->body.data,
-			.body_len = st->body.len,
-			.timeout_ms = c->opt.timeout_ms,
-			.max_body = (size_t)64 << 20,
+		    .method = "POST",
+		    .url = st->target.endpoint,
+		    .headers = signed_req.headers,
+		    .n_headers = signed_req.n_headers,
+		    .body = st->body.data,
+		    .body_len = st->body.len,
+		    .timeout_ms = c->opt.timeout_ms,
+		    .max_body = (size_t)64 << 20,
+		    .fresh_connection = !(st->flags & EC2_F_IDEMPOTENT),
 		};
 		st->attempt++;
 		c->stats.attempts++;
@@ -278,7 +286,7 @@ static void send_attempt(struct ec2_call_state *st)
 		fail_local(st, "ClientError", ds_strerror(rc));
 }
 
-int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, bool filtered,
+int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, unsigned flags,
 	     const char *params, size_t params_len, ec2_done_fn done, void *ud)
 {
 	struct ec2_call_state *st = calloc(1, sizeof(*st));
@@ -287,7 +295,8 @@ int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *actio
 	st->c = c;
 	st->target = *t;
 	snprintf(st->action, sizeof(st->action), "%s", action);
-	st->cat = ec2_category_of(action, filtered);
+	st->cat = ec2_category_of(action, flags & EC2_F_FILTERED);
+	st->flags = flags;
 	st->done = done;
 	st->ud = ud;
 	st->started = ev_now(c->loop);

@@ -18,19 +18,20 @@
 struct ec2_target {
 	char account_id[16]; /* bucket key; "" for the controller's own account */
 	char region[32];
-	char endpoint[256];  /* https://ec2.<region>.amazonaws.com or an override */
-	char role_arn[256];  /* "" for the base credentials */
+	char endpoint[256]; /* https://ec2.<region>.amazonaws.com or an override */
+	char role_arn[256]; /* "" for the base credentials */
 };
 
 struct ec2_client_options {
-	double budget;       /* fraction of each EC2 bucket (policy api_budget); default 0.5 */
-	int max_attempts;    /* standard retry mode: 3 */
-	long timeout_ms;     /* per attempt; default 20000 */
+	double budget;		/* fraction of each EC2 bucket (policy api_budget); default 0.5 */
+	int max_attempts;	/* standard retry mode: 3 */
+	long timeout_ms;	/* per attempt; default 20000 */
 	double (*rand01)(void); /* jitter source; default arc4random */
 };
 
 struct ec2_result {
-	int rc;               /* DS_OK, or DS_EAWS with err filled (transport errors too) */
+	int rc;		      /* DS_OK, or DS_EAWS with err filled (transport errors too) */
+	bool ambiguous;	      /* the failed call may have taken effect: re-read before acting */
 	struct ec2_error err; /* class, code, message, request id */
 	const char *body;     /* the answer (XML) when rc == DS_OK; valid during the callback */
 	size_t body_len;
@@ -58,9 +59,19 @@ struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_tar
 				      enum ec2_category cat);
 size_t ec2_client_pending(const struct ec2_client *c);
 
-/* Calls `action` with params (form-encoded "K=V&K=V", without Action and Version). `filtered`
- * says a Describe carries filters/ids/pagination (it picks the throttling bucket). */
-int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, bool filtered,
+/* Call flags. */
+enum {
+	EC2_F_FILTERED = 1,   /* a Describe with filters/ids/pagination (picks the bucket) */
+	EC2_F_IDEMPOTENT = 2, /* safe to resend after an ambiguous failure (reads, ClientToken,
+				 "already exists" answers); others are never resent blindly */
+};
+
+/* Calls `action` with params (form-encoded "K=V&K=V", without Action and Version).
+ * Throttled answers and failures to connect are always retried (the call did not happen);
+ * 5xx answers, resets and timeouts only with EC2_F_IDEMPOTENT - otherwise they end the call
+ * with res->ambiguous set, so the caller re-reads before deciding (AssociateVpcCidrBlock and
+ * AssignIpv6Addresses would otherwise add a second block or address). */
+int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, unsigned flags,
 	     const char *params, size_t params_len, ec2_done_fn done, void *ud);
 
 /* Fills a target for the controller's own account from the environment. */

@@ -8,26 +8,24 @@
 
 /* Page sizes are each action's documented MaxResults maximum. */
 static const struct describe_kind_info kinds[DESCRIBE_KIND_COUNT] = {
-	[DESCRIBE_VPCS] = {"vpcs", "DescribeVpcs", &ec2_xml_describe_vpcs, "vpc-id", 1000},
-	[DESCRIBE_SUBNETS] = {"subnets", "DescribeSubnets", &ec2_xml_describe_subnets, "vpc-id",
-			      1000},
-	[DESCRIBE_ROUTE_TABLES] = {"route-tables", "DescribeRouteTables",
-				   &ec2_xml_describe_route_tables, "vpc-id", 100},
-	[DESCRIBE_INTERNET_GATEWAYS] = {"internet-gateways", "DescribeInternetGateways",
-					&ec2_xml_describe_internet_gateways, "attachment.vpc-id",
-					1000},
-	/* EC2 has no VPC filter for these: read all, keep the VPC's (filter_by_vpc below). */
-	[DESCRIBE_EGRESS_ONLY_GATEWAYS] = {"egress-only-internet-gateways",
-					   "DescribeEgressOnlyInternetGateways",
-					   &ec2_xml_describe_egress_only_gateways, NULL, 255},
-	[DESCRIBE_SECURITY_GROUPS] = {"security-groups", "DescribeSecurityGroups",
-				      &ec2_xml_describe_security_groups, "vpc-id", 1000},
-	[DESCRIBE_NETWORK_ACLS] = {"network-acls", "DescribeNetworkAcls",
-				   &ec2_xml_describe_network_acls, "vpc-id", 1000},
-	[DESCRIBE_INSTANCES] = {"instances", "DescribeInstances", &ec2_xml_describe_instances,
-				"vpc-id", 1000},
-	[DESCRIBE_INSTANCE_TYPES] = {"instance-types", "DescribeInstanceTypes",
-				     &ec2_xml_describe_instance_types, NULL, 100},
+    [DESCRIBE_VPCS] = {"vpcs", "DescribeVpcs", &ec2_xml_describe_vpcs, "vpc-id", 1000},
+    [DESCRIBE_SUBNETS] = {"subnets", "DescribeSubnets", &ec2_xml_describe_subnets, "vpc-id", 1000},
+    [DESCRIBE_ROUTE_TABLES] = {"route-tables", "DescribeRouteTables",
+			       &ec2_xml_describe_route_tables, "vpc-id", 100},
+    [DESCRIBE_INTERNET_GATEWAYS] = {"internet-gateways", "DescribeInternetGateways",
+				    &ec2_xml_describe_internet_gateways, "attachment.vpc-id", 1000},
+    /* EC2 has no VPC filter for these: read all, keep the VPC's (filter_by_vpc below). */
+    [DESCRIBE_EGRESS_ONLY_GATEWAYS] = {"egress-only-internet-gateways",
+				       "DescribeEgressOnlyInternetGateways",
+				       &ec2_xml_describe_egress_only_gateways, NULL, 255},
+    [DESCRIBE_SECURITY_GROUPS] = {"security-groups", "DescribeSecurityGroups",
+				  &ec2_xml_describe_security_groups, "vpc-id", 1000},
+    [DESCRIBE_NETWORK_ACLS] = {"network-acls", "DescribeNetworkAcls",
+			       &ec2_xml_describe_network_acls, "vpc-id", 1000},
+    [DESCRIBE_INSTANCES] = {"instances", "DescribeInstances", &ec2_xml_describe_instances, "vpc-id",
+			    1000},
+    [DESCRIBE_INSTANCE_TYPES] = {"instance-types", "DescribeInstanceTypes",
+				 &ec2_xml_describe_instance_types, NULL, 100},
 };
 
 const struct describe_kind_info *describe_kind_info(enum describe_kind kind)
@@ -135,8 +133,9 @@ static void request_page(struct describe_state *st, const char *next_token)
 	if (!rc && next_token)
 		rc = aws_form_add(&params, "NextToken", next_token);
 	if (!rc)
-		rc = ec2_call(st->c, &st->target, kinds[st->kind].action, true, params.data,
-			      params.len, on_page, st);
+		rc = ec2_call(st->c, &st->target, kinds[st->kind].action,
+			      EC2_F_FILTERED | EC2_F_IDEMPOTENT, params.data, params.len, on_page,
+			      st);
 	buf_cleanup(&params);
 	if (rc) {
 		struct ec2_error err;

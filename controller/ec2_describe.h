@@ -28,7 +28,7 @@ struct describe_kind_info {
 	const char *action; /* "DescribeVpcs" */
 	const struct xml_schema *schema;
 	const char *vpc_filter; /* server-side filter name, or NULL */
-	int max_results;        /* page size */
+	int max_results;	/* page size */
 };
 
 const struct describe_kind_info *describe_kind_info(enum describe_kind kind);

@@ -226,6 +226,12 @@ static int setup_easy(CURL *easy, const struct http_request *req, struct curl_sl
 			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (getenv("DS_HTTP_VERBOSE"))
+		curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+	if (req->fresh_connection) {
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
@@ -243,6 +249,10 @@ static void finish_response(CURL *easy, CURLcode code, struct http_response *res
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &resp->elapsed_s);
 	if (code != CURLE_OK) {
+		/* Only a failure to connect proves the server never saw the request. */
+		resp->maybe_sent = code != CURLE_COULDNT_CONNECT &&
+				   code != CURLE_COULDNT_RESOLVE_HOST &&
+				   code != CURLE_COULDNT_RESOLVE_PROXY;
 		resp->transport_error = code == CURLE_OPERATION_TIMEDOUT ? DS_ETIMEOUT
 					: code == CURLE_WRITE_ERROR	 ? DS_ETOOBIG
 									 : DS_ENET;

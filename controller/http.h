@@ -15,6 +15,7 @@ struct http_client;
 
 struct http_response {
 	int transport_error; /* 0, or a DS_E* code when no HTTP answer arrived */
+	int maybe_sent;	     /* with transport_error: the request may have reached the server */
 	char transport_msg[256];
 	long status;
 	struct buf body;
@@ -34,7 +35,10 @@ struct http_request {
 	size_t body_len;
 	long timeout_ms; /* whole-transfer deadline */
 	long connect_timeout_ms;
-	size_t max_body; /* answers larger than this fail with DS_ETOOBIG */
+	size_t max_body;      /* answers larger than this fail with DS_ETOOBIG */
+	int fresh_connection; /* a new connection, closed after: curl silently resends a request
+				 whose reused connection died, which a non-idempotent call must
+				 never be */
 };
 
 struct http_client *http_client_new(struct ev_loop *loop);

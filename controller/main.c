@@ -9,7 +9,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } subcommands[] = {
-	{"describe", cmd_describe, "print the observed state of a resource kind as JSON"},
+    {"describe", cmd_describe, "print the observed state of a resource kind as JSON"},
 };
 
 static int usage(FILE *f)

@@ -1,0 +1,247 @@
+"""A fault-injecting HTTP proxy that models real EC2 in front of moto.
+
+moto answers every call at once and never throttles; EC2 does not. This proxy sits between
+dualstackd and moto and:
+  * enforces EC2's documented request token buckets, one per action, sized by the action's
+    throttling category, answering HTTP 503 RequestLimitExceeded (EC2's XML) when empty;
+  * injects 5xx answers, connection resets (after forwarding: the call happened, the answer
+    was lost) and latency at configured rates;
+  * counts calls per action and outcome: the yardstick for pacing and API efficiency.
+
+Use in-process (FaultProxy(...).start()) from tests, or run it:
+  python3 tests/py/fault_proxy.py --upstream http://127.0.0.1:5000 --port 5001 --p5xx 0.1
+"""
+import argparse
+import collections
+import http.client
+import http.server
+import random
+import socket
+import socketserver
+import struct
+import threading
+import time
+import urllib.parse
+
+# (size, refill per second), EC2 API Reference "Request throttling", as of this writing.
+CATEGORY_BUCKETS = {
+    "non-mutating": (100, 20),
+    "unfiltered": (50, 10),
+    "mutating": (50, 5),
+    "resource-intensive": (50, 5),
+    "AssignIpv6Addresses": (100, 5),
+    "StartInstances": (5, 2),
+}
+RESOURCE_INTENSIVE = {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+                      "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
+UNFILTERABLE = {"DescribeInstances", "DescribeSecurityGroups", "DescribeNetworkInterfaces"}
+
+
+def category(action, params):
+    if action in RESOURCE_INTENSIVE:
+        return "resource-intensive"
+    if action in ("AssignIpv6Addresses", "StartInstances"):
+        return action
+    if action.startswith(("Describe", "Get", "List")):
+        filtered = any(k not in ("Action", "Version") for k in params)
+        return "unfiltered" if action in UNFILTERABLE and not filtered else "non-mutating"
+    return "mutating"
+
+
+class Bucket:
+    def __init__(self, size, refill):
+        self.size, self.refill = size, refill
+        self.tokens, self.last = float(size), time.monotonic()
+
+    def take(self):
+        now = time.monotonic()
+        self.tokens = min(self.size, self.tokens + (now - self.last) * self.refill)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+THROTTLE_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+                b'<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>'
+                b'</Error></Errors><RequestID>%s</RequestID></Response>')
+FAULT_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+             b'<Code>%s</Code><Message>injected by fault_proxy</Message></Error></Errors>'
+             b'<RequestID>%s</RequestID></Response>')
+
+
+class FaultProxy:
+    def __init__(self, upstream, port=0, buckets=True, p5xx=0.0, preset=0.0, latency_ms=0,
+                 seed=None, scale=1.0):
+        u = urllib.parse.urlparse(upstream)
+        self.upstream_host, self.upstream_port = u.hostname, u.port or 80
+        self.buckets_on = buckets
+        self.p5xx, self.preset, self.latency_ms = p5xx, preset, latency_ms
+        self.scale = scale  # multiplies bucket sizes and rates (1.0 = EC2's numbers)
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.buckets = {}
+        self.counts = collections.Counter()  # (action, outcome) -> n
+        self.events = []  # (time, action, outcome)
+        self.local = threading.local()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                proxy.handle(self)
+
+            def do_GET(self):
+                proxy.handle(self)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 128
+
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.thread = None
+
+    # -- bookkeeping --
+    def count(self, action, outcome):
+        with self.lock:
+            self.counts[(action, outcome)] += 1
+            self.events.append((time.monotonic(), action, outcome))
+
+    def calls(self, action=None, outcome=None):
+        with self.lock:
+            return sum(n for (a, o), n in self.counts.items()
+                       if (action is None or a == action) and (outcome is None or o == outcome))
+
+    def actions(self):
+        """{action: {outcome: n}}"""
+        out = collections.defaultdict(dict)
+        with self.lock:
+            for (a, o), n in self.counts.items():
+                out[a][o] = n
+        return dict(out)
+
+    def reset_counts(self):
+        with self.lock:
+            self.counts.clear()
+            self.events.clear()
+
+    def bucket_for(self, action, params):
+        cat = category(action, params)
+        size, refill = CATEGORY_BUCKETS[cat]
+        with self.lock:
+            b = self.buckets.get(action)
+            if b is None:
+                b = self.buckets[action] = Bucket(size * self.scale, refill * self.scale)
+            return b
+
+    # -- the proxy --
+    def upstream(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.upstream_host,
+                                                                self.upstream_port, timeout=60)
+        return conn
+
+    def forward(self, req, body):
+        for attempt in range(2):
+            conn = self.upstream()
+            try:
+                headers = {k: v for k, v in req.headers.items()}
+                conn.request(req.command, req.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.getheaders(), resp.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise
+
+    def reply(self, req, status, body, headers=()):
+        req.send_response(status)
+        sent = set()
+        for k, v in headers:
+            if k.lower() in ("content-length", "connection", "transfer-encoding", "server",
+                             "date"):
+                continue
+            req.send_header(k, v)
+            sent.add(k.lower())
+        if "content-type" not in sent:
+            req.send_header("Content-Type", "text/xml;charset=UTF-8")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    def reset(self, req):
+        # SO_LINGER 0: close() sends RST, as a dropped connection would.
+        req.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        req.close_connection = True
+        req.connection.close()
+
+    def handle(self, req):
+        n = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(n) if n else b""
+        params = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        action = params.get("Action", "other")
+        rid = ("%032x" % self.rng.getrandbits(128)).encode()
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000.0)
+        if self.buckets_on and action != "other" and not self.bucket_for(action, params).take():
+            self.count(action, "throttled")
+            return self.reply(req, 503, THROTTLE_XML % rid)
+        with self.lock:
+            roll = self.rng.random()
+        if roll < self.p5xx:
+            self.count(action, "injected-5xx")
+            code, status = (b"InternalError", 500) if roll < self.p5xx / 2 else \
+                (b"Unavailable", 503)
+            return self.reply(req, status, FAULT_XML % (code, rid))
+        try:
+            status, headers, out = self.forward(req, body)
+        except OSError:
+            self.count(action, "upstream-error")
+            return self.reply(req, 502, b"bad gateway")
+        if roll < self.p5xx + self.preset:
+            self.count(action, "reset")  # the call happened; its answer is lost
+            return self.reset(req)
+        self.count(action, "ok" if status == 200 else f"http-{status}")
+        return self.reply(req, status, out, headers)
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--p5xx", type=float, default=0.0)
+    ap.add_argument("--preset", type=float, default=0.0)
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--no-buckets", action="store_true")
+    a = ap.parse_args()
+    p = FaultProxy(a.upstream, a.port, not a.no_buckets, a.p5xx, a.preset, a.latency_ms)
+    print(p.endpoint, flush=True)
+    try:
+        p.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    for action, outcomes in sorted(p.actions().items()):
+        print(action, outcomes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Builders of EC2 state in moto for the integration tests and the demo."""
+
+
+def guide_example(ec2, with_ipv6=False):
+    """The example of AWS's "Migrating to IPv6" guide: a VPC with an internet gateway, a public
+    subnet with a web server, a private subnet behind a NAT gateway with a database server.
+    with_ipv6 also gives the VPC a /56, the public subnet a /64 and the web server an address,
+    plus an egress-only gateway, so every field of the model has something to show."""
+    ids = {}
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=with_ipv6)["Vpc"]
+    ids["vpc"] = vpc["VpcId"]
+    ec2.create_tags(Resources=[ids["vpc"]], Tags=[{"Key": "Name", "Value": "guide-example"}])
+    ids["igw"] = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=ids["igw"], VpcId=ids["vpc"])
+    ids["public"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    ids["private"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    ids["rt_public"] = ec2.create_route_table(VpcId=ids["vpc"])["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=ids["rt_public"], DestinationCidrBlock="0.0.0.0/0",
+                     GatewayId=ids["igw"])
+    ec2.associate_route_table(RouteTableId=ids["rt_public"], SubnetId=ids["public"])
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ids["nat"] = ec2.create_nat_gateway(SubnetId=ids["public"], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    ids["rt_private"] = ec2.create_route_table(VpcId=ids["vpc"])["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=ids["rt_private"], DestinationCidrBlock="0.0.0.0/0",
+                     NatGatewayId=ids["nat"])
+    ec2.associate_route_table(RouteTableId=ids["rt_private"], SubnetId=ids["private"])
+    ids["db_sg"] = ec2.create_security_group(VpcId=ids["vpc"], GroupName="db",
+                                             Description="database servers")["GroupId"]
+    ids["web_sg"] = ec2.create_security_group(VpcId=ids["vpc"], GroupName="web",
+                                              Description="web servers")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": ids["db_sg"]}]},
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "203.0.113.123/32", "Description": "office"}]}])
+    ec2.authorize_security_group_ingress(GroupId=ids["db_sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
+         "UserIdGroupPairs": [{"GroupId": ids["web_sg"]}]}])
+    ids["web"] = ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="t2.medium", MinCount=1,
+                                   MaxCount=1, SubnetId=ids["public"],
+                                   SecurityGroupIds=[ids["web_sg"]])["Instances"][0]["InstanceId"]
+    ids["db"] = ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="m3.large", MinCount=1,
+                                  MaxCount=1, SubnetId=ids["private"],
+                                  SecurityGroupIds=[ids["db_sg"]])["Instances"][0]["InstanceId"]
+    if with_ipv6:
+        vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
+        block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+        ec2.associate_subnet_cidr_block(SubnetId=ids["public"],
+                                        Ipv6CidrBlock=block.replace("00::/56", "00::/64"))
+        ids["eigw"] = ec2.create_egress_only_internet_gateway(VpcId=ids["vpc"])[
+            "EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]
+        ec2.create_route(RouteTableId=ids["rt_public"], DestinationIpv6CidrBlock="::/0",
+                         GatewayId=ids["igw"])
+        ec2.create_route(RouteTableId=ids["rt_private"], DestinationIpv6CidrBlock="::/0",
+                         EgressOnlyInternetGatewayId=ids["eigw"])
+        ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "http v6"}]},
+            {"IpProtocol": "icmpv6", "FromPort": 128, "ToPort": -1,
+             "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+        eni = ec2.describe_instances(InstanceIds=[ids["web"]])["Reservations"][0]["Instances"][0][
+            "NetworkInterfaces"][0]["NetworkInterfaceId"]
+        ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)
+    ids["nacl"] = ec2.create_network_acl(VpcId=ids["vpc"])["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=100, Protocol="6",
+                                 RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0",
+                                 PortRange={"From": 80, "To": 80})
+    ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=120, Protocol="-1",
+                                 RuleAction="deny", Egress=True, CidrBlock="203.0.113.0/24")
+    if with_ipv6:
+        ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=101, Protocol="6",
+                                     RuleAction="allow", Egress=False, Ipv6CidrBlock="::/0",
+                                     PortRange={"From": 80, "To": 80})
+    return ids

@@ -1,0 +1,191 @@
+"""Real test services on loopback: moto server with signature checking on, and a single-node
+Apache Kafka broker (KRaft) run from Maven Central jars with plain `java`. Each starts on free
+ports, waits until it answers, and is always torn down by its owner (pytest fixtures, demo)."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import boto3
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            if pred():
+                return
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {timeout}s: {last}")
+
+
+class Moto:
+    """moto_server with SigV4 checking on. The first FREE_ACTIONS requests are unauthenticated
+    (INITIAL_NO_AUTH_ACTION_COUNT): they create an IAM user with ec2/ssm/sts rights, its access
+    key, and a role that user may assume. Every later request must be signed correctly."""
+
+    FREE_ACTIONS = 5
+
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+
+    def start(self):
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(self.FREE_ACTIONS),
+                   MOTO_ALLOW_NONEXISTENT_REGION="true")
+        exe = shutil.which("moto_server")
+        if not exe:
+            raise RuntimeError("moto_server not found: run tests/deps.sh")
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1)
+                   .status == 200, 30, "moto")
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name=REGION,
+                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        user = iam.create_user(UserName="dualstackd-test")["User"]
+        key = iam.create_access_key(UserName="dualstackd-test")["AccessKey"]
+        iam.put_user_policy(UserName="dualstackd-test", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["ec2:*", "ssm:*", "sts:*", "iam:*"],
+                 "Resource": "*"}]}))
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName="dualstackd", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName="dualstackd", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["ec2:*", "ssm:*"], "Resource": "*"}]}))
+        self.role_arn = role["Role"]["Arn"]
+        self.access_key = key["AccessKeyId"]
+        self.secret_key = key["SecretAccessKey"]
+        return self
+
+    def env(self, endpoint=None):
+        """Environment for a dualstackd process talking to this moto (or a proxy in front)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint or self.endpoint,
+                   AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key,
+                   AWS_EC2_METADATA_DISABLED="true")
+        return env
+
+    def client(self, service="ec2"):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def kafka_libs():
+    libs = os.path.join(ROOT, "build", "kafka-libs")
+    if not os.path.isdir(libs) or not any(n.startswith("kafka_") for n in os.listdir(libs)):
+        raise RuntimeError("Kafka jars missing: run tests/deps.sh")
+    return libs
+
+
+class Kafka:
+    """A real Apache Kafka broker, KRaft combined mode, one node, on loopback."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.dir = tempfile.mkdtemp(prefix="kafka-")
+        self.proc = None
+
+    def start(self, timeout=90):
+        cp = os.path.join(kafka_libs(), "*")
+        props = os.path.join(self.dir, "server.properties")
+        with open(props, "w") as f:
+            f.write(f"""process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{self.controller_port}
+listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={self.dir}/data
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+""")
+        with open(os.path.join(self.dir, "log4j2.properties"), "w") as f:
+            f.write("rootLogger.level=WARN\nrootLogger.appenderRef.stdout.ref=STDOUT\n"
+                    "appender.stdout.type=Console\nappender.stdout.name=STDOUT\n"
+                    "appender.stdout.layout.type=PatternLayout\n"
+                    "appender.stdout.layout.pattern=[%d] %p %m (%c)%n\n")
+        java = ["java", "-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                f"-Dlog4j2.configurationFile={self.dir}/log4j2.properties", "-cp", cp]
+        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t",
+                               "q1Sh-9_ISia_zwGINzRvyQ", "-c", props, "--ignore-formatted"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.log = open(os.path.join(self.dir, "broker.log"), "w")
+        self.proc = subprocess.Popen(java + ["kafka.Kafka", props], stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("broker exited; see " + self.log.name)
+            r = subprocess.run(["kcat", "-b", self.bootstrap, "-L", "-m", "2"],
+                               capture_output=True, text=True, timeout=10)
+            return r.returncode == 0 and "1 brokers" in r.stdout
+        wait_until(ready, timeout, "kafka")
+        return self
+
+    def produce(self, topic, messages, key=None):
+        data = "".join(m.replace("\n", " ") + "\n" for m in messages)
+        cmd = ["kcat", "-b", self.bootstrap, "-P", "-t", topic]
+        subprocess.run(cmd, input=data, text=True, check=True, timeout=30)
+
+    def consume(self, topic, count, timeout=30):
+        r = subprocess.run(["kcat", "-b", self.bootstrap, "-C", "-t", topic, "-o", "beginning",
+                            "-c", str(count), "-e", "-q"], capture_output=True, text=True,
+                           timeout=timeout)
+        return [line for line in r.stdout.splitlines() if line]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

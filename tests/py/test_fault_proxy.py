@@ -1,0 +1,69 @@
+"""Pacing and fault handling of the EC2 client, measured at the fault proxy (EC2's buckets in
+front of moto, signature checking on)."""
+from conftest import run_tool
+from fault_proxy import FaultProxy
+from fleet import guide_example
+
+
+def test_burst_of_mutating_calls_is_paced_at_the_refill_rate(moto):
+    """500 mutating calls, budget 1.0, EC2's mutating bucket (50, 5/s): at most 1% throttled
+    answers, and at least 90% of the refill rate sustained after the initial burst."""
+    vpc = guide_example(moto.client())["vpc"]
+    proxy = FaultProxy(moto.endpoint).start()
+    try:
+        res = run_tool("ec2_load", ["--action", "CreateTags", "--param", f"ResourceId.1={vpc}",
+                                    "--param", "Tag.1.Key=burst", "--tag-index", "--count",
+                                    "500", "--budget", "1.0", "--idempotent"],
+                       moto.env(proxy.endpoint), timeout=300)
+        assert res["ok"] == 500 and res["lost"] == 0 and res["doubled"] == 0
+        throttled = proxy.calls("CreateTags", "throttled")
+        assert throttled <= 5, proxy.actions()
+        times = [t for t, a, o in proxy.events if a == "CreateTags" and o == "ok"]
+        assert len(times) == 500
+        sustained = (500 - 50) / (times[-1] - times[0])
+        assert sustained >= 0.9 * 5, f"{sustained:.2f} calls/s"
+        print(f"burst: {sustained:.3f} calls/s sustained, {throttled} throttled, "
+              f"{res['elapsed_s']:.1f} s")
+    finally:
+        proxy.stop()
+
+
+def test_every_call_ends_under_5xx_and_resets(moto):
+    """10% injected 5xx and 2% connection resets: each call completes or reports one final
+    classified error; none hangs, none is lost or answered twice."""
+    vpc = guide_example(moto.client())["vpc"]
+    proxy = FaultProxy(moto.endpoint, p5xx=0.10, preset=0.02, seed=7).start()
+    try:
+        res = run_tool("ec2_load", ["--action", "DescribeVpcs", "--param", "Filter.1.Name=vpc-id",
+                                    "--param", f"Filter.1.Value.1={vpc}", "--filtered",
+                                    "--idempotent", "--count", "300"],
+                       moto.env(proxy.endpoint), timeout=240)
+        finals = sum(res["final"].values())
+        assert res["lost"] == 0 and res["doubled"] == 0
+        assert res["ok"] + finals == 300
+        assert finals == res["final"]["transient"]  # every failure is classified transient
+        assert proxy.calls("DescribeVpcs", "injected-5xx") >= 10
+        assert proxy.calls("DescribeVpcs", "reset") >= 1
+        assert res["retries"] >= proxy.calls("DescribeVpcs", "injected-5xx") - finals
+        assert res["ok"] >= 290  # three attempts make a final failure rare (~0.2%)
+    finally:
+        proxy.stop()
+
+
+def test_non_idempotent_calls_are_not_resent_after_ambiguous_failures(moto):
+    """A 5xx or a reset may hide a call that happened: without EC2_F_IDEMPOTENT the client
+    reports it (ambiguous) instead of resending, so AssociateVpcCidrBlock or
+    AssignIpv6Addresses can never be applied twice by a retry."""
+    vpc = guide_example(moto.client())["vpc"]
+    proxy = FaultProxy(moto.endpoint, p5xx=0.15, preset=0.15, seed=3).start()
+    try:
+        res = run_tool("ec2_load", ["--action", "CreateTags", "--param", f"ResourceId.1={vpc}",
+                                    "--param", "Tag.1.Key=once", "--tag-index", "--count", "60"],
+                       moto.env(proxy.endpoint), timeout=240)
+        faults = proxy.calls("CreateTags", "injected-5xx") + proxy.calls("CreateTags", "reset")
+        assert faults >= 5
+        assert res["ambiguous"] == faults == res["final"]["transient"], (res, proxy.actions())
+        assert res["attempts"] == 60 + proxy.calls("CreateTags", "throttled")
+        assert res["ok"] == 60 - faults
+    finally:
+        proxy.stop()
