@@ -70,9 +70,14 @@ format:
 
 # libFuzzer targets: a short pass (CI) or FUZZ_RUNS=1000000 for the long one.
 FUZZ_RUNS ?= 20000
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 fuzz:
-	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" $(LIB_OBJ:build/rel/%=build/fuzz/%)
+	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined" $(FUZZ_TARGETS)
 	bash tests/fuzz/run.sh $(FUZZ_RUNS)
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 bench: dualstackd
 	$(MAKE) OPT="-O2 -g" build/rel/bench

@@ -67,6 +67,8 @@ struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *
 		c->opt = *opt;
 	if (c->opt.budget <= 0 || c->opt.budget > 1)
 		c->opt.budget = 0.5;
+	if (c->opt.bucket_scale <= 0)
+		c->opt.bucket_scale = 1;
 	if (c->opt.timeout_ms <= 0)
 		c->opt.timeout_ms = 20000;
 	if (!c->opt.rand01)
@@ -122,7 +124,10 @@ struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_tar
 	memcpy(s->account_id, t->account_id, sizeof(s->account_id));
 	memcpy(s->region, t->region, sizeof(s->region));
 	s->cat = cat;
-	rate_bucket_init(&s->bucket, ec2_bucket_spec_of(cat), c->opt.budget, ev_now(c->loop));
+	struct ec2_bucket_spec spec = ec2_bucket_spec_of(cat);
+	spec.size *= c->opt.bucket_scale;
+	spec.refill_per_s *= c->opt.bucket_scale;
+	rate_bucket_init(&s->bucket, spec, c->opt.budget, ev_now(c->loop));
 	return &s->bucket;
 }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make bench: runs the benchmarks and rewrites docs/benchmarks.md with their figures.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=docs/benchmarks.md
+rows=$(build/rel/bench tests/fixtures/xml/DescribeVpcs.xml)
+{
+	echo "# Benchmarks"
+	echo
+	echo "Written by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m),"
+	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
+	echo "Integration-level figures (pacing at the fault proxy, fuzzing) are recorded below the"
+	echo "table by the runs that measure them."
+	echo
+	echo "| what | measured | target |"
+	echo "|---|---|---|"
+	echo "$rows"
+	echo
+	if [ -f docs/benchmarks-recorded.md ]; then cat docs/benchmarks-recorded.md; fi
+} >"$out"
+cat "$out"
