@@ -47,7 +47,7 @@ python3 -c "import pytest, boto3" 2>/dev/null || python3 -m pip install -q pytes
 if [ ! -f "$KAFKA_CACHE/.complete" ]; then
 	echo "deps: fetching Kafka broker jars to $KAFKA_CACHE"
 	mkdir -p "$KAFKA_CACHE"
-	mvn -B -q -f tests/kafka/pom.xml \
+	mvn -B -q -Dstyle.color=never -f tests/kafka/pom.xml \
 		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$KAFKA_CACHE"
 	touch "$KAFKA_CACHE/.complete"
