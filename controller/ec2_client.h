@@ -27,7 +27,7 @@ struct ec2_client_options {
 	int max_attempts;	/* standard retry mode: 3 */
 	long timeout_ms;	/* per attempt; default 20000 */
 	double (*rand01)(void); /* jitter source; default arc4random */
-	double bucket_scale;    /* multiplies EC2's documented bucket sizes and rates; 1 (the
+	double bucket_scale;	/* multiplies EC2's documented bucket sizes and rates; 1 (the
 				   default) for AWS - benchmarks raise it to measure the client
 				   itself, unpaced */
 };

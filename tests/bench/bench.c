@@ -35,12 +35,13 @@ static void bench_sigv4(void)
 	memcpy(body, "Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-0", 68);
 	body[500] = '\0';
 	struct sigv4_header h[] = {
-		{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
-		{"Host", "ec2.us-east-1.amazonaws.com"},
-		{"X-Amz-Date", "20261126T120000Z"},
+	    {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+	    {"Host", "ec2.us-east-1.amazonaws.com"},
+	    {"X-Amz-Date", "20261126T120000Z"},
 	};
 	struct sigv4_request req = {"POST", "/", NULL, h, 3, body, 500};
-	struct sigv4_creds creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL};
+	struct sigv4_creds creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+				    NULL};
 	struct sigv4_scope scope = {"us-east-1", "ec2", 1795694400};
 	struct sigv4_signer *s = sigv4_signer_new();
 	struct sigv4_out out;
@@ -97,8 +98,8 @@ static void on_call(void *ud, const struct ec2_result *res)
 		struct observed obs;
 		observed_init(&obs);
 		c->ok++;
-		if (ec2_xml_decode(&ec2_xml_describe_vpcs, &obs, res->body, res->body_len, NULL, NULL,
-				   0) == 0 &&
+		if (ec2_xml_decode(&ec2_xml_describe_vpcs, &obs, res->body, res->body_len, NULL,
+				   NULL, 0) == 0 &&
 		    obs.vpcs.n)
 			c->decoded++;
 		observed_cleanup(&obs);
@@ -154,7 +155,8 @@ static void bench_client(const char *fixture)
 	}
 	double cpu = thread_cpu_s() - t0, wall = wall_s() - w0;
 	if (calls.ok != n || calls.decoded != n)
-		fprintf(stderr, "bench: %d of %d calls ok, %d decoded\n", calls.ok, n, calls.decoded);
+		fprintf(stderr, "bench: %d of %d calls ok, %d decoded\n", calls.ok, n,
+			calls.decoded);
 	printf("| Client CPU per EC2 call excluding network (sign, curl, loop, decode %zu-byte "
 	       "DescribeVpcs) | %.1f us | < 50 us |\n",
 	       answer_len, cpu / n * 1e6);

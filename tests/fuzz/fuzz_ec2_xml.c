@@ -9,11 +9,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct xml_schema *const roots[] = {
-		&ec2_xml_describe_vpcs,          &ec2_xml_describe_subnets,
-		&ec2_xml_describe_route_tables,  &ec2_xml_describe_internet_gateways,
-		&ec2_xml_describe_egress_only_gateways, &ec2_xml_describe_security_groups,
-		&ec2_xml_describe_network_acls,  &ec2_xml_describe_instances,
-		&ec2_xml_describe_instance_types,
+	    &ec2_xml_describe_vpcs,
+	    &ec2_xml_describe_subnets,
+	    &ec2_xml_describe_route_tables,
+	    &ec2_xml_describe_internet_gateways,
+	    &ec2_xml_describe_egress_only_gateways,
+	    &ec2_xml_describe_security_groups,
+	    &ec2_xml_describe_network_acls,
+	    &ec2_xml_describe_instances,
+	    &ec2_xml_describe_instance_types,
 	};
 	if (size < 1)
 		return 0;
@@ -22,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ec2_meta meta;
 	char err[256];
 	observed_init(&obs);
-	if (ec2_xml_decode(root, &obs, (const char *)data + 1, size - 1, &meta, err,
-			   sizeof(err)) == 0) {
+	if (ec2_xml_decode(root, &obs, (const char *)data + 1, size - 1, &meta, err, sizeof(err)) ==
+	    0) {
 		cJSON *j = model_json(root, &obs);
 		char *s = cJSON_PrintUnformatted(j);
 		free(s);
