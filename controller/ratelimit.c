@@ -71,7 +71,9 @@ void rate_bucket_init(struct rate_bucket *b, struct ec2_bucket_spec spec, double
 	memset(b, 0, sizeof(*b));
 	if (budget <= 0 || budget > 1)
 		budget = 1;
-	b->size = spec.size * budget < 1 ? 1 : spec.size * budget;
+	/* One token is kept in hand: our clock and EC2's are not the same, and a request that
+	 * left exactly on time can still arrive before EC2's bucket has refilled. */
+	b->size = spec.size * budget - 1 < 1 ? 1 : spec.size * budget - 1;
 	b->refill_per_s = spec.refill_per_s * budget;
 	b->tokens = b->size;
 	b->last_refill_s = now_s;

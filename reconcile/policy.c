@@ -55,8 +55,8 @@ static cJSON *yaml_scalar(const yaml_event_t *ev)
 	char *end;
 	errno = 0;
 	double d = strtod(v, &end);
-	if (!errno && end != v && !*end && (isdigit((unsigned char)v[0]) || v[0] == '-' ||
-					     v[0] == '+' || v[0] == '.'))
+	if (!errno && end != v && !*end &&
+	    (isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '+' || v[0] == '.'))
 		return cJSON_CreateNumber(d);
 	return cJSON_CreateString(v);
 }
@@ -377,8 +377,9 @@ static void k_regions(struct vctx *v, const char *path, const cJSON *val, struct
 
 static void k_vpcs(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
-	p->n_vpcs = get_string_list(v, path, val, &p->vpcs[0][0], sizeof(p->vpcs[0]),
-				    POLICY_MAX_LIST, is_vpc_id, "a VPC id like vpc-0123456789abcdef0");
+	p->n_vpcs =
+	    get_string_list(v, path, val, &p->vpcs[0][0], sizeof(p->vpcs[0]), POLICY_MAX_LIST,
+			    is_vpc_id, "a VPC id like vpc-0123456789abcdef0");
 }
 
 static void k_include_tags(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
@@ -394,15 +395,13 @@ static void k_exclude_tags(struct vctx *v, const char *path, const cJSON *val, s
 static void k_scope(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	static const struct key_spec keys[] = {
-		{"accounts", k_accounts},         {"regions", k_regions},
-		{"vpcs", k_vpcs},                 {"include_tags", k_include_tags},
-		{"exclude_tags", k_exclude_tags},
+	    {"accounts", k_accounts},	      {"regions", k_regions},		{"vpcs", k_vpcs},
+	    {"include_tags", k_include_tags}, {"exclude_tags", k_exclude_tags},
 	};
 	check_keys(v, path, val, keys, sizeof(keys) / sizeof(keys[0]), p);
 }
 
-static void k_subnets_enabled(struct vctx *v, const char *path, const cJSON *val,
-			      struct policy *p)
+static void k_subnets_enabled(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	get_bool(v, path, val, &p->subnets_enabled);
 }
@@ -415,8 +414,7 @@ static void k_subnets_index(struct vctx *v, const char *path, const cJSON *val, 
 		p->subnet_index = (enum policy_subnet_index)i;
 }
 
-static void k_assign_on_create(struct vctx *v, const char *path, const cJSON *val,
-			       struct policy *p)
+static void k_assign_on_create(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	get_bool(v, path, val, &p->assign_ipv6_on_create);
 }
@@ -424,15 +422,14 @@ static void k_assign_on_create(struct vctx *v, const char *path, const cJSON *va
 static void k_subnets(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	static const struct key_spec keys[] = {
-		{"enabled", k_subnets_enabled},
-		{"index", k_subnets_index},
-		{"assign_ipv6_on_create", k_assign_on_create},
+	    {"enabled", k_subnets_enabled},
+	    {"index", k_subnets_index},
+	    {"assign_ipv6_on_create", k_assign_on_create},
 	};
 	check_keys(v, path, val, keys, 3, p);
 }
 
-static void k_routes_enabled(struct vctx *v, const char *path, const cJSON *val,
-			     struct policy *p)
+static void k_routes_enabled(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	get_bool(v, path, val, &p->routes_enabled);
 }
@@ -481,10 +478,11 @@ static void k_cidr_map(struct vctx *v, const char *path, const cJSON *val, struc
 		}
 		if (cidr_is_any(&m)) {
 			/* never widen exposure: a specific range must not become ::/0 */
-			buf_printf(v->errors,
-				   "%s: %s: expected a specific IPv6 CIDR, got ::/0 (a specific IPv4 "
-				   "range never becomes ::/0)\n",
-				   v->name, sub);
+			buf_printf(
+			    v->errors,
+			    "%s: %s: expected a specific IPv6 CIDR, got ::/0 (a specific IPv4 "
+			    "range never becomes ::/0)\n",
+			    v->name, sub);
 			v->n_errors++;
 			continue;
 		}
@@ -628,12 +626,12 @@ static void k_assign_ipv6(struct vctx *v, const char *path, const cJSON *val, st
 static void k_instances(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	static const struct key_spec keys[] = {
-		{"resize", k_resize},
-		{"type_map", k_type_map},
-		{"maintenance_window", k_window},
-		{"max_concurrent_stops", k_max_stops},
-		{"allow_instance_store_loss", k_store_loss},
-		{"assign_ipv6", k_assign_ipv6},
+	    {"resize", k_resize},
+	    {"type_map", k_type_map},
+	    {"maintenance_window", k_window},
+	    {"max_concurrent_stops", k_max_stops},
+	    {"allow_instance_store_loss", k_store_loss},
+	    {"assign_ipv6", k_assign_ipv6},
 	};
 	check_keys(v, path, val, keys, sizeof(keys) / sizeof(keys[0]), p);
 }
@@ -664,7 +662,8 @@ static void k_assume_role(struct vctx *v, const char *path, const cJSON *val, st
 	if (get_string(v, path, val, p->assume_role, sizeof(p->assume_role),
 		       "null or a role ARN template like arn:aws:iam::{account}:role/dualstackd") &&
 	    strncmp(p->assume_role, "arn:", 4) != 0) {
-		verr(v, path, "null or a role ARN template like arn:aws:iam::{account}:role/dualstackd",
+		verr(v, path,
+		     "null or a role ARN template like arn:aws:iam::{account}:role/dualstackd",
 		     val);
 	}
 }
@@ -673,16 +672,11 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 		 struct buf *errors)
 {
 	static const struct key_spec keys[] = {
-		{"mode", k_mode},
-		{"scope", k_scope},
-		{"subnets", k_subnets},
-		{"routes", k_routes},
-		{"security_groups", k_sgs},
-		{"network_acls", k_nacls},
-		{"instances", k_instances},
-		{"guest_config", k_guest},
-		{"api_budget", k_budget},
-		{"assume_role", k_assume_role},
+	    {"mode", k_mode},		{"scope", k_scope},
+	    {"subnets", k_subnets},	{"routes", k_routes},
+	    {"security_groups", k_sgs}, {"network_acls", k_nacls},
+	    {"instances", k_instances}, {"guest_config", k_guest},
+	    {"api_budget", k_budget},	{"assume_role", k_assume_role},
 	};
 	struct vctx v = {name, errors, 0};
 	char err[256] = "";
@@ -692,7 +686,8 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	while (i < len && isspace((unsigned char)text[i]))
 		i++;
 	int yaml = (nlen > 5 && strcmp(name + nlen - 5, ".yaml") == 0) ||
-		   (nlen > 4 && strcmp(name + nlen - 4, ".yml") == 0) || (i < len && text[i] != '{');
+		   (nlen > 4 && strcmp(name + nlen - 4, ".yml") == 0) ||
+		   (i < len && text[i] != '{');
 	policy_defaults(out);
 	if (yaml) {
 		root = yaml_to_json(text, len, err, sizeof(err));

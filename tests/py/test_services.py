@@ -7,7 +7,8 @@ import pytest
 def test_kafka_broker_round_trip(kafka):
     msgs = [f'{{"n": {i}}}' for i in range(5)]
     kafka.produce("harness-check", msgs)
-    assert kafka.consume("harness-check", 5) == msgs
+    # three partitions: order holds within a partition, not across them
+    assert sorted(kafka.consume("harness-check", 5)) == sorted(msgs)
 
 
 def test_moto_checks_signatures(moto):

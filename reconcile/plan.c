@@ -1,0 +1,353 @@
+/* plan_build runs the step planners in the guide's order over one VPC; each appends actions
+ * and findings, and later steps read what earlier ones decided from the context. */
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan_internal.h"
+
+void plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void plan_cleanup(struct plan *p)
+{
+	vec_free(&p->actions);
+	vec_free(&p->findings);
+}
+
+int plan_add_action(struct plan_ctx *c, enum action_kind kind, int step, const char *resource,
+		    const char *fmt, ...)
+{
+	struct plan_action *a = vec_push(&c->out->actions, sizeof(*a));
+	if (!a) {
+		c->rc = DS_ENOMEM;
+		return -1;
+	}
+	a->kind = kind;
+	a->step = step;
+	snprintf(a->vpc_id, sizeof(a->vpc_id), "%s", c->vpc->vpc_id);
+	snprintf(a->resource_id, sizeof(a->resource_id), "%s", resource);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+	return (int)(c->out->actions.n - 1);
+}
+
+void plan_add_dep(struct plan_ctx *c, int action, int dep)
+{
+	if (action < 0 || dep < 0)
+		return;
+	struct plan_action *a = &c->out->actions.v[action];
+	for (int i = 0; i < a->n_deps; i++)
+		if (a->deps[i] == dep)
+			return;
+	if (a->n_deps < PLAN_MAX_DEPS)
+		a->deps[a->n_deps++] = dep;
+}
+
+void plan_add_finding(struct plan_ctx *c, enum finding_severity sev, int step, const char *resource,
+		      const char *code, const char *fmt, ...)
+{
+	struct plan_finding *f = vec_push(&c->out->findings, sizeof(*f));
+	if (!f) {
+		c->rc = DS_ENOMEM;
+		return;
+	}
+	f->severity = sev;
+	f->step = step;
+	snprintf(f->resource_id, sizeof(f->resource_id), "%s", resource);
+	snprintf(f->code, sizeof(f->code), "%s", code);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+	va_end(ap);
+}
+
+bool plan_live_assoc(const struct cidr_assoc *a)
+{
+	/* "A second block" means any association not disassociated or failed (spec §1). */
+	return strcmp(a->state, "disassociated") != 0 && strcmp(a->state, "failed") != 0;
+}
+
+const struct subnet_state *plan_subnet(const struct plan_ctx *c, const char *subnet_id)
+{
+	for (size_t i = 0; i < c->n_subnets; i++)
+		if (strcmp(c->subnets[i].s->subnet_id, subnet_id) == 0)
+			return &c->subnets[i];
+	return NULL;
+}
+
+bool plan_map_cidr(const struct plan_ctx *c, const char *v4, struct v6_ref *out, int *dep)
+{
+	struct cidr k;
+	memset(out, 0, sizeof(*out));
+	*dep = -1;
+	if (cidr_parse(v4, &k) || k.family != 4)
+		return false;
+	if (cidr_is_any(&k)) {
+		out->kind = REF_LITERAL;
+		snprintf(out->literal, sizeof(out->literal), "::/0");
+		return true;
+	}
+	/* the VPC's own IPv4 CIDRs (primary and secondary) -> its /56 */
+	for (size_t i = 0; i < c->vpc->cidr_assocs.n; i++) {
+		struct cidr v;
+		const struct cidr_assoc *a = &c->vpc->cidr_assocs.v[i];
+		if (!plan_live_assoc(a) || cidr_parse(a->cidr, &v) || !cidr_equal(&v, &k))
+			continue;
+		if (!c->vpc_has_block)
+			return false;
+		*out = c->vpc_block;
+		*dep = c->vpc_assoc_action;
+		return true;
+	}
+	struct cidr primary;
+	if (!cidr_parse(c->vpc->cidr_block, &primary) && cidr_equal(&primary, &k)) {
+		if (!c->vpc_has_block)
+			return false;
+		*out = c->vpc_block;
+		*dep = c->vpc_assoc_action;
+		return true;
+	}
+	/* a subnet's IPv4 CIDR -> its /64 */
+	for (size_t i = 0; i < c->n_subnets; i++) {
+		const struct subnet_state *s = &c->subnets[i];
+		if (cidr_equal(&s->v4, &k)) {
+			if (!s->has_v6)
+				return false;
+			*out = s->block;
+			*dep = s->assoc_action;
+			return true;
+		}
+	}
+	/* the policy's map */
+	for (size_t i = 0; i < c->pol->n_cidr_map; i++) {
+		struct cidr m;
+		if (!cidr_parse(c->pol->cidr_map[i].ipv4, &m) && cidr_equal(&m, &k)) {
+			out->kind = REF_LITERAL;
+			snprintf(out->literal, sizeof(out->literal), "%s",
+				 c->pol->cidr_map[i].ipv6);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int cmp_subnet_state(const void *a, const void *b)
+{
+	const struct subnet_state *x = a, *y = b;
+	int c = memcmp(x->v4.addr, y->v4.addr, 4);
+	if (c)
+		return c;
+	return strcmp(x->s->subnet_id, y->s->subnet_id);
+}
+
+int plan_build(const struct plan_input *in, struct plan *out)
+{
+	struct plan_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.in = in;
+	c.pol = in->policy;
+	c.obs = in->obs;
+	c.out = out;
+	c.vpc_assoc_action = -1;
+	c.eigw_action = -1;
+	snprintf(out->vpc_id, sizeof(out->vpc_id), "%s", in->vpc_id);
+
+	for (size_t i = 0; i < in->obs->vpcs.n; i++)
+		if (strcmp(in->obs->vpcs.v[i].vpc_id, in->vpc_id) == 0)
+			c.vpc = &in->obs->vpcs.v[i];
+	if (!c.vpc)
+		return DS_ENOTFOUND;
+	if (!policy_vpc_in_scope(c.pol, c.vpc)) {
+		plan_add_finding(&c, FIND_INFO, 0, c.vpc->vpc_id, "out-of-scope",
+				 "the policy's scope or an opt-out tag excludes this VPC");
+		return c.rc;
+	}
+
+	/* the VPC's subnets, in IPv4 order so index choices are deterministic */
+	c.subnets = calloc(in->obs->subnets.n + 1, sizeof(*c.subnets));
+	c.instances = calloc(in->obs->instances.n + 1, sizeof(*c.instances));
+	if (!c.subnets || !c.instances) {
+		free(c.subnets);
+		free(c.instances);
+		return DS_ENOMEM;
+	}
+	for (size_t i = 0; i < in->obs->subnets.n; i++) {
+		const struct subnet *s = &in->obs->subnets.v[i];
+		if (strcmp(s->vpc_id, c.vpc->vpc_id) != 0)
+			continue;
+		struct subnet_state *st = &c.subnets[c.n_subnets++];
+		st->s = s;
+		st->assoc_action = -1;
+		st->in_scope = !policy_opted_out(c.pol, &s->tags);
+		if (cidr_parse(s->cidr_block, &st->v4))
+			memset(&st->v4, 0, sizeof(st->v4));
+	}
+	qsort(c.subnets, c.n_subnets, sizeof(*c.subnets), cmp_subnet_state);
+
+	plan_step_cidrs(&c);
+	if (c.pol->routes_enabled)
+		plan_step_routes(&c);
+	if (c.pol->security_groups_enabled)
+		plan_step_security_groups(&c);
+	if (c.pol->network_acls_enabled)
+		plan_step_network_acls(&c);
+	plan_step_resize(&c);
+	if (c.pol->assign_ipv6)
+		plan_step_addresses(&c);
+
+	free(c.subnets);
+	free(c.instances);
+	return c.rc;
+}
+
+size_t plan_blocked(const struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->findings.n; i++)
+		n += p->findings.v[i].severity == FIND_BLOCKED;
+	return n;
+}
+
+/* ---- formatting ---- */
+
+static const char *const api_names[ACT_KIND_COUNT] = {
+    [ACT_ASSOCIATE_VPC_IPV6] = "AssociateVpcCidrBlock",
+    [ACT_TAG_SUBNET_MANAGED] = "CreateTags",
+    [ACT_ASSOCIATE_SUBNET_IPV6] = "AssociateSubnetCidrBlock",
+    [ACT_SET_SUBNET_ASSIGN_IPV6] = "ModifySubnetAttribute",
+    [ACT_CREATE_EIGW] = "CreateEgressOnlyInternetGateway",
+    [ACT_CREATE_ROUTE_V6] = "CreateRoute",
+    [ACT_AUTHORIZE_SG_INGRESS] = "AuthorizeSecurityGroupIngress",
+    [ACT_AUTHORIZE_SG_EGRESS] = "AuthorizeSecurityGroupEgress",
+    [ACT_CREATE_NACL_ENTRY] = "CreateNetworkAclEntry",
+    [ACT_RESIZE_INSTANCE] = "ResizeInstance",
+    [ACT_ASSIGN_IPV6_ADDRESS] = "AssignIpv6Addresses",
+};
+
+const char *plan_action_api(enum action_kind kind)
+{
+	return (unsigned)kind < ACT_KIND_COUNT ? api_names[kind] : "?";
+}
+
+static int put_ref(struct buf *out, const struct v6_ref *r, const char *vpc_id)
+{
+	switch (r->kind) {
+	case REF_LITERAL: return buf_puts(out, r->literal);
+	case REF_VPC_BLOCK: return buf_printf(out, "<new /56 of %s>", vpc_id);
+	case REF_SUBNET_BLOCK:
+		return buf_printf(out, "<new /56 of %s, /64 #%02x>", vpc_id, r->index);
+	default: return buf_puts(out, "-");
+	}
+}
+
+static int put_target(struct buf *out, const struct plan_action *a)
+{
+	static const char *const names[] = {"", "GatewayId", "EgressOnlyInternetGatewayId",
+					    "TransitGatewayId", "EgressOnlyInternetGatewayId"};
+	if (a->target_kind == TARGET_NEW_EIGW)
+		return buf_printf(out, " %s=<new egress-only gateway of %s>", names[a->target_kind],
+				  a->vpc_id);
+	return buf_printf(out, " %s=%s", names[a->target_kind], a->target_id);
+}
+
+int plan_format_params(const struct plan_action *a, struct buf *out)
+{
+	int rc = DS_OK;
+	switch (a->kind) {
+	case ACT_ASSOCIATE_VPC_IPV6:
+		rc = buf_printf(out, "VpcId=%s AmazonProvidedIpv6CidrBlock=true", a->resource_id);
+		break;
+	case ACT_TAG_SUBNET_MANAGED:
+		rc = buf_printf(out, "ResourceId=%s Tag=%s=dualstackd", a->resource_id,
+				TAG_SUBNET_MANAGED);
+		break;
+	case ACT_ASSOCIATE_SUBNET_IPV6:
+		rc = buf_printf(out, "SubnetId=%s Ipv6CidrBlock=", a->resource_id);
+		if (!rc)
+			rc = put_ref(out, &a->cidr, a->vpc_id);
+		break;
+	case ACT_SET_SUBNET_ASSIGN_IPV6:
+		rc =
+		    buf_printf(out, "SubnetId=%s AssignIpv6AddressOnCreation=true", a->resource_id);
+		break;
+	case ACT_CREATE_EIGW:
+		rc = buf_printf(out, "VpcId=%s ClientToken=dualstackd-eigw-%s Tag=%s=dualstackd",
+				a->resource_id, a->resource_id, TAG_CREATED_BY);
+		break;
+	case ACT_CREATE_ROUTE_V6:
+		rc = buf_printf(out, "RouteTableId=%s DestinationIpv6CidrBlock=::/0",
+				a->resource_id);
+		if (!rc)
+			rc = put_target(out, a);
+		break;
+	case ACT_AUTHORIZE_SG_INGRESS:
+	case ACT_AUTHORIZE_SG_EGRESS:
+		rc = buf_printf(out, "GroupId=%s IpProtocol=%s", a->resource_id, a->protocol);
+		if (!rc && a->has_ports)
+			rc = buf_printf(out, " FromPort=%d ToPort=%d", a->from_port, a->to_port);
+		if (!rc)
+			rc = buf_puts(out, " CidrIpv6=");
+		if (!rc)
+			rc = put_ref(out, &a->cidr, a->vpc_id);
+		break;
+	case ACT_CREATE_NACL_ENTRY:
+		rc = buf_printf(out,
+				"NetworkAclId=%s RuleNumber=%d Egress=%s Protocol=%s RuleAction=%s",
+				a->resource_id, a->rule_number, a->egress ? "true" : "false",
+				a->protocol, a->rule_action);
+		if (!rc && a->has_ports)
+			rc = buf_printf(out, " PortRange=%d-%d", a->from_port, a->to_port);
+		if (!rc && a->has_icmp)
+			rc = buf_printf(out, " Icmp=%d/%d", a->icmp_type, a->icmp_code);
+		if (!rc)
+			rc = buf_puts(out, " Ipv6CidrBlock=");
+		if (!rc)
+			rc = put_ref(out, &a->cidr, a->vpc_id);
+		break;
+	case ACT_RESIZE_INSTANCE:
+		rc = buf_printf(
+		    out, "InstanceId=%s %s -> %s%s%s", a->instance_id, a->from_type, a->to_type,
+		    a->was_running ? " (stop, modify, start)" : " (modify; stays stopped)",
+		    a->resume ? " resuming" : "");
+		break;
+	case ACT_ASSIGN_IPV6_ADDRESS:
+		rc = buf_printf(out, "NetworkInterfaceId=%s Ipv6AddressCount=1 (instance %s)",
+				a->resource_id, a->instance_id);
+		break;
+	default: rc = DS_EINVAL;
+	}
+	return rc;
+}
+
+int plan_format_text(const struct plan *p, struct buf *out)
+{
+	static const char *const sev[] = {"BLOCKED", "WARNING", "INFO"};
+	int rc = buf_printf(out, "plan %s: %zu calls, %zu blocked\n", p->vpc_id, p->actions.n,
+			    plan_blocked(p));
+	for (size_t i = 0; i < p->actions.n && !rc; i++) {
+		const struct plan_action *a = &p->actions.v[i];
+		rc = buf_printf(out, "%2zu. step %d %s ", i + 1, a->step, plan_action_api(a->kind));
+		if (!rc)
+			rc = plan_format_params(a, out);
+		for (int d = 0; d < a->n_deps && !rc; d++)
+			rc = buf_printf(out, "%s%d", d ? "," : " [after ", a->deps[d] + 1);
+		if (!rc && a->n_deps)
+			rc = buf_putc(out, ']');
+		if (!rc)
+			rc = buf_printf(out, "\n      why: %s\n", a->reason);
+	}
+	for (size_t i = 0; i < p->findings.n && !rc; i++) {
+		const struct plan_finding *f = &p->findings.v[i];
+		rc = buf_printf(out, "%s step %d %s %s: %s\n", sev[f->severity], f->step,
+				f->resource_id, f->code, f->detail);
+	}
+	return rc;
+}

@@ -1,0 +1,136 @@
+/* plan.h - the plan: the EC2 calls that make one VPC dual-stack, and what stands in the way.
+ * Owns: the action and finding types, the pure plan_build() (policy + observed state + a time
+ * given as data -> actions and findings), and the plan's text and JSON forms.
+ * Not: executing actions (executor.c). plan_build has no clock, no network and no globals, so
+ * every migration rule is a table-driven unit test (tests/unit/test_plan.c).
+ *
+ * A plan is a DAG in one pass: an action may refer to something an earlier action creates
+ * (the VPC's new /56, a subnet's new /64, the new egress-only gateway) and names it in deps, so
+ * a dry run lists exactly the calls an enforce run then makes. */
+#ifndef DS_PLAN_H
+#define DS_PLAN_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "buf.h"
+#include "model.h"
+#include "policy.h"
+
+enum action_kind {
+	ACT_ASSOCIATE_VPC_IPV6,	    /* AssociateVpcCidrBlock AmazonProvidedIpv6CidrBlock=true */
+	ACT_TAG_SUBNET_MANAGED,	    /* CreateTags dualstack:ipv6-by=dualstackd (before the /64) */
+	ACT_ASSOCIATE_SUBNET_IPV6,  /* AssociateSubnetCidrBlock */
+	ACT_SET_SUBNET_ASSIGN_IPV6, /* ModifySubnetAttribute AssignIpv6AddressOnCreation */
+	ACT_CREATE_EIGW,	    /* CreateEgressOnlyInternetGateway (+ ClientToken, tag) */
+	ACT_CREATE_ROUTE_V6,	    /* CreateRoute ::/0 */
+	ACT_AUTHORIZE_SG_INGRESS,   /* AuthorizeSecurityGroupIngress, one IPv6 range */
+	ACT_AUTHORIZE_SG_EGRESS,    /* AuthorizeSecurityGroupEgress, one IPv6 range */
+	ACT_CREATE_NACL_ENTRY,	    /* CreateNetworkAclEntry, IPv6 */
+	ACT_RESIZE_INSTANCE,	    /* the step-4 state machine (tag, stop, modify, start) */
+	ACT_ASSIGN_IPV6_ADDRESS,    /* AssignIpv6Addresses Ipv6AddressCount=1 */
+	ACT_KIND_COUNT
+};
+
+/* An IPv6 CIDR that is known, or that an action of this plan creates. */
+enum v6_ref_kind {
+	REF_NONE,
+	REF_LITERAL,	  /* literal */
+	REF_VPC_BLOCK,	  /* the /56 that deps' AssociateVpcCidrBlock gives vpc_id */
+	REF_SUBNET_BLOCK, /* the /64 at index `index` of that /56 */
+};
+
+struct v6_ref {
+	enum v6_ref_kind kind;
+	char literal[DS_CIDR_LEN];
+	int index;
+};
+
+enum target_kind { TARGET_NONE, TARGET_GATEWAY, TARGET_EIGW, TARGET_TGW, TARGET_NEW_EIGW };
+
+#define PLAN_MAX_DEPS 3
+
+struct plan_action {
+	enum action_kind kind;
+	int step; /* 1..6, the guide's step */
+	char vpc_id[DS_ID_LEN];
+	char resource_id[DS_ID_LEN]; /* the VPC, subnet, route table, group, ACL, instance, ENI */
+	struct v6_ref cidr;	     /* the IPv6 CIDR written (subnet /64, rule range, entry) */
+	int deps[PLAN_MAX_DEPS];     /* indices of actions that must finish first */
+	int n_deps;
+
+	/* routes */
+	enum target_kind target_kind;
+	char target_id[DS_ID_LEN];
+	/* security group rules and NACL entries */
+	char protocol[16]; /* SG: "tcp", "udp", "icmpv6", "-1", a number; NACL: a number */
+	bool has_ports;
+	int from_port, to_port; /* SG: ports, or ICMP type/code */
+	char description[DS_DESC_LEN];
+	int rule_number;
+	bool egress;
+	char rule_action[8]; /* allow | deny */
+	bool has_icmp;
+	int icmp_type, icmp_code;
+	/* resize */
+	char instance_id[DS_ID_LEN];
+	char from_type[DS_ID_LEN];
+	char to_type[DS_ID_LEN];
+	bool was_running;
+	bool resume; /* an interrupted resize (tags present) being driven to completion */
+
+	char reason[256];
+};
+
+enum finding_severity { FIND_BLOCKED, FIND_WARNING, FIND_INFO };
+
+struct plan_finding {
+	enum finding_severity severity;
+	int step;
+	char resource_id[DS_ID_LEN];
+	char code[48]; /* stable: "unmapped-cidr", "nacl-order-conflict", ... */
+	char detail[320];
+};
+
+struct plan {
+	char vpc_id[DS_ID_LEN];
+	DS_VEC(struct plan_action) actions;
+	DS_VEC(struct plan_finding) findings;
+};
+
+struct plan_input {
+	const struct policy *policy;
+	const struct observed *obs; /* may hold other VPCs too; only vpc_id is planned */
+	const char *vpc_id;
+	time_t now; /* for the maintenance window: time as data, not a clock */
+};
+
+void plan_init(struct plan *p);
+void plan_cleanup(struct plan *p);
+
+/* Builds the plan of in->vpc_id. An out-of-scope VPC gives an empty plan with one finding. */
+int plan_build(const struct plan_input *in, struct plan *out);
+
+/* Instance types whose facts the planner needs (the VPC's, and every candidate successor and
+ * type_map target): appended to names (caller frees each). */
+int plan_wanted_instance_types(const struct policy *pol, const struct observed *obs, char ***names,
+			       size_t *n);
+
+/* Counts. */
+size_t plan_blocked(const struct plan *p);
+
+/* One line per action and finding: the form tests compare and `plan` prints. */
+int plan_format_text(const struct plan *p, struct buf *out);
+/* The EC2 action name and parameters of an action, as the executor sends them (symbolic
+ * references print as "<new /56 of vpc-...>"). */
+const char *plan_action_api(enum action_kind kind);
+int plan_format_params(const struct plan_action *a, struct buf *out);
+
+/* Tag keys dualstackd writes. */
+#define TAG_SUBNET_MANAGED "dualstack:ipv6-by"
+#define TAG_RESIZE_FROM	   "dualstack:resize-from"
+#define TAG_RESIZE_TO	   "dualstack:resize-to"
+#define TAG_RESIZE_WAS	   "dualstack:resize-was"
+#define TAG_CREATED_BY	   "dualstack:created-by"
+
+#endif

@@ -1,0 +1,389 @@
+/* Step 3: IPv6 twins of security group rules and network ACL entries. A rule's IPv4 range is
+ * mirrored only through an explicit mapping (plan_map_cidr): 0.0.0.0/0 -> ::/0, the VPC's and
+ * subnets' own CIDRs -> their IPv6 blocks, the policy's cidr_map; anything else is reported,
+ * never guessed - a specific IPv4 range never becomes ::/0. ICMP maps to ICMPv6 by the guide's
+ * table; other types are reported. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan_internal.h"
+
+/* ICMPv4 (type, code) -> ICMPv6; false when there is no twin. -1 means "all". */
+static bool icmp_map(int type, int code, int *t6, int *c6)
+{
+	if (type == -1) {
+		*t6 = -1;
+		*c6 = -1;
+		return true;
+	}
+	*c6 = code;
+	switch (type) {
+	case 8: /* echo request */ *t6 = 128; return code == -1 || code == 0;
+	case 0: /* echo reply */ *t6 = 129; return code == -1 || code == 0;
+	case 11: /* time exceeded: codes 0 and 1 mean the same in both */
+		*t6 = 3;
+		return code == -1 || code == 0 || code == 1;
+	case 3: /* destination unreachable: the v4 and v6 codes differ, so only "all codes" */
+		*t6 = 1;
+		return code == -1;
+	default: return false;
+	}
+}
+
+static const char *sg_proto(const char *p)
+{
+	if (!strcmp(p, "6"))
+		return "tcp";
+	if (!strcmp(p, "17"))
+		return "udp";
+	if (!strcmp(p, "1"))
+		return "icmp";
+	if (!strcmp(p, "58"))
+		return "icmpv6";
+	if (!strcmp(p, "all"))
+		return "-1";
+	return p;
+}
+
+static bool refs_equal(const struct v6_ref *a, const struct v6_ref *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == REF_LITERAL) {
+		char x[DS_CIDR_LEN], y[DS_CIDR_LEN];
+		if (cidr_canonical(a->literal, x) || cidr_canonical(b->literal, y))
+			return strcmp(a->literal, b->literal) == 0;
+		return strcmp(x, y) == 0;
+	}
+	return a->index == b->index;
+}
+
+/* ---- security groups ---- */
+
+struct sg_twin {
+	const char *proto;
+	bool has_ports;
+	int from, to;
+	struct v6_ref cidr;
+};
+
+static bool sg_has(const struct sg_permission_vec *perms, const struct sg_twin *t)
+{
+	for (size_t i = 0; i < perms->n; i++) {
+		const struct sg_permission *p = &perms->v[i];
+		if (strcmp(sg_proto(p->protocol), t->proto) != 0)
+			continue;
+		if (t->has_ports &&
+		    (!p->has_ports || p->from_port != t->from || p->to_port != t->to))
+			continue;
+		for (size_t k = 0; k < p->ipv6_ranges.n; k++) {
+			struct v6_ref have = {.kind = REF_LITERAL};
+			snprintf(have.literal, sizeof(have.literal), "%s",
+				 p->ipv6_ranges.v[k].cidr);
+			if (refs_equal(&have, &t->cidr))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool planned(const struct plan_ctx *c, enum action_kind kind, const char *group,
+		    const struct sg_twin *t)
+{
+	for (size_t i = 0; i < c->out->actions.n; i++) {
+		const struct plan_action *a = &c->out->actions.v[i];
+		if (a->kind == kind && !strcmp(a->resource_id, group) &&
+		    !strcmp(a->protocol, t->proto) && a->has_ports == t->has_ports &&
+		    (!t->has_ports || (a->from_port == t->from && a->to_port == t->to)) &&
+		    refs_equal(&a->cidr, &t->cidr))
+			return true;
+	}
+	return false;
+}
+
+static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
+			     const struct sg_permission_vec *perms, bool egress)
+{
+	enum action_kind kind = egress ? ACT_AUTHORIZE_SG_EGRESS : ACT_AUTHORIZE_SG_INGRESS;
+	const char *dir = egress ? "egress" : "ingress";
+	for (size_t i = 0; i < perms->n; i++) {
+		const struct sg_permission *p = &perms->v[i];
+		for (size_t r = 0; r < p->ipv4_ranges.n; r++) {
+			const struct sg_range *range = &p->ipv4_ranges.v[r];
+			struct sg_twin t = {
+			    sg_proto(p->protocol), p->has_ports, p->from_port, p->to_port, {0}};
+			int dep = -1;
+			if (!plan_map_cidr(c, range->cidr, &t.cidr, &dep)) {
+				plan_add_finding(c, FIND_WARNING, 3, g->group_id, "unmapped-cidr",
+						 "%s %s %s %s: no IPv6 mapping (add it to "
+						 "security_groups.cidr_map); not mirrored",
+						 dir, p->protocol, egress ? "to" : "from",
+						 range->cidr);
+				continue;
+			}
+			if (!strcmp(t.proto, "icmp")) {
+				int t6, c6;
+				if (!icmp_map(p->has_ports ? p->from_port : -1,
+					      p->has_ports ? p->to_port : -1, &t6, &c6)) {
+					plan_add_finding(c, FIND_WARNING, 3, g->group_id,
+							 "unmapped-icmp",
+							 "%s ICMP type %d code %d %s %s has no "
+							 "ICMPv6 twin; not mirrored",
+							 dir, p->from_port, p->to_port,
+							 egress ? "to" : "from", range->cidr);
+					continue;
+				}
+				t.proto = "icmpv6";
+				t.has_ports = true;
+				t.from = t6;
+				t.to = c6;
+			}
+			if (sg_has(perms, &t) || planned(c, kind, g->group_id, &t))
+				continue;
+			int a = plan_add_action(
+			    c, kind, 3, g->group_id, "%s twin of %s %s%s%s", dir, p->protocol,
+			    range->cidr, range->description[0] ? " - " : "", range->description);
+			if (a < 0)
+				return;
+			struct plan_action *act = &c->out->actions.v[a];
+			snprintf(act->protocol, sizeof(act->protocol), "%s", t.proto);
+			act->has_ports = t.has_ports;
+			act->from_port = t.from;
+			act->to_port = t.to;
+			act->cidr = t.cidr;
+			act->egress = egress;
+			snprintf(act->description, sizeof(act->description), "%s",
+				 range->description);
+			plan_add_dep(c, a, dep);
+		}
+	}
+}
+
+static int cmp_group_ptr(const void *a, const void *b)
+{
+	const struct security_group *const *x = a, *const *y = b;
+	return strcmp((*x)->group_id, (*y)->group_id);
+}
+
+void plan_step_security_groups(struct plan_ctx *c)
+{
+	const struct observed *o = c->obs;
+	const struct security_group **gs = calloc(o->security_groups.n + 1, sizeof(*gs));
+	size_t n = 0;
+	if (!gs) {
+		c->rc = DS_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < o->security_groups.n; i++)
+		if (!strcmp(o->security_groups.v[i].vpc_id, c->vpc->vpc_id))
+			gs[n++] = &o->security_groups.v[i];
+	qsort(gs, n, sizeof(*gs), cmp_group_ptr);
+	for (size_t i = 0; i < n; i++) {
+		if (policy_opted_out(c->pol, &gs[i]->tags)) {
+			plan_add_finding(c, FIND_INFO, 3, gs[i]->group_id, "opted-out",
+					 "opted out: rules unchanged");
+			continue;
+		}
+		plan_permissions(c, gs[i], &gs[i]->ingress, false);
+		plan_permissions(c, gs[i], &gs[i]->egress, true);
+	}
+	free(gs);
+}
+
+/* ---- network ACLs ---- */
+
+struct nacl_twin {
+	const struct nacl_entry *src;
+	struct nacl_entry want; /* protocol, action, ports, icmp; cidr in ref */
+	struct v6_ref cidr;
+	int dep;
+	int number; /* existing twin's number, or the one placed */
+	bool exists;
+};
+
+static int cmp_entry_ptr(const void *a, const void *b)
+{
+	const struct nacl_entry *const *x = a, *const *y = b;
+	return (*x)->rule_number - (*y)->rule_number;
+}
+
+static bool entry_matches(const struct nacl_entry *have, const struct nacl_twin *t)
+{
+	if (!have->ipv6_cidr_block[0] || t->cidr.kind != REF_LITERAL)
+		return false;
+	struct v6_ref h = {.kind = REF_LITERAL};
+	snprintf(h.literal, sizeof(h.literal), "%s", have->ipv6_cidr_block);
+	if (!refs_equal(&h, &t->cidr) || strcmp(have->protocol, t->want.protocol) != 0 ||
+	    strcmp(have->rule_action, t->want.rule_action) != 0)
+		return false;
+	if (t->want.has_ports && (!have->has_ports || have->port_from != t->want.port_from ||
+				  have->port_to != t->want.port_to))
+		return false;
+	/* moto 5.2.1 drops Icmp.Type/Code on CreateNetworkAclEntry (its parser's key mismatch);
+	 * an ICMPv6 entry read back without them matches on the rest. EC2 always returns them. */
+	if (t->want.has_icmp && have->has_icmp &&
+	    (have->icmp_type != t->want.icmp_type || have->icmp_code != t->want.icmp_code))
+		return false;
+	return true;
+}
+
+static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bool egress)
+{
+	const char *dir = egress ? "egress" : "ingress";
+	size_t n = acl->entries.n;
+	const struct nacl_entry **v4 = calloc(n + 1, sizeof(*v4));
+	struct nacl_twin *tw = calloc(n + 1, sizeof(*tw));
+	bool *taken = calloc(32768, sizeof(bool));
+	size_t nv4 = 0, nt = 0;
+	if (!v4 || !tw || !taken) {
+		c->rc = DS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct nacl_entry *e = &acl->entries.v[i];
+		if (e->egress != egress)
+			continue;
+		if (e->rule_number >= 0 && e->rule_number < 32768)
+			taken[e->rule_number] = true;
+		if (e->cidr_block[0] &&
+		    e->rule_number != 32767) /* the '*' rule is never mirrored */
+			v4[nv4++] = e;
+	}
+	qsort(v4, nv4, sizeof(*v4), cmp_entry_ptr);
+
+	for (size_t i = 0; i < nv4; i++) {
+		const struct nacl_entry *e = v4[i];
+		struct nacl_twin *t = &tw[nt];
+		t->src = e;
+		if (!plan_map_cidr(c, e->cidr_block, &t->cidr, &t->dep)) {
+			plan_add_finding(c, FIND_WARNING, 3, acl->network_acl_id, "unmapped-cidr",
+					 "%s rule %d %s %s: no IPv6 mapping (add it to "
+					 "security_groups.cidr_map); not mirrored",
+					 dir, e->rule_number, e->rule_action, e->cidr_block);
+			continue;
+		}
+		t->want = *e;
+		if (!strcmp(e->protocol, "1")) {
+			int t6, c6;
+			if (!icmp_map(e->has_icmp ? e->icmp_type : -1,
+				      e->has_icmp ? e->icmp_code : -1, &t6, &c6)) {
+				plan_add_finding(
+				    c, FIND_WARNING, 3, acl->network_acl_id, "unmapped-icmp",
+				    "%s rule %d ICMP type %d code %d has no ICMPv6 twin; "
+				    "not mirrored",
+				    dir, e->rule_number, e->icmp_type, e->icmp_code);
+				continue;
+			}
+			snprintf(t->want.protocol, sizeof(t->want.protocol), "58");
+			t->want.has_icmp = true;
+			t->want.icmp_type = t6;
+			t->want.icmp_code = c6;
+		}
+		t->number = -1;
+		for (size_t k = 0; k < n; k++) {
+			const struct nacl_entry *have = &acl->entries.v[k];
+			if (have->egress == egress && entry_matches(have, t)) {
+				t->exists = true;
+				t->number = have->rule_number;
+				break;
+			}
+		}
+		nt++;
+	}
+
+	/* Place the new twins: n + offset, else the next free number, always below the next
+	 * twin, so the twins keep their IPv4 originals' order. All or nothing. */
+	int prev = 0;
+	const char *conflict = NULL;
+	for (size_t i = 0; i < nt && !conflict; i++) {
+		int limit = 32767;
+		for (size_t k = i + 1; k < nt; k++)
+			if (tw[k].exists) {
+				limit = tw[k].number;
+				break;
+			}
+		if (tw[i].exists) {
+			if (tw[i].number <= prev)
+				conflict = "existing IPv6 twins are out of their IPv4 order";
+			prev = tw[i].number;
+			continue;
+		}
+		int num = tw[i].src->rule_number + c->pol->nacl_offset;
+		if (num <= prev)
+			num = prev + 1;
+		while (num < limit && num <= 32766 && taken[num])
+			num++;
+		if (num >= limit || num > 32766) {
+			conflict = "no free rule number keeps the twins in their IPv4 order";
+			break;
+		}
+		tw[i].number = num;
+		taken[num] = true;
+		prev = num;
+	}
+	if (conflict) {
+		plan_add_finding(c, FIND_BLOCKED, 3, acl->network_acl_id, "nacl-order-conflict",
+				 "%s: %s; no %s twin written (writing some could drop a deny)", dir,
+				 conflict, dir);
+		goto out;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		const struct nacl_twin *t = &tw[i];
+		if (t->exists)
+			continue;
+		int a = plan_add_action(c, ACT_CREATE_NACL_ENTRY, 3, acl->network_acl_id,
+					"%s twin of rule %d (%s %s)", dir, t->src->rule_number,
+					t->src->rule_action, t->src->cidr_block);
+		if (a < 0)
+			goto out;
+		struct plan_action *act = &c->out->actions.v[a];
+		act->rule_number = t->number;
+		act->egress = egress;
+		snprintf(act->protocol, sizeof(act->protocol), "%s", t->want.protocol);
+		snprintf(act->rule_action, sizeof(act->rule_action), "%s", t->want.rule_action);
+		act->has_ports = t->want.has_ports;
+		act->from_port = t->want.port_from;
+		act->to_port = t->want.port_to;
+		act->has_icmp = t->want.has_icmp;
+		act->icmp_type = t->want.icmp_type;
+		act->icmp_code = t->want.icmp_code;
+		act->cidr = t->cidr;
+		plan_add_dep(c, a, t->dep);
+	}
+out:
+	free(v4);
+	free(tw);
+	free(taken);
+}
+
+static int cmp_acl_ptr(const void *a, const void *b)
+{
+	const struct network_acl *const *x = a, *const *y = b;
+	return strcmp((*x)->network_acl_id, (*y)->network_acl_id);
+}
+
+void plan_step_network_acls(struct plan_ctx *c)
+{
+	const struct observed *o = c->obs;
+	const struct network_acl **acls = calloc(o->network_acls.n + 1, sizeof(*acls));
+	size_t n = 0;
+	if (!acls) {
+		c->rc = DS_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < o->network_acls.n; i++)
+		if (!strcmp(o->network_acls.v[i].vpc_id, c->vpc->vpc_id))
+			acls[n++] = &o->network_acls.v[i];
+	qsort(acls, n, sizeof(*acls), cmp_acl_ptr);
+	for (size_t i = 0; i < n; i++) {
+		if (policy_opted_out(c->pol, &acls[i]->tags)) {
+			plan_add_finding(c, FIND_INFO, 3, acls[i]->network_acl_id, "opted-out",
+					 "opted out: entries unchanged");
+			continue;
+		}
+		plan_direction(c, acls[i], false);
+		plan_direction(c, acls[i], true);
+	}
+	free(acls);
+}

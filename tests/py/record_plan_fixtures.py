@@ -1,0 +1,344 @@
+"""Records the planner's table-test fixtures: each scenario is built in a fresh moto server,
+and the raw XML of every Describe call the planner reads is saved, with the case's policy, in
+tests/fixtures/plan/<case>/. The expected plans (expected.txt) are written by the unit test
+with DS_UPDATE_GOLDEN=1 and then reviewed by hand; this script never writes them.
+
+  python3 tests/py/record_plan_fixtures.py [CASE...]"""
+import json
+import os
+import re
+import shutil
+import sys
+
+import boto3
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fleet import guide_example  # noqa: E402
+from services import ROOT, Moto  # noqa: E402
+
+OUT = os.path.join(ROOT, "tests", "fixtures", "plan")
+CANONICAL = {
+    "mode": "enforce",
+    "scope": {"accounts": ["123456789012"], "regions": ["us-east-1"], "vpcs": [],
+              "exclude_tags": {"dualstack:opt-out": "true"}},
+    "subnets": {"index": "lowest-free", "assign_ipv6_on_create": True},
+    "routes": {"enabled": True},
+    "security_groups": {"enabled": True, "cidr_map": {"198.51.100.0/24": "2001:db8:1234::/48"}},
+    "network_acls": {"enabled": True, "offset": 1},
+    "instances": {"resize": "always", "type_map": {"m3.large": "m4.large"},
+                  "maintenance_window": None, "max_concurrent_stops": 2,
+                  "allow_instance_store_loss": False, "assign_ipv6": True},
+    "guest_config": "off", "api_budget": 0.5,
+    "assume_role": "arn:aws:iam::{account}:role/dualstackd",
+}
+NOW = 1795694400  # 2026-11-26 12:00 UTC, a Thursday
+# States moto cannot make (a blackhole route, an instance-store root) are written into the
+# recorded XML: {file: [(regex, replacement)]}, set by a scenario.
+REWRITES = {}
+
+
+def policy(**changes):
+    p = json.loads(json.dumps(CANONICAL))
+    for path, value in changes.items():
+        node = p
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return p
+
+
+# ---- scenarios: each returns (vpc id, policy, now) ----
+
+def guide(ec2):
+    return guide_example(ec2)["vpc"], policy(), NOW
+
+
+def guide_resize_never(ec2):
+    return guide_example(ec2)["vpc"], policy(instances__resize="never"), NOW
+
+
+def guide_outside_window(ec2):
+    # Thursday noon is outside a Sunday-night window
+    return guide_example(ec2)["vpc"], policy(
+        instances__maintenance_window="sun:02:00-sun:05:00"), NOW
+
+
+def guide_converged(ec2):
+    """The guide's example with every step already applied: the plan is empty."""
+    ids = guide_example(ec2, with_ipv6=True)
+    vpc = ids["vpc"]
+    block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    ec2.associate_subnet_cidr_block(SubnetId=ids["private"],
+                                    Ipv6CidrBlock=block.replace("00::/56", "01::/64"))
+    for s in (ids["public"], ids["private"]):
+        ec2.modify_subnet_attribute(SubnetId=s, AssignIpv6AddressOnCreation={"Value": True})
+    ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+    for sg in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]:
+        try:  # moto adds -1 ::/0 egress by itself to groups made in an IPv6 VPC
+            ec2.authorize_security_group_egress(GroupId=sg["GroupId"], IpPermissions=[
+                {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+        except ec2.exceptions.ClientError as e:
+            if "Duplicate" not in str(e):
+                raise
+    for acl in ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]:
+        if acl["IsDefault"]:
+            for egress in (False, True):
+                ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=101,
+                                             Protocol="-1", RuleAction="allow", Egress=egress,
+                                             Ipv6CidrBlock="::/0")
+        else:
+            ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=121,
+                                         Protocol="-1", RuleAction="deny", Egress=True,
+                                         Ipv6CidrBlock="2001:db8:1234::/48")
+    # the database on m4.large (as the resize leaves it) with an address
+    ec2.stop_instances(InstanceIds=[ids["db"]])
+    ec2.modify_instance_attribute(InstanceId=ids["db"], InstanceType={"Value": "m4.large"})
+    ec2.start_instances(InstanceIds=[ids["db"]])
+    eni = ec2.describe_instances(InstanceIds=[ids["db"]])["Reservations"][0]["Instances"][0][
+        "NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)
+    # the custom NACL's 203.0.113.0/24 deny maps through cidr_map in this case
+    return vpc, policy(security_groups__cidr_map={"203.0.113.0/24": "2001:db8:1234::/48"}), NOW
+
+
+def third_octet(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    for cidr in ("10.0.7.0/24", "10.0.3.0/24", "10.0.5.0/25", "10.0.5.128/25", "10.0.0.0/24"):
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)
+    return vpc, policy(subnets__index="ipv4-third-octet", routes__enabled=False,
+                       security_groups__enabled=False, network_acls__enabled=False), NOW
+
+
+def partly_dual_stack(ec2):
+    """A /56 and one subnet numbered at index 0; another subnet waits; one route exists."""
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
+    ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.2.0/24")
+    ec2.associate_subnet_cidr_block(SubnetId=a, Ipv6CidrBlock=block.replace("00::/56", "00::/64"))
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_route(RouteTableId=main, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.create_route(RouteTableId=main, DestinationIpv6CidrBlock="::/0", GatewayId=igw)
+    return vpc, policy(security_groups__enabled=False, network_acls__enabled=False), NOW
+
+
+def routes(ec2):
+    """NAT instance, transit gateway, VGW, peering, isolated, and ::/0 to another target."""
+    vpc = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    peer = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    ec2.attach_vpn_gateway(VpnGatewayId=vgw, VpcId=vpc)
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=peer)["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    subnets = {}
+    for i, name in enumerate(("natinst", "tgw", "vgw", "peer", "isolated", "other", "blackhole")):
+        subnets[name] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.3.{i}.0/24")["Subnet"]["SubnetId"]
+    inst = ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="t3.micro", MinCount=1,
+                             MaxCount=1, SubnetId=subnets["isolated"])["Instances"][0]
+    eni = inst["NetworkInterfaces"][0]["NetworkInterfaceId"]
+
+    def table(name, **route):
+        rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=rt, SubnetId=subnets[name])
+        if route:
+            ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", **route)
+        return rt
+    table("natinst", NetworkInterfaceId=eni)
+    table("tgw", TransitGatewayId=tgw)
+    table("vgw", GatewayId=vgw)
+    table("peer", VpcPeeringConnectionId=pcx)
+    table("isolated")
+    rt = table("other", NetworkInterfaceId=eni)
+    ec2.create_route(RouteTableId=rt, DestinationIpv6CidrBlock="::/0", GatewayId=igw)
+    rt = table("blackhole", GatewayId=igw)
+    # moto cannot make a blackhole route: the recorded one is rewritten
+    REWRITES["DescribeRouteTables.xml"] = [(
+        r"(<routeTableId>%s</routeTableId><routeSet>.*?<destinationCidrBlock>0\.0\.0\.0/0"
+        r"</destinationCidrBlock>.*?<state>)active(</state>)" % rt, r"\1blackhole\2")]
+    return vpc, policy(security_groups__enabled=False, network_acls__enabled=False,
+                       instances__assign_ipv6=False), NOW
+
+
+def security_groups(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.5.1.0/24")["Subnet"]["SubnetId"]
+    block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    ec2.associate_subnet_cidr_block(SubnetId=sub, Ipv6CidrBlock=block.replace("00::/56", "01::/64"))
+    other = ec2.create_security_group(VpcId=vpc, GroupName="other", Description="o")["GroupId"]
+    sg = ec2.create_security_group(VpcId=vpc, GroupName="rules", Description="every rule kind")["GroupId"]
+    pl = ec2.create_managed_prefix_list(PrefixListName="office", MaxEntries=5,
+                                        AddressFamily="IPv4")["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "203.0.113.123/32", "Description": "admin"}]},
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.5.0.0/16"}]},
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "10.5.1.0/24"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "198.51.100.0/24"}, {"CidrIp": "0.0.0.0/0"}],
+         "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+        {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": 0, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 0, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 11, "ToPort": 1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 3, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 3, "ToPort": 4, "IpRanges": [{"CidrIp": "10.5.0.0/16"}]},
+        {"IpProtocol": "icmp", "FromPort": 13, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "198.51.100.0/24"}]},
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": other}]},
+        {"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9100, "PrefixListIds": [{"PrefixListId": pl}]},
+    ])
+    ec2.authorize_security_group_egress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 25, "ToPort": 25, "IpRanges": [{"CidrIp": "192.0.2.0/24"}]}])
+    return vpc, policy(routes__enabled=False, network_acls__enabled=False), NOW
+
+
+def network_acls(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    e = lambda n, proto, action, egress, cidr, **kw: ec2.create_network_acl_entry(  # noqa: E731
+        NetworkAclId=acl, RuleNumber=n, Protocol=proto, RuleAction=action, Egress=egress,
+        CidrBlock=cidr, **kw)
+    e(100, "6", "allow", False, "0.0.0.0/0", PortRange={"From": 80, "To": 80})
+    e(101, "6", "allow", False, "0.0.0.0/0", PortRange={"From": 443, "To": 443})  # 101 taken
+    e(105, "-1", "deny", False, "203.0.113.0/24")  # unmapped
+    e(110, "1", "allow", False, "0.0.0.0/0", IcmpTypeCode={"Type": -1, "Code": -1})
+    e(120, "-1", "allow", False, "10.6.0.0/16")  # the VPC's CIDR -> its /56
+    e(100, "-1", "deny", True, "198.51.100.0/24")  # cidr_map
+    e(200, "-1", "allow", True, "0.0.0.0/0")
+    # a second ACL whose existing IPv6 twin sits before the twin the plan would add
+    acl2 = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(NetworkAclId=acl2, RuleNumber=100, Protocol="6", RuleAction="allow",
+                                 Egress=False, CidrBlock="0.0.0.0/0", PortRange={"From": 80, "To": 80})
+    ec2.create_network_acl_entry(NetworkAclId=acl2, RuleNumber=200, Protocol="-1", RuleAction="deny",
+                                 Egress=False, CidrBlock="0.0.0.0/0")
+    ec2.create_network_acl_entry(NetworkAclId=acl2, RuleNumber=50, Protocol="-1", RuleAction="deny",
+                                 Egress=False, Ipv6CidrBlock="::/0")
+    return vpc, policy(routes__enabled=False, security_groups__enabled=False,
+                       instances__assign_ipv6=False), NOW
+
+
+def instances(ec2):
+    """PV, no successor, opt-in tag, opt-out tags, stopped, and an interrupted resize."""
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
+    out = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.2.0/24")["Subnet"]["SubnetId"]
+    ec2.create_tags(Resources=[out], Tags=[{"Key": "dualstack:opt-out", "Value": "true"}])
+
+    def run(itype, ami="ami-760aaa0f", subnet=sub, tags=None):
+        spec = [{"ResourceType": "instance", "Tags": tags}] if tags else []
+        return ec2.run_instances(ImageId=ami, InstanceType=itype, MinCount=1, MaxCount=1,
+                                 SubnetId=subnet, TagSpecifications=spec)["Instances"][0]["InstanceId"]
+    run("m3.large", tags=[{"Key": "Name", "Value": "optin"}, {"Key": "dualstack:resize", "Value": "true"}])
+    run("m3.xlarge", tags=[{"Key": "Name", "Value": "no-tag"}])
+    run("m1.small", tags=[{"Key": "Name", "Value": "no-successor-size"}])
+    run("m1.large", ami="ami-8104a4f8", tags=[{"Key": "Name", "Value": "paravirtual"},
+                                              {"Key": "dualstack:resize", "Value": "true"}])
+    run("t2.micro", tags=[{"Key": "Name", "Value": "opted-out"}, {"Key": "dualstack:opt-out", "Value": "true"}])
+    run("t2.micro", subnet=out, tags=[{"Key": "Name", "Value": "in-opted-out-subnet"}])
+    stopped = run("t1.micro", tags=[{"Key": "Name", "Value": "stopped"}, {"Key": "dualstack:resize", "Value": "true"}])
+    ec2.stop_instances(InstanceIds=[stopped])
+    half = run("m3.medium", tags=[{"Key": "Name", "Value": "interrupted"},
+                                  {"Key": "dualstack:resize-from", "Value": "m3.medium"},
+                                  {"Key": "dualstack:resize-to", "Value": "m4.large"},
+                                  {"Key": "dualstack:resize-was", "Value": "running"}])
+    ec2.stop_instances(InstanceIds=[half])
+    return vpc, policy(instances__resize="opt-in-tag", instances__type_map={},
+                       routes__enabled=False, security_groups__enabled=False,
+                       network_acls__enabled=False), NOW
+
+
+def instance_store(ec2):
+    """An instance-store root (written into the XML: moto always reports EBS) and a type whose
+    size no successor family has."""
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    store = ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="m3.large", MinCount=1,
+                              MaxCount=1, SubnetId=sub)["Instances"][0]["InstanceId"]
+    ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="m1.small", MinCount=1, MaxCount=1,
+                      SubnetId=sub)
+    REWRITES["DescribeInstances.xml"] = [
+        # moto prints rootDeviceType before instanceId: no other instance's may lie between
+        (r"<rootDeviceType>ebs</rootDeviceType>((?:(?!<rootDeviceType>).)*?<instanceId>%s<)"
+         % store, r"<rootDeviceType>instance-store</rootDeviceType>\1")]
+    return vpc, policy(routes__enabled=False, security_groups__enabled=False,
+                       network_acls__enabled=False), NOW
+
+
+def opted_out_vpc(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "team", "Value": "legacy"}])
+    return vpc, policy(scope__exclude_tags={"team": "legacy"}), NOW
+
+
+SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
+    guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
+    partly_dual_stack, routes, security_groups, network_acls, instances, instance_store,
+    opted_out_vpc)}
+
+READS = [
+    ("DescribeVpcs", "describe_vpcs", "vpc-id"),
+    ("DescribeSubnets", "describe_subnets", "vpc-id"),
+    ("DescribeRouteTables", "describe_route_tables", "vpc-id"),
+    ("DescribeInternetGateways", "describe_internet_gateways", "attachment.vpc-id"),
+    ("DescribeEgressOnlyInternetGateways", "describe_egress_only_internet_gateways", None),
+    ("DescribeSecurityGroups", "describe_security_groups", "vpc-id"),
+    ("DescribeNetworkAcls", "describe_network_acls", "vpc-id"),
+    ("DescribeInstances", "describe_instances", "vpc-id"),
+]
+
+
+def record(name, build):
+    REWRITES.clear()
+    moto = Moto()
+    moto.FREE_ACTIONS = 10**6  # recording needs no signature checks
+    moto.start()
+    try:
+        ec2 = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="y")
+        vpc, pol, now = build(ec2)
+        last = {}
+        ec2.meta.events.register("after-call.ec2",
+                                 lambda **kw: last.__setitem__("body", kw["http_response"].content))
+        d = os.path.join(OUT, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        for op, call, flt in READS:
+            kw = {"Filters": [{"Name": flt, "Values": [vpc]}]} if flt else {}
+            getattr(ec2, call)(**kw)
+            open(os.path.join(d, op + ".xml"), "wb").write(last["body"])
+        types = sorted({i["InstanceType"] for r in ec2.describe_instances(Filters=[
+            {"Name": "vpc-id", "Values": [vpc]}])["Reservations"] for i in r["Instances"]})
+        wanted = set(types)
+        for t in types:
+            fam, size = t.split(".")
+            for s in {"m1": "m3 m4 m5", "m3": "m4 m5", "t1": "t2 t3", "m2": "r3 r4 r5"}.get(fam, "").split():
+                wanted.add(f"{s}.{size}")
+            wanted.add(f"c3.{size}")
+        wanted |= set(pol["instances"]["type_map"].values()) | {"m4.large"}
+        known = [t["InstanceType"] for t in ec2.describe_instance_types()["InstanceTypes"]]
+        ec2.describe_instance_types(InstanceTypes=sorted(w for w in wanted if w in known))
+        open(os.path.join(d, "DescribeInstanceTypes.xml"), "wb").write(last["body"])
+        for fname, subs in REWRITES.items():
+            path = os.path.join(d, fname)
+            text = open(path).read()
+            for pattern, repl in subs:
+                text, n = re.subn(pattern, repl, text, count=1, flags=re.S)
+                assert n == 1, (fname, pattern)
+            open(path, "w").write(text)
+        with open(os.path.join(d, "case.json"), "w") as f:
+            json.dump({"vpc": vpc, "now": now, "policy": pol}, f, indent=1)
+            f.write("\n")
+        print("recorded", name, vpc)
+    finally:
+        moto.stop()
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or SCENARIOS:
+        record(name, SCENARIOS[name])
