@@ -26,5 +26,8 @@ void cli_session_cleanup(struct cli_session *s);
 void cli_run_until(struct cli_session *s, const int *done);
 
 int cmd_describe(int argc, char **argv);
+int cmd_check_policy(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

@@ -165,6 +165,14 @@ static int build_params(struct describe_state *st, const struct describe_request
 			rc = aws_form_add(p, key, req->vpc_ids[i]);
 		}
 	}
+	if (!rc && req->filter_name && req->filter_value) {
+		filter++;
+		snprintf(key, sizeof(key), "Filter.%d.Name", filter);
+		rc = aws_form_add(p, key, req->filter_name);
+		snprintf(key, sizeof(key), "Filter.%d.Value.1", filter);
+		if (!rc)
+			rc = aws_form_add(p, key, req->filter_value);
+	}
 	if (!rc && req->kind == DESCRIBE_INSTANCES) {
 		/* Terminated instances linger for an hour and are never in scope. */
 		static const char *const states[] = {"pending", "running", "stopping", "stopped"};
@@ -176,8 +184,15 @@ static int build_params(struct describe_state *st, const struct describe_request
 			rc = aws_form_add(p, key, states[i]);
 		}
 	}
+	/* A filter, not InstanceType.N: candidates that do not exist in the region are simply
+	 * absent from the answer instead of failing it with InvalidInstanceType. */
+	if (!rc && req->n_names) {
+		filter++;
+		snprintf(key, sizeof(key), "Filter.%d.Name", filter);
+		rc = aws_form_add(p, key, "instance-type");
+	}
 	for (size_t i = 0; !rc && i < req->n_names; i++) {
-		snprintf(key, sizeof(key), "InstanceType.%zu", i + 1);
+		snprintf(key, sizeof(key), "Filter.%d.Value.%zu", filter, i + 1);
 		rc = aws_form_add(p, key, req->names[i]);
 	}
 	return rc;

@@ -41,6 +41,8 @@ struct describe_request {
 	size_t n_vpc_ids;
 	const char *const *names; /* DescribeInstanceTypes: the types */
 	size_t n_names;
+	const char *filter_name; /* an extra filter (e.g. "instance-id"), or NULL */
+	const char *filter_value;
 };
 
 /* rc is DS_OK, DS_EAWS (err says which), or DS_EPARSE (err->message says where). */

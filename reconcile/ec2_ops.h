@@ -5,6 +5,7 @@
 #define DS_EC2_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum ec2_class {
 	EC2_OK = 0,
@@ -25,6 +26,63 @@ struct ec2_error {
 };
 
 const char *ec2_class_name(enum ec2_class cls);
+
+/* ---- the port: what the core needs from an EC2 client (controller/ec2_port.c) ---- */
+
+struct observed;
+
+/* Resource kinds the core reads; one batched, paginated Describe each. */
+enum obs_kind {
+	OBS_VPCS,
+	OBS_SUBNETS,
+	OBS_ROUTE_TABLES,
+	OBS_INTERNET_GATEWAYS,
+	OBS_EGRESS_ONLY_GATEWAYS,
+	OBS_SECURITY_GROUPS,
+	OBS_NETWORK_ACLS,
+	OBS_INSTANCES,
+	OBS_INSTANCE_TYPES,
+	OBS_KIND_COUNT
+};
+
+struct ec2_read {
+	enum obs_kind kind;
+	const char *const *vpc_ids; /* restrict to these VPCs (none: all) */
+	size_t n_vpc_ids;
+	const char *filter_name; /* optional extra filter, e.g. "instance-id" */
+	const char *filter_value;
+	const char *const *names; /* OBS_INSTANCE_TYPES: the types */
+	size_t n_names;
+};
+
+struct ec2_answer {
+	int rc;		      /* 0, or an error with err filled */
+	struct ec2_error err; /* class and code on failure */
+	bool ambiguous;	      /* the failed call may have taken effect */
+	const char *body;     /* the XML answer on success (valid during the callback) */
+	size_t body_len;
+};
+
+typedef void (*ec2_read_fn)(void *ud, int rc, const struct ec2_error *err);
+typedef void (*ec2_call_fn)(void *ud, const struct ec2_answer *ans);
+typedef void (*ec2_timer_fn)(void *ud);
+
+/* Call flags (the same values as the client's EC2_F_*). */
+#define EC2_PORT_IDEMPOTENT 2
+
+struct ec2_port {
+	void *ctx;
+	/* Appends what the read finds to obs. */
+	int (*read)(void *ctx, const struct ec2_read *r, struct observed *obs, ec2_read_fn done,
+		    void *ud);
+	/* A mutating call with form-encoded params (without Action/Version). */
+	int (*call)(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
+		    ec2_call_fn done, void *ud);
+	/* Runs fn after delay_s on the caller's loop: waits never block. */
+	int (*after)(void *ctx, double delay_s, ec2_timer_fn fn, void *ud);
+	/* The id in a CreateEgressOnlyInternetGateway answer (the codec's). */
+	int (*decode_eigw)(const char *xml, size_t len, char *eigw_id, size_t size);
+};
 
 /* Classifies an AWS error code (and HTTP status when the code says little). */
 enum ec2_class ec2_classify(int http_status, const char *code);

@@ -32,6 +32,7 @@ int plan_add_action(struct plan_ctx *c, enum action_kind kind, int step, const c
 	a->step = step;
 	snprintf(a->vpc_id, sizeof(a->vpc_id), "%s", c->vpc->vpc_id);
 	snprintf(a->resource_id, sizeof(a->resource_id), "%s", resource);
+	a->calls = 1;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -208,6 +209,14 @@ int plan_build(const struct plan_input *in, struct plan *out)
 	return c.rc;
 }
 
+size_t plan_calls(const struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->actions.n; i++)
+		n += (size_t)p->actions.v[i].calls;
+	return n;
+}
+
 size_t plan_blocked(const struct plan *p)
 {
 	size_t n = 0;
@@ -313,10 +322,11 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 			rc = put_ref(out, &a->cidr, a->vpc_id);
 		break;
 	case ACT_RESIZE_INSTANCE:
-		rc = buf_printf(
-		    out, "InstanceId=%s %s -> %s%s%s", a->instance_id, a->from_type, a->to_type,
-		    a->was_running ? " (stop, modify, start)" : " (modify; stays stopped)",
-		    a->resume ? " resuming" : "");
+		rc = buf_printf(out, "InstanceId=%s %s -> %s%s, %d calls%s", a->instance_id,
+				a->from_type, a->to_type,
+				a->was_running ? " (tag, stop, modify, start, untag)"
+					       : " (tag, modify, untag; stays stopped)",
+				a->calls, a->resume ? ", resuming" : "");
 		break;
 	case ACT_ASSIGN_IPV6_ADDRESS:
 		rc = buf_printf(out, "NetworkInterfaceId=%s Ipv6AddressCount=1 (instance %s)",
@@ -330,8 +340,8 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 int plan_format_text(const struct plan *p, struct buf *out)
 {
 	static const char *const sev[] = {"BLOCKED", "WARNING", "INFO"};
-	int rc = buf_printf(out, "plan %s: %zu calls, %zu blocked\n", p->vpc_id, p->actions.n,
-			    plan_blocked(p));
+	int rc = buf_printf(out, "plan %s: %zu actions, %zu mutating calls, %zu blocked\n",
+			    p->vpc_id, p->actions.n, plan_calls(p), plan_blocked(p));
 	for (size_t i = 0; i < p->actions.n && !rc; i++) {
 		const struct plan_action *a = &p->actions.v[i];
 		rc = buf_printf(out, "%2zu. step %d %s ", i + 1, a->step, plan_action_api(a->kind));

@@ -78,6 +78,7 @@ struct plan_action {
 	char to_type[DS_ID_LEN];
 	bool was_running;
 	bool resume; /* an interrupted resize (tags present) being driven to completion */
+	int calls;   /* the mutating EC2 calls this action makes (a resize makes several) */
 
 	char reason[256];
 };
@@ -118,6 +119,7 @@ int plan_wanted_instance_types(const struct policy *pol, const struct observed *
 
 /* Counts. */
 size_t plan_blocked(const struct plan *p);
+size_t plan_calls(const struct plan *p); /* mutating EC2 calls the plan makes */
 
 /* One line per action and finding: the form tests compare and `plan` prints. */
 int plan_format_text(const struct plan *p, struct buf *out);

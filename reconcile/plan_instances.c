@@ -151,6 +151,11 @@ static int add_resize(struct plan_ctx *c, const struct instance *in, const char 
 	snprintf(act->to_type, sizeof(act->to_type), "%s", to);
 	act->was_running = was_running;
 	act->resume = resume;
+	/* tag, [stop], modify, [start], untag - less what an interrupted resize already did */
+	bool typed = !strcmp(in->instance_type, to);
+	bool running = !strcmp(in->state, "running");
+	act->calls = (resume ? 0 : 1) + (!typed && running) + !typed +
+		     (was_running && (!typed || !running)) + 1;
 	return a;
 }
 

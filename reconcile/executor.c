@@ -1,0 +1,743 @@
+/* Each action runs as a small asynchronous state machine over the port: a call, then (where EC2
+ * changes state in the background) re-reads on a timer until the state is reached. Nothing
+ * here sleeps or blocks; every wait is port->after(). */
+#include "executor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+
+struct executor {
+	const struct ec2_port *port;
+	const struct plan *plan;
+	struct exec_options opt;
+	struct action_result *results;
+	char vpc_block[DS_CIDR_LEN]; /* the /56, once known */
+	char new_eigw[DS_ID_LEN];
+	int running;
+	int own_stops;
+	int *stops_running; /* opt.shared_stops, or &own_stops */
+	int mutating_calls;
+	bool scheduling, again, finished;
+	exec_done_fn done;
+	void *ud;
+};
+
+/* One running action. */
+struct act {
+	struct executor *e;
+	int i;
+	const struct plan_action *a;
+	struct observed obs;
+	double waited_s;
+	double next_wait_s;
+	bool ambiguous; /* the write failed ambiguously: the re-read decides */
+	bool tagged;	/* resize: the crash-safety tags are on the instance */
+	bool counts_stop;
+};
+
+static void schedule(struct executor *e);
+
+static void act_free(struct act *x)
+{
+	observed_cleanup(&x->obs);
+	free(x);
+}
+
+static void finish_action(struct act *x, enum action_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void finish_action(struct act *x, enum action_status st, const char *fmt, ...)
+{
+	struct executor *e = x->e;
+	struct action_result *r = &e->results[x->i];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+	r->status = st;
+	e->running--;
+	if (x->counts_stop)
+		(*e->stops_running)--;
+	act_free(x);
+	schedule(e);
+}
+
+/* ---- calls ---- */
+
+typedef void (*answer_fn)(struct act *x, const struct ec2_answer *ans);
+
+struct call_ud {
+	struct act *x;
+	answer_fn fn;
+};
+
+static void on_answer(void *ud, const struct ec2_answer *ans)
+{
+	struct call_ud *cu = ud;
+	struct act *x = cu->x;
+	answer_fn fn = cu->fn;
+	free(cu);
+	fn(x, ans);
+}
+
+static void call(struct act *x, const char *action, struct buf *params, unsigned flags,
+		 answer_fn fn)
+{
+	struct call_ud *cu = malloc(sizeof(*cu));
+	int rc = cu ? DS_OK : DS_ENOMEM;
+	if (cu) {
+		cu->x = x;
+		cu->fn = fn;
+		x->e->mutating_calls++;
+		x->e->results[x->i].calls++;
+		rc = x->e->port->call(x->e->port->ctx, action, params->data ? params->data : "",
+				      params->len, flags, on_answer, cu);
+	}
+	buf_cleanup(params);
+	if (rc) {
+		free(cu);
+		finish_action(x, ACTION_FAILED, "%s: %s", action, ds_strerror(rc));
+	}
+}
+
+/* ---- waits and re-reads ---- */
+
+typedef void (*reread_fn)(struct act *x, int rc, const struct ec2_error *err);
+
+struct read_ud {
+	struct act *x;
+	reread_fn fn;
+};
+
+static void on_read(void *ud, int rc, const struct ec2_error *err)
+{
+	struct read_ud *ru = ud;
+	struct act *x = ru->x;
+	reread_fn fn = ru->fn;
+	free(ru);
+	fn(x, rc, err);
+}
+
+/* Re-reads one resource of kind into x->obs (emptied first). */
+static void reread(struct act *x, enum obs_kind kind, const char *filter, const char *value,
+		   reread_fn fn)
+{
+	observed_cleanup(&x->obs);
+	observed_init(&x->obs);
+	const char *vpc = x->a->vpc_id;
+	struct ec2_read r = {.kind = kind,
+			     .vpc_ids = &vpc,
+			     .n_vpc_ids = 1,
+			     .filter_name = filter,
+			     .filter_value = value};
+	struct read_ud *ru = malloc(sizeof(*ru));
+	int rc = ru ? DS_OK : DS_ENOMEM;
+	if (ru) {
+		ru->x = x;
+		ru->fn = fn;
+		rc = x->e->port->read(x->e->port->ctx, &r, &x->obs, on_read, ru);
+	}
+	if (rc) {
+		free(ru);
+		finish_action(x, ACTION_FAILED, "re-read failed: %s", ds_strerror(rc));
+	}
+}
+
+typedef void (*step_fn)(struct act *x);
+
+struct wait_ud {
+	struct act *x;
+	step_fn fn;
+};
+
+static void on_timer(void *ud)
+{
+	struct wait_ud *wu = ud;
+	struct act *x = wu->x;
+	step_fn fn = wu->fn;
+	free(wu);
+	fn(x);
+}
+
+/* Waits with backoff (poll_s doubling to 10 s); false when the wait timeout is spent. */
+static bool wait_then(struct act *x, step_fn fn)
+{
+	if (x->waited_s >= x->e->opt.wait_timeout_s)
+		return false;
+	double d = x->next_wait_s > 0 ? x->next_wait_s : x->e->opt.poll_s;
+	x->next_wait_s = d * 2 > 10 ? 10 : d * 2;
+	x->waited_s += d;
+	struct wait_ud *wu = malloc(sizeof(*wu));
+	if (!wu || x->e->port->after(x->e->port->ctx, d, on_timer, wu)) {
+		free(wu);
+		return false;
+	}
+	wu->x = x;
+	wu->fn = fn;
+	return true;
+}
+
+/* ---- parameters ---- */
+
+static int put(struct buf *b, const char *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int put(struct buf *b, const char *k, const char *fmt, ...)
+{
+	char v[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return DS_ETOOBIG;
+	int rc = b->len ? buf_putc(b, '&') : DS_OK;
+	if (!rc)
+		rc = buf_put_uri_encoded(b, k, strlen(k), 0);
+	if (!rc)
+		rc = buf_putc(b, '=');
+	if (!rc)
+		rc = buf_put_uri_encoded(b, v, strlen(v), 0);
+	return rc;
+}
+
+static int resolve(const struct v6_ref *r, const char *block56, char out[DS_CIDR_LEN])
+{
+	struct cidr b, sub;
+	switch (r->kind) {
+	case REF_LITERAL: snprintf(out, DS_CIDR_LEN, "%s", r->literal); return DS_OK;
+	case REF_VPC_BLOCK:
+		if (!block56 || !*block56)
+			return DS_EINVAL;
+		snprintf(out, DS_CIDR_LEN, "%s", block56);
+		return DS_OK;
+	case REF_SUBNET_BLOCK:
+		if (!block56 || cidr_parse(block56, &b) || cidr_subnet64(&b, r->index, &sub))
+			return DS_EINVAL;
+		cidr_format(&sub, out);
+		return DS_OK;
+	default: return DS_EINVAL;
+	}
+}
+
+int executor_form_params(const struct plan_action *a, const char *block56, const char *new_eigw,
+			 struct buf *out)
+{
+	char cidr[DS_CIDR_LEN];
+	int rc = DS_OK;
+	switch (a->kind) {
+	case ACT_ASSOCIATE_VPC_IPV6:
+		rc = put(out, "VpcId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "AmazonProvidedIpv6CidrBlock", "true");
+		break;
+	case ACT_TAG_SUBNET_MANAGED:
+		rc = put(out, "ResourceId.1", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "Tag.1.Key", TAG_SUBNET_MANAGED);
+		if (!rc)
+			rc = put(out, "Tag.1.Value", "dualstackd");
+		break;
+	case ACT_ASSOCIATE_SUBNET_IPV6:
+		rc = resolve(&a->cidr, block56, cidr);
+		if (!rc)
+			rc = put(out, "SubnetId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "Ipv6CidrBlock", "%s", cidr);
+		break;
+	case ACT_SET_SUBNET_ASSIGN_IPV6:
+		rc = put(out, "SubnetId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "AssignIpv6AddressOnCreation.Value", "true");
+		break;
+	case ACT_CREATE_EIGW:
+		rc = put(out, "VpcId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "ClientToken", "dualstackd-eigw-%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "TagSpecification.1.ResourceType",
+				 "egress-only-internet-gateway");
+		if (!rc)
+			rc = put(out, "TagSpecification.1.Tag.1.Key", TAG_CREATED_BY);
+		if (!rc)
+			rc = put(out, "TagSpecification.1.Tag.1.Value", "dualstackd");
+		break;
+	case ACT_CREATE_ROUTE_V6: {
+		const char *target = a->target_kind == TARGET_NEW_EIGW ? new_eigw : a->target_id;
+		const char *key =
+		    a->target_kind == TARGET_TGW ? "TransitGatewayId"
+		    : (a->target_kind == TARGET_EIGW || a->target_kind == TARGET_NEW_EIGW)
+			? "EgressOnlyInternetGatewayId"
+			: "GatewayId";
+		if (!target || !*target)
+			return DS_EINVAL;
+		rc = put(out, "RouteTableId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "DestinationIpv6CidrBlock", "::/0");
+		if (!rc)
+			rc = put(out, key, "%s", target);
+		break;
+	}
+	case ACT_AUTHORIZE_SG_INGRESS:
+	case ACT_AUTHORIZE_SG_EGRESS:
+		rc = resolve(&a->cidr, block56, cidr);
+		if (!rc)
+			rc = put(out, "GroupId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "IpPermissions.1.IpProtocol", "%s", a->protocol);
+		if (!rc && a->has_ports)
+			rc = put(out, "IpPermissions.1.FromPort", "%d", a->from_port);
+		if (!rc && a->has_ports)
+			rc = put(out, "IpPermissions.1.ToPort", "%d", a->to_port);
+		if (!rc)
+			rc = put(out, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "%s", cidr);
+		if (!rc && a->description[0])
+			rc = put(out, "IpPermissions.1.Ipv6Ranges.1.Description", "%s",
+				 a->description);
+		break;
+	case ACT_CREATE_NACL_ENTRY:
+		rc = resolve(&a->cidr, block56, cidr);
+		if (!rc)
+			rc = put(out, "NetworkAclId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "RuleNumber", "%d", a->rule_number);
+		if (!rc)
+			rc = put(out, "Protocol", "%s", a->protocol);
+		if (!rc)
+			rc = put(out, "RuleAction", "%s", a->rule_action);
+		if (!rc)
+			rc = put(out, "Egress", "%s", a->egress ? "true" : "false");
+		if (!rc)
+			rc = put(out, "Ipv6CidrBlock", "%s", cidr);
+		if (!rc && a->has_ports)
+			rc = put(out, "PortRange.From", "%d", a->from_port);
+		if (!rc && a->has_ports)
+			rc = put(out, "PortRange.To", "%d", a->to_port);
+		if (!rc && a->has_icmp)
+			rc = put(out, "Icmp.Type", "%d", a->icmp_type);
+		if (!rc && a->has_icmp)
+			rc = put(out, "Icmp.Code", "%d", a->icmp_code);
+		break;
+	case ACT_ASSIGN_IPV6_ADDRESS:
+		rc = put(out, "NetworkInterfaceId", "%s", a->resource_id);
+		if (!rc)
+			rc = put(out, "Ipv6AddressCount", "1");
+		break;
+	default: rc = DS_EINVAL;
+	}
+	return rc;
+}
+
+/* ---- step 1: the VPC's /56 and the subnets' /64s ---- */
+
+static const struct cidr_assoc *live_v6(const struct cidr_assoc_vec *v)
+{
+	const struct cidr_assoc *best = NULL;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct cidr_assoc *a = &v->v[i];
+		if (strcmp(a->state, "disassociated") && strcmp(a->state, "failed") &&
+		    (!best || !strcmp(a->state, "associated")))
+			best = a;
+	}
+	return best;
+}
+
+static void poll_vpc(struct act *x);
+
+static void on_vpc_read(struct act *x, int rc, const struct ec2_error *err)
+{
+	const struct cidr_assoc *a = NULL;
+	if (rc && err && err->cls != EC2_NOT_FOUND) {
+		finish_action(x, ACTION_FAILED, "DescribeVpcs: %s: %s", err->code, err->message);
+		return;
+	}
+	for (size_t i = 0; i < x->obs.vpcs.n; i++)
+		if (!strcmp(x->obs.vpcs.v[i].vpc_id, x->a->vpc_id))
+			a = live_v6(&x->obs.vpcs.v[i].ipv6_assocs);
+	if (a && !strcmp(a->state, "associated") && a->cidr[0]) {
+		snprintf(x->e->vpc_block, sizeof(x->e->vpc_block), "%s", a->cidr);
+		finish_action(x, ACTION_DONE, "%s %s", a->association_id, a->cidr);
+		return;
+	}
+	if (!a && x->ambiguous && x->waited_s > 10) {
+		finish_action(x, ACTION_FAILED,
+			      "AssociateVpcCidrBlock failed and no block appeared");
+		return;
+	}
+	if (!wait_then(x, poll_vpc))
+		finish_action(x, ACTION_FAILED, "the VPC's IPv6 block is still %s",
+			      a ? a->state : "absent");
+}
+
+static void poll_vpc(struct act *x)
+{
+	reread(x, OBS_VPCS, NULL, NULL, on_vpc_read);
+}
+
+static void on_vpc_assoc(struct act *x, const struct ec2_answer *ans)
+{
+	if (ans->rc && !ans->ambiguous) {
+		finish_action(x, ACTION_FAILED, "AssociateVpcCidrBlock: %s: %s", ans->err.code,
+			      ans->err.message);
+		return;
+	}
+	/* No client token: an ambiguous failure is settled by reading, never by resending. */
+	x->ambiguous = ans->rc != 0;
+	poll_vpc(x);
+}
+
+static void poll_subnet(struct act *x);
+
+static void on_subnet_read(struct act *x, int rc, const struct ec2_error *err)
+{
+	const struct cidr_assoc *a = NULL;
+	if (rc) {
+		finish_action(x, ACTION_FAILED, "DescribeSubnets: %s", err ? err->code : "error");
+		return;
+	}
+	for (size_t i = 0; i < x->obs.subnets.n; i++)
+		if (!strcmp(x->obs.subnets.v[i].subnet_id, x->a->resource_id))
+			a = live_v6(&x->obs.subnets.v[i].ipv6_assocs);
+	if (a && !strcmp(a->state, "associated")) {
+		finish_action(x, ACTION_DONE, "%s %s", a->association_id, a->cidr);
+		return;
+	}
+	if (!a && x->ambiguous && x->waited_s > 10) {
+		finish_action(x, ACTION_FAILED,
+			      "AssociateSubnetCidrBlock failed and no /64 appeared");
+		return;
+	}
+	if (!wait_then(x, poll_subnet))
+		finish_action(x, ACTION_FAILED, "the subnet's /64 is still %s",
+			      a ? a->state : "absent");
+}
+
+static void poll_subnet(struct act *x)
+{
+	reread(x, OBS_SUBNETS, "subnet-id", x->a->resource_id, on_subnet_read);
+}
+
+static void on_subnet_assoc(struct act *x, const struct ec2_answer *ans)
+{
+	if (ans->rc && !ans->ambiguous) {
+		finish_action(x, ACTION_FAILED, "AssociateSubnetCidrBlock: %s: %s", ans->err.code,
+			      ans->err.message);
+		return;
+	}
+	x->ambiguous = ans->rc != 0;
+	poll_subnet(x);
+}
+
+/* ---- simple idempotent writes ---- */
+
+static void on_simple(struct act *x, const struct ec2_answer *ans)
+{
+	const char *api = plan_action_api(x->a->kind);
+	if (!ans->rc)
+		finish_action(x, ACTION_DONE, "ok");
+	else if (ans->err.cls == EC2_DUPLICATE)
+		/* already there: the re-read after execution confirms the intended state */
+		finish_action(x, ACTION_DONE, "already existed (%s)", ans->err.code);
+	else
+		finish_action(x, ACTION_FAILED, "%s: %s: %s", api, ans->err.code, ans->err.message);
+}
+
+static void on_eigw(struct act *x, const struct ec2_answer *ans)
+{
+	char id[DS_ID_LEN] = "";
+	if (ans->rc) {
+		finish_action(x, ACTION_FAILED, "CreateEgressOnlyInternetGateway: %s: %s",
+			      ans->err.code, ans->err.message);
+		return;
+	}
+	if (x->e->port->decode_eigw(ans->body, ans->body_len, id, sizeof(id)) || !id[0]) {
+		finish_action(x, ACTION_FAILED,
+			      "CreateEgressOnlyInternetGateway: no id in the answer");
+		return;
+	}
+	snprintf(x->e->new_eigw, sizeof(x->e->new_eigw), "%s", id);
+	finish_action(x, ACTION_DONE, "%s", id);
+}
+
+/* ---- step 5: one IPv6 address ---- */
+
+static void on_address_reread(struct act *x, int rc, const struct ec2_error *err)
+{
+	(void)err;
+	for (size_t i = 0; !rc && i < x->obs.instances.n; i++)
+		for (size_t k = 0; k < x->obs.instances.v[i].interfaces.n; k++) {
+			const struct network_interface *n = &x->obs.instances.v[i].interfaces.v[k];
+			if (!strcmp(n->network_interface_id, x->a->resource_id) &&
+			    n->ipv6_addresses.n) {
+				finish_action(x, ACTION_DONE, "%s", n->ipv6_addresses.v[0].address);
+				return;
+			}
+		}
+	finish_action(x, ACTION_FAILED,
+		      "AssignIpv6Addresses failed ambiguously and eth0 has no "
+		      "address; the next reconcile retries");
+}
+
+static void on_address(struct act *x, const struct ec2_answer *ans)
+{
+	if (!ans->rc) {
+		finish_action(x, ACTION_DONE, "ok");
+	} else if (ans->ambiguous) {
+		/* additive and without a client token: read, never resend */
+		reread(x, OBS_INSTANCES, "instance-id", x->a->instance_id, on_address_reread);
+	} else {
+		finish_action(x, ACTION_FAILED, "AssignIpv6Addresses: %s: %s", ans->err.code,
+			      ans->err.message);
+	}
+}
+
+/* ---- step 4: the resize state machine ---- */
+
+static void resize_step(struct act *x);
+
+static void resize_retry_later(struct act *x, const char *why)
+{
+	if (!wait_then(x, resize_step))
+		finish_action(x, ACTION_FAILED, "resize of %s: %s, and the wait timed out",
+			      x->a->instance_id, why);
+}
+
+static void on_resize_call(struct act *x, const struct ec2_answer *ans)
+{
+	if (ans->rc && ans->err.cls != EC2_STATE && ans->err.cls != EC2_TRANSIENT &&
+	    ans->err.cls != EC2_THROTTLED) {
+		finish_action(x, ACTION_FAILED, "resize of %s: %s: %s", x->a->instance_id,
+			      ans->err.code, ans->err.message);
+		return;
+	}
+	/* whatever happened, the next read of the instance says what to do next */
+	x->next_wait_s = 0;
+	if (ans->rc)
+		resize_retry_later(x, ans->err.code);
+	else
+		resize_step(x);
+}
+
+static void on_resize_read(struct act *x, int rc, const struct ec2_error *err)
+{
+	const struct plan_action *a = x->a;
+	const struct instance *in = NULL;
+	struct buf p;
+	buf_init(&p, 0);
+	if (rc) {
+		resize_retry_later(x, err ? err->code : "read failed");
+		return;
+	}
+	for (size_t i = 0; i < x->obs.instances.n; i++)
+		if (!strcmp(x->obs.instances.v[i].instance_id, a->instance_id))
+			in = &x->obs.instances.v[i];
+	if (!in) {
+		finish_action(x, ACTION_FAILED, "instance %s is gone", a->instance_id);
+		return;
+	}
+	bool typed = !strcmp(in->instance_type, a->to_type);
+	bool has_tags = tag_get(&in->tags, TAG_RESIZE_TO) != NULL;
+	const char *s = in->state;
+	if (!has_tags && !typed && !x->tagged) {
+		/* Before anything stops: the tags that let any later run finish the job. */
+		x->tagged = true;
+		put(&p, "ResourceId.1", "%s", a->instance_id);
+		put(&p, "Tag.1.Key", TAG_RESIZE_FROM);
+		put(&p, "Tag.1.Value", "%s", a->from_type);
+		put(&p, "Tag.2.Key", TAG_RESIZE_TO);
+		put(&p, "Tag.2.Value", "%s", a->to_type);
+		put(&p, "Tag.3.Key", TAG_RESIZE_WAS);
+		put(&p, "Tag.3.Value", "%s", a->was_running ? "running" : "stopped");
+		call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
+		return;
+	}
+	if (!strcmp(s, "pending") || !strcmp(s, "stopping") || !strcmp(s, "shutting-down")) {
+		resize_retry_later(x, s);
+		return;
+	}
+	if (!strcmp(s, "terminated")) {
+		finish_action(x, ACTION_FAILED, "instance %s was terminated", a->instance_id);
+		return;
+	}
+	if (!strcmp(s, "running") && !typed) {
+		put(&p, "InstanceId.1", "%s", a->instance_id);
+		call(x, "StopInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
+		return;
+	}
+	if (!strcmp(s, "stopped") && !typed) {
+		put(&p, "InstanceId", "%s", a->instance_id);
+		put(&p, "InstanceType.Value", "%s", a->to_type);
+		call(x, "ModifyInstanceAttribute", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
+		return;
+	}
+	if (!strcmp(s, "stopped") && a->was_running) {
+		put(&p, "InstanceId.1", "%s", a->instance_id);
+		call(x, "StartInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
+		return;
+	}
+	if (has_tags) {
+		/* done: running again (or stopped as it was), on the new type */
+		put(&p, "ResourceId.1", "%s", a->instance_id);
+		put(&p, "Tag.1.Key", TAG_RESIZE_FROM);
+		put(&p, "Tag.2.Key", TAG_RESIZE_TO);
+		put(&p, "Tag.3.Key", TAG_RESIZE_WAS);
+		call(x, "DeleteTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
+		return;
+	}
+	finish_action(x, ACTION_DONE, "%s is %s on %s", a->instance_id, s, in->instance_type);
+}
+
+static void resize_step(struct act *x)
+{
+	reread(x, OBS_INSTANCES, "instance-id", x->a->instance_id, on_resize_read);
+}
+
+/* ---- scheduling ---- */
+
+static void start(struct executor *e, int i)
+{
+	const struct plan_action *a = &e->plan->actions.v[i];
+	struct act *x = calloc(1, sizeof(*x));
+	if (!x) {
+		e->results[i].status = ACTION_FAILED;
+		snprintf(e->results[i].detail, sizeof(e->results[i].detail), "out of memory");
+		return;
+	}
+	x->e = e;
+	x->i = i;
+	x->a = a;
+	observed_init(&x->obs);
+	e->results[i].status = ACTION_RUNNING;
+	e->running++;
+	if (a->kind == ACT_RESIZE_INSTANCE) {
+		x->counts_stop = a->was_running;
+		*e->stops_running += x->counts_stop;
+		x->tagged = a->resume;
+		resize_step(x);
+		return;
+	}
+	struct buf p;
+	buf_init(&p, 0);
+	int rc = executor_form_params(a, e->vpc_block, e->new_eigw, &p);
+	if (rc) {
+		buf_cleanup(&p);
+		finish_action(x, ACTION_FAILED, "cannot resolve the parameters (%s)",
+			      ds_strerror(rc));
+		return;
+	}
+	const char *api = plan_action_api(a->kind);
+	switch (a->kind) {
+	case ACT_ASSOCIATE_VPC_IPV6: call(x, api, &p, 0, on_vpc_assoc); break;
+	case ACT_ASSOCIATE_SUBNET_IPV6: call(x, api, &p, 0, on_subnet_assoc); break;
+	case ACT_CREATE_EIGW:
+		call(x, api, &p, EC2_PORT_IDEMPOTENT, on_eigw); /* ClientToken */
+		break;
+	case ACT_ASSIGN_IPV6_ADDRESS: call(x, api, &p, 0, on_address); break;
+	default: call(x, api, &p, EC2_PORT_IDEMPOTENT, on_simple); break;
+	}
+}
+
+static bool deps_state(const struct executor *e, const struct plan_action *a, int *failed_dep)
+{
+	bool all_done = true;
+	*failed_dep = -1;
+	for (int d = 0; d < a->n_deps; d++) {
+		enum action_status st = e->results[a->deps[d]].status;
+		if (st == ACTION_FAILED || st == ACTION_SKIPPED)
+			*failed_dep = a->deps[d];
+		if (st != ACTION_DONE)
+			all_done = false;
+	}
+	return all_done;
+}
+
+static void schedule(struct executor *e)
+{
+	if (e->scheduling) {
+		e->again = true;
+		return;
+	}
+	e->scheduling = true;
+	do {
+		e->again = false;
+		for (size_t i = 0; i < e->plan->actions.n; i++) {
+			const struct plan_action *a = &e->plan->actions.v[i];
+			struct action_result *r = &e->results[i];
+			int failed;
+			if (r->status != ACTION_PENDING)
+				continue;
+			bool ready = deps_state(e, a, &failed);
+			if (failed >= 0) {
+				r->status = ACTION_SKIPPED;
+				snprintf(r->detail, sizeof(r->detail),
+					 "skipped: action %d did not succeed", failed + 1);
+				e->again = true;
+				continue;
+			}
+			if (!ready)
+				continue;
+			if (a->kind == ACT_RESIZE_INSTANCE && a->was_running &&
+			    *e->stops_running >= e->opt.max_concurrent_stops)
+				continue; /* max_concurrent_stops: waits for a running resize */
+			start(e, (int)i);
+		}
+	} while (e->again);
+	e->scheduling = false;
+	if (e->running == 0 && !e->finished) {
+		struct exec_report rep = {0};
+		for (size_t i = 0; i < e->plan->actions.n; i++) {
+			enum action_status st = e->results[i].status;
+			if (st == ACTION_PENDING) { /* cannot happen in a DAG; never hang on it */
+				e->results[i].status = st = ACTION_SKIPPED;
+				snprintf(e->results[i].detail, sizeof(e->results[i].detail),
+					 "never became ready");
+			}
+			rep.done += st == ACTION_DONE;
+			rep.failed += st == ACTION_FAILED;
+			rep.skipped += st == ACTION_SKIPPED;
+		}
+		rep.mutating_calls = e->mutating_calls;
+		rep.results = e->results;
+		e->finished = true;
+		e->done(e->ud, &rep);
+	}
+}
+
+struct executor *executor_start(const struct ec2_port *port, const struct plan *plan,
+				const struct exec_options *opt, exec_done_fn done, void *ud)
+{
+	struct executor *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->results = calloc(plan->actions.n + 1, sizeof(*e->results));
+	if (!e->results) {
+		free(e);
+		return NULL;
+	}
+	e->port = port;
+	e->plan = plan;
+	e->opt = *opt;
+	if (e->opt.max_concurrent_stops < 1)
+		e->opt.max_concurrent_stops = 1;
+	if (e->opt.poll_s <= 0)
+		e->opt.poll_s = 1;
+	if (e->opt.wait_timeout_s <= 0)
+		e->opt.wait_timeout_s = 900;
+	e->stops_running = opt->shared_stops ? opt->shared_stops : &e->own_stops;
+	e->done = done;
+	e->ud = ud;
+	schedule(e);
+	return e;
+}
+
+void executor_free(struct executor *e)
+{
+	if (!e)
+		return;
+	free(e->results);
+	free(e);
+}
