@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -13,6 +14,10 @@ int cli_session_init(struct cli_session *s, double budget, char *err, size_t err
 	s->http = http_client_new(s->loop);
 	s->creds = creds_cache_new(&creds_env_default, s->target.region);
 	struct ec2_client_options opt = {.budget = budget, .max_attempts = 3};
+	/* For emulators only (moto never throttles): scales EC2's documented buckets. */
+	const char *scale = getenv("DUALSTACKD_BUCKET_SCALE");
+	if (scale)
+		opt.bucket_scale = strtod(scale, NULL);
 	s->ec2 = s->http && s->creds ? ec2_client_new(s->http, s->creds, &opt) : NULL;
 	if (!s->ec2) {
 		snprintf(err, err_len, "out of memory");

@@ -341,8 +341,8 @@ static int run_target(struct cli_session *s, const struct policy *pol, char **vp
 			free(text);
 			cJSON_Delete(arr);
 		}
-		if (dry_run)
-			printf("dry-run: no call was made\n");
+		if (apply && dry_run)
+			fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
 		if (!apply)
 			status = 0; /* plan is read-only: it succeeded */
 		goto out;

@@ -79,6 +79,11 @@ class FaultProxy:
         self.buckets_on = buckets
         self.p5xx, self.preset, self.latency_ms = p5xx, preset, latency_ms
         self.scale = scale  # multiplies bucket sizes and rates (1.0 = EC2's numbers)
+        # drop_action: requests of this action are held (drop_seen is set) and then dropped
+        # with a reset once drop_release is set - a crash test kills dualstackd meanwhile.
+        self.drop_action = None
+        self.drop_seen = threading.Event()
+        self.drop_release = threading.Event()
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.buckets = {}
@@ -114,6 +119,18 @@ class FaultProxy:
         with self.lock:
             self.counts[(action, outcome)] += 1
             self.events.append((time.monotonic(), action, outcome))
+
+    MUTATING_PREFIXES = ("Create", "Associate", "Authorize", "Modify", "Assign", "Stop", "Start",
+                         "Delete", "Revoke", "Replace", "Attach", "Run", "Send")
+
+    def mutating(self, outcome="ok"):
+        """{action: n} of mutating EC2 calls that reached moto (outcome ok by default)."""
+        out = collections.Counter()
+        with self.lock:
+            for (a, o), n in self.counts.items():
+                if a.startswith(self.MUTATING_PREFIXES) and (outcome is None or o == outcome):
+                    out[a] += n
+        return dict(out)
 
     def calls(self, action=None, outcome=None):
         with self.lock:
@@ -193,6 +210,11 @@ class FaultProxy:
         rid = ("%032x" % self.rng.getrandbits(128)).encode()
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
+        if action == self.drop_action:
+            self.count(action, "dropped")
+            self.drop_seen.set()
+            self.drop_release.wait(60)
+            return self.reset(req)
         if self.buckets_on and action != "other" and not self.bucket_for(action, params).take():
             self.count(action, "throttled")
             return self.reply(req, 503, THROTTLE_XML % rid)
