@@ -22,6 +22,7 @@ struct executor {
 	int *stops_running; /* opt.shared_stops, or &own_stops */
 	int mutating_calls;
 	bool scheduling, again, finished;
+	bool slot_timer; /* a re-check for a free stop slot is due */
 	exec_done_fn done;
 	void *ud;
 };
@@ -655,8 +656,16 @@ static bool deps_state(const struct executor *e, const struct plan_action *a, in
 	return all_done;
 }
 
+static void on_slot_timer(void *ud)
+{
+	struct executor *e = ud;
+	e->slot_timer = false;
+	schedule(e);
+}
+
 static void schedule(struct executor *e)
 {
+	int waiting_for_slot = 0;
 	if (e->scheduling) {
 		e->again = true;
 		return;
@@ -681,12 +690,22 @@ static void schedule(struct executor *e)
 			if (!ready)
 				continue;
 			if (a->kind == ACT_RESIZE_INSTANCE && a->was_running &&
-			    *e->stops_running >= e->opt.max_concurrent_stops)
-				continue; /* max_concurrent_stops: waits for a running resize */
+			    *e->stops_running >= e->opt.max_concurrent_stops) {
+				waiting_for_slot++; /* max_concurrent_stops: a resize must end first */
+				continue;
+			}
 			start(e, (int)i);
 		}
 	} while (e->again);
 	e->scheduling = false;
+	if (e->running == 0 && waiting_for_slot && !e->finished) {
+		/* The slots are held by other executors of this account and region: look again
+		 * shortly instead of ending with work undone. */
+		if (!e->slot_timer && !e->port->after(e->port->ctx, 1.0, on_slot_timer, e))
+			e->slot_timer = true;
+		if (e->slot_timer)
+			return;
+	}
 	if (e->running == 0 && !e->finished) {
 		struct exec_report rep = {0};
 		for (size_t i = 0; i < e->plan->actions.n; i++) {

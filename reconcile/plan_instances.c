@@ -166,14 +166,14 @@ static void plan_instance(struct plan_ctx *c, size_t slot)
 	const char *from = tag_get(&in->tags, TAG_RESIZE_FROM);
 	const char *to = tag_get(&in->tags, TAG_RESIZE_TO);
 	const char *was = tag_get(&in->tags, TAG_RESIZE_WAS);
-	c->instances[slot].final_type = in->instance_type;
+	snprintf(c->instances[slot].final_type, DS_ID_LEN, "%s", in->instance_type);
 	if (from && to) {
 		/* An interrupted resize is always driven to completion: a running instance is
 		 * never left stopped, whatever the policy or the window says now. */
 		c->instances[slot].resize_action =
 		    add_resize(c, in, from, to, was && !strcmp(was, "running"), true,
 			       "an interrupted resize is driven to completion");
-		c->instances[slot].final_type = to;
+		snprintf(c->instances[slot].final_type, DS_ID_LEN, "%s", to);
 		return;
 	}
 	const struct instance_type_info *ti = type_info(c->obs, in->instance_type);
@@ -236,7 +236,7 @@ static void plan_instance(struct plan_ctx *c, size_t slot)
 		 target);
 	c->instances[slot].resize_action =
 	    add_resize(c, in, in->instance_type, target, running, false, reason);
-	c->instances[slot].final_type = c->out->actions.v[c->instances[slot].resize_action].to_type;
+	snprintf(c->instances[slot].final_type, DS_ID_LEN, "%s", target);
 }
 
 void plan_step_resize(struct plan_ctx *c)
@@ -255,7 +255,7 @@ void plan_step_resize(struct plan_ctx *c)
 	for (size_t i = 0; i < n; i++) {
 		c->instances[i].inst = list[i];
 		c->instances[i].resize_action = -1;
-		c->instances[i].final_type = list[i]->instance_type;
+		snprintf(c->instances[i].final_type, DS_ID_LEN, "%s", list[i]->instance_type);
 	}
 	c->n_instances = n;
 	free(list);

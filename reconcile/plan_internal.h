@@ -39,8 +39,8 @@ struct plan_ctx {
 	/* step 4 */
 	struct {
 		const struct instance *inst;
-		int resize_action;	/* or -1 */
-		const char *final_type; /* after any planned resize */
+		int resize_action;	    /* or -1 */
+		char final_type[DS_ID_LEN]; /* after any planned resize (a copy: actions move) */
 	} * instances;
 	size_t n_instances;
 };

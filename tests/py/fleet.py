@@ -1,4 +1,5 @@
 """Builders of EC2 state in moto for the integration tests and the demo."""
+import ipaddress
 
 
 def guide_example(ec2, with_ipv6=False):
@@ -73,3 +74,75 @@ def guide_example(ec2, with_ipv6=False):
                                      RuleAction="allow", Egress=False, Ipv6CidrBlock="::/0",
                                      PortRange={"From": 80, "To": 80})
     return ids
+
+
+def generate_fleet(ec2, n=50, seed=1):
+    """n varied VPCs: public, NAT-private and isolated subnets; mixed rules; partly dual-stack
+    VPCs; opt-out tags on VPCs, subnets and instances; instance types with and without IPv6.
+    Returns the VPC ids."""
+    import random
+    rng = random.Random(seed)
+    vpcs = []
+    for i in range(n):
+        partly = rng.random() < 0.25
+        vpc = ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16",
+                             AmazonProvidedIpv6CidrBlock=partly)["Vpc"]["VpcId"]
+        vpcs.append(vpc)
+        if rng.random() < 0.1:
+            ec2.create_tags(Resources=[vpc], Tags=[{"Key": "dualstack:opt-out", "Value": "true"}])
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        kinds = ["public"] + rng.sample(["private", "isolated", "public"], rng.randint(0, 2))
+        subnets = []
+        nat = None
+        for k, kind in enumerate(kinds):
+            sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{i}.{k * 16}.0/20")["Subnet"]["SubnetId"]
+            subnets.append((sub, kind))
+            rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+            ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
+            if kind == "public":
+                ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+            elif kind == "private":
+                if nat is None:
+                    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+                    nat = ec2.create_nat_gateway(SubnetId=subnets[0][0], AllocationId=eip)[
+                        "NatGateway"]["NatGatewayId"]
+                ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+            if rng.random() < 0.1:
+                ec2.create_tags(Resources=[sub], Tags=[{"Key": "dualstack:opt-out", "Value": "true"}])
+        if partly:
+            block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+            net = ipaddress.ip_network(block)
+            ec2.associate_subnet_cidr_block(SubnetId=subnets[0][0], Ipv6CidrBlock=str(
+                list(net.subnets(new_prefix=64))[rng.randint(0, 3)]))
+        web = ec2.create_security_group(VpcId=vpc, GroupName="web", Description="web")["GroupId"]
+        db = ec2.create_security_group(VpcId=vpc, GroupName="db", Description="db")["GroupId"]
+        rules = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+                 {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}]
+        if rng.random() < 0.5:
+            rules.append({"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]})
+        if rng.random() < 0.5:
+            rules.append({"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]})
+        if rng.random() < 0.5:
+            rules.append({"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+                          "IpRanges": [{"CidrIp": "198.51.100.0/24"}]})
+        ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=rules)
+        ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web}]},
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": f"10.{i}.0.0/16"}]}])
+        if rng.random() < 0.4:
+            acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+            ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",
+                                         Egress=False, CidrBlock="0.0.0.0/0", PortRange={"From": 443, "To": 443})
+            ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=110, Protocol="-1", RuleAction="deny",
+                                         Egress=False, CidrBlock="0.0.0.0/0")
+            ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="allow",
+                                         Egress=True, CidrBlock="0.0.0.0/0")
+        for _ in range(rng.randint(0, 2)):
+            sub, _kind = rng.choice(subnets)
+            itype = rng.choice(["t2.micro", "t3.small", "m5.large", "m3.large", "m1.large"])
+            tags = [{"Key": "dualstack:opt-out", "Value": "true"}] if rng.random() < 0.1 else []
+            ec2.run_instances(ImageId="ami-760aaa0f", InstanceType=itype, MinCount=1, MaxCount=1,
+                              SubnetId=sub, SecurityGroupIds=[web],
+                              TagSpecifications=[{"ResourceType": "instance", "Tags": tags}] if tags else [])
+    return vpcs
