@@ -26,14 +26,14 @@ dualstackd: $(BUILD)/dualstackd
 	cp $< $@
 
 $(BUILD)/dualstackd: $(BUILD)/controller/main.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(wildcard */*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"; $(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit: $(UNIT_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Installs apt packages, the pinned moto and the Kafka jars (idempotent, cached).
 deps:
@@ -43,7 +43,7 @@ unit: $(BUILD)/unit
 	$(BUILD)/unit
 
 $(BUILD)/ec2_load: $(BUILD)/tests/tools/ec2_load.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 integration: dualstackd $(BUILD)/ec2_load
 	python3 -m pytest -q -p no:cacheprovider tests/py $(PYTEST_ARGS)
@@ -77,14 +77,14 @@ fuzz:
 	bash tests/fuzz/run.sh $(FUZZ_RUNS)
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 bench: dualstackd
 	$(MAKE) OPT="-O2 -g" build/rel/bench
 	bash tests/bench/run.sh
 
 $(BUILD)/bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 demo: deps dualstackd
 	python3 tests/demo.py

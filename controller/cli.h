@@ -29,5 +29,6 @@ int cmd_describe(int argc, char **argv);
 int cmd_check_policy(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_explain_event(int argc, char **argv);
 
 #endif

@@ -243,7 +243,8 @@ static size_t synthetic_vpc(struct observed *o)
 		snprintf(in->vpc_id, sizeof(in->vpc_id), "%s", v->vpc_id);
 		snprintf(in->subnet_id, sizeof(in->subnet_id), "subnet-%017d", i % 24);
 		struct network_interface *eni = vec_push(&in->interfaces, sizeof(*eni));
-		snprintf(eni->network_interface_id, sizeof(eni->network_interface_id), "eni-%017d", i);
+		snprintf(eni->network_interface_id, sizeof(eni->network_interface_id), "eni-%017d",
+			 i);
 	}
 	return n;
 }
@@ -267,9 +268,10 @@ static void bench_planner(void)
 		plan_cleanup(&p);
 	}
 	double dt = thread_cpu_s() - t0;
-	printf("| Planner throughput, one core (a VPC of %zu resources, %zu actions planned) | %.0f "
-	       "resources/s | >= 100000 resources/s |\n",
-	       resources, actions, n * (double)resources / dt);
+	printf(
+	    "| Planner throughput, one core (a VPC of %zu resources, %zu actions planned) | %.0f "
+	    "resources/s | >= 100000 resources/s |\n",
+	    resources, actions, n * (double)resources / dt);
 	observed_cleanup(&o);
 	free(pol);
 }

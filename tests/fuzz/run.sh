@@ -17,6 +17,8 @@ seed ec2_error tests/fixtures/errors/*
 for d in tests/fixtures/sigv4-testsuite/*/ tests/fixtures/sigv4-testsuite/*/*/; do
 	seed sigv4 "$d"*.req
 done
+seed events tests/fixtures/events/*.json
+seed policy tests/policies/*.json
 status=0
 for t in $(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||'); do
 	[ -x "$OUT/fuzz_$t" ] || { echo "fuzz: $OUT/fuzz_$t not built"; exit 1; }

@@ -13,13 +13,15 @@ void test_ratelimit(void);
 void test_creds(void);
 void test_plan(void);
 void test_policy(void);
+void test_events(void);
 
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } suites[] = {
-    {"sigv4", test_sigv4}, {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
-    {"creds", test_creds}, {"plan", test_plan},	      {"policy", test_policy},
+    {"sigv4", test_sigv4},   {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
+    {"creds", test_creds},   {"plan", test_plan},	{"policy", test_policy},
+    {"events", test_events},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)

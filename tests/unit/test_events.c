@@ -1,0 +1,149 @@
+/* Event decoders over every real-world sample (tests/fixtures/events, copied from
+ * ../shared/events with their SOURCES.md): each gives the work keys in expected/<name>.json.
+ * Negative cases: invalid JSON, oversized, wrong types, unknown shapes. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../handlers/event.h"
+#include "check.h"
+
+static void run_sample(const char *name)
+{
+	char rel[512], path[1024];
+	size_t len = 0;
+	snprintf(rel, sizeof(rel), "events/%s", name);
+	char *data = check_read_fixture(rel, &len);
+	struct event_result *r = malloc(sizeof(*r));
+	if (!data || !r)
+		goto out;
+	event_decode(data, len, r);
+	CHECK_MSG(r->verdict != EVENT_REJECT, "%s rejected: %s", name, r->reason);
+	cJSON *j = event_result_json(r);
+	char *got = cJSON_Print(j);
+	snprintf(path, sizeof(path), "%s/events/expected/%s", check_fixtures, name);
+	if (getenv("DS_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fprintf(f, "%s\n", got);
+			fclose(f);
+		}
+	}
+	snprintf(rel, sizeof(rel), "events/expected/%s", name);
+	char *want = check_read_fixture(rel, NULL);
+	if (want) {
+		size_t n = strlen(want);
+		while (n && want[n - 1] == '\n')
+			want[--n] = '\0';
+		CHECK_MSG(!strcmp(got, want), "%s:\n got:  %s\n want: %s", name, got, want);
+	}
+	free(want);
+	free(got);
+	cJSON_Delete(j);
+out:
+	free(r);
+	free(data);
+}
+
+static void test_samples(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/events", check_fixtures);
+	DIR *d = opendir(path);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len > 5 && !strcmp(e->d_name + len - 5, ".json")) {
+			run_sample(e->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	CHECK(n >= 28);
+}
+
+static void test_rejects(void)
+{
+	static const struct {
+		const char *text;
+		const char *reason;
+	} cases[] = {
+	    {"{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": ", "invalid JSON"},
+	    {"[1, 2, 3]", "not a JSON object"},
+	    {"{\"hello\": \"world\"}", "unrecognised event shape"},
+	    {"{\"detail-type\": \"EC2 Instance State-change Notification\", \"detail\": \"x\"}",
+	     "without a detail object"},
+	    {"{\"detail-type\": \"EC2 Instance State-change Notification\", \"account\": \"1\","
+	     " \"region\": \"r\", \"detail\": {\"instance-id\": 7, \"state\": \"running\"}}",
+	     "without instance-id"},
+	    {"{\"Records\": []}", "empty Records list"},
+	    {"{\"Records\": [{\"x\": 1}]}", "neither CloudTrail nor SNS"},
+	    {"{\"eventName\": \"CreateVpc\", \"eventSource\": \"ec2.amazonaws.com\","
+	     " \"responseElements\": {\"vpc\": {\"vpcId\": \"vpc-1\"}}}",
+	     "without an account id"},
+	    {"{\"Type\": \"Notification\", \"Message\": \"not json\"}", "Message is not JSON"},
+	    {"{\"invokingEvent\": \"{\\\"configurationItem\\\": {\\\"resourceType\\\": 5}}\"}",
+	     "without resourceType/resourceId"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct event_result r;
+		event_decode(cases[i].text, strlen(cases[i].text), &r);
+		CHECK_MSG(r.verdict == EVENT_REJECT, "case %zu not rejected (%s)", i, r.reason);
+		CHECK_MSG(strstr(r.reason, cases[i].reason), "case %zu: %s", i, r.reason);
+	}
+	/* 5 MB: oversized, whatever it holds */
+	size_t big = (size_t)5 << 20;
+	char *p = malloc(big);
+	memset(p, ' ', big);
+	p[0] = '{';
+	p[big - 1] = '}';
+	struct event_result r;
+	event_decode(p, big, &r);
+	CHECK(r.verdict == EVENT_REJECT && strstr(r.reason, "oversized: 5242880 bytes"));
+	free(p);
+}
+
+static void test_nothing_to_do(void)
+{
+	static const struct {
+		const char *text;
+		const char *reason;
+	} cases[] = {
+	    {"{\"eventName\": \"DescribeVpcs\", \"eventSource\": \"ec2.amazonaws.com\","
+	     " \"awsRegion\": \"us-east-1\", \"recipientAccountId\": \"123456789012\"}",
+	     "read-only call"},
+	    {"{\"eventName\": \"CreateBucket\", \"eventSource\": \"s3.amazonaws.com\"}",
+	     "not an EC2 call"},
+	    {"{\"eventName\": \"CreateKeyPair\", \"eventSource\": \"ec2.amazonaws.com\","
+	     " \"awsRegion\": \"us-east-1\", \"recipientAccountId\": \"123456789012\"}",
+	     "does not change what dualstackd reconciles"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct event_result r;
+		event_decode(cases[i].text, strlen(cases[i].text), &r);
+		CHECK_MSG(r.verdict == EVENT_NONE && r.n_keys == 0, "case %zu: %d", i, r.verdict);
+		CHECK_MSG(strstr(r.reason, cases[i].reason), "case %zu: %s", i, r.reason);
+	}
+	/* CreateTags on a subnet (an opt-out tag may have changed) -> resolve the subnet */
+	const char *tags =
+	    "{\"eventName\": \"CreateTags\", \"eventSource\": \"ec2.amazonaws.com\","
+	    " \"awsRegion\": \"eu-west-1\", \"recipientAccountId\": \"123456789012\","
+	    " \"requestParameters\": {\"resourcesSet\": {\"items\": [{\"resourceId\":"
+	    " \"subnet-0abc\"}, {\"resourceId\": \"vol-1\"}]}}}";
+	struct event_result r;
+	event_decode(tags, strlen(tags), &r);
+	CHECK(r.verdict == EVENT_WORK && r.n_keys == 1);
+	CHECK_STR(r.keys[0].resource_id, "subnet-0abc");
+	CHECK_STR(r.keys[0].region, "eu-west-1");
+}
+
+void test_events(void)
+{
+	test_samples();
+	test_rejects();
+	test_nothing_to_do();
+}
