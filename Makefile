@@ -5,7 +5,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-fo
 OPT     ?= -O2 -g
 PKGS    := rdkafka libcurl libcrypto libcjson expat yaml-0.1 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -lpthread
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS)
 BUILD   ?= build/rel
 

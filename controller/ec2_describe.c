@@ -165,13 +165,18 @@ static int build_params(struct describe_state *st, const struct describe_request
 			rc = aws_form_add(p, key, req->vpc_ids[i]);
 		}
 	}
-	if (!rc && req->filter_name && req->filter_value) {
+	if (!rc && req->filter_name && (req->filter_value || req->n_filter_values)) {
 		filter++;
 		snprintf(key, sizeof(key), "Filter.%d.Name", filter);
 		rc = aws_form_add(p, key, req->filter_name);
 		snprintf(key, sizeof(key), "Filter.%d.Value.1", filter);
-		if (!rc)
+		if (!rc && req->filter_value)
 			rc = aws_form_add(p, key, req->filter_value);
+		for (size_t i = 0; !rc && i < req->n_filter_values; i++) {
+			snprintf(key, sizeof(key), "Filter.%d.Value.%zu", filter,
+				 i + 1 + (req->filter_value ? 1 : 0));
+			rc = aws_form_add(p, key, req->filter_values[i]);
+		}
 	}
 	if (!rc && req->kind == DESCRIBE_INSTANCES) {
 		/* Terminated instances linger for an hour and are never in scope. */

@@ -43,6 +43,8 @@ struct describe_request {
 	size_t n_names;
 	const char *filter_name; /* an extra filter (e.g. "instance-id"), or NULL */
 	const char *filter_value;
+	const char *const *filter_values; /* or several values */
+	size_t n_filter_values;
 };
 
 /* rc is DS_OK, DS_EAWS (err says which), or DS_EPARSE (err->message says where). */

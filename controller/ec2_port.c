@@ -42,6 +42,8 @@ static int port_read(void *ctx, const struct ec2_read *rq, struct observed *obs,
 	    .n_names = rq->n_names,
 	    .filter_name = rq->filter_name,
 	    .filter_value = rq->filter_value,
+	    .filter_values = rq->filter_values,
+	    .n_filter_values = rq->n_filter_values,
 	};
 	/* instance types are not per VPC */
 	if (rq->kind == OBS_INSTANCE_TYPES)
@@ -66,6 +68,7 @@ static void on_call(void *ud, const struct ec2_result *res)
 	    .ambiguous = res->ambiguous,
 	    .body = res->body,
 	    .body_len = res->body_len,
+	    .request_id = res->request_id[0] ? res->request_id : res->err.request_id,
 	};
 	c->done(c->ud, &ans);
 	free(c);

@@ -9,6 +9,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } subcommands[] = {
+    {"run", cmd_run, "the daemon: Kafka events in, dual-stack VPCs out"},
     {"plan", cmd_plan, "read-only: the exact EC2 calls that would make the VPCs dual-stack"},
     {"apply", cmd_apply, "reconcile the VPCs once; exit 0 only when converged"},
     {"check-policy", cmd_check_policy, "validate a policy file"},

@@ -51,6 +51,8 @@ struct ec2_read {
 	size_t n_vpc_ids;
 	const char *filter_name; /* optional extra filter, e.g. "instance-id" */
 	const char *filter_value;
+	const char *const *filter_values; /* or several values for it */
+	size_t n_filter_values;
 	const char *const *names; /* OBS_INSTANCE_TYPES: the types */
 	size_t n_names;
 };
@@ -61,6 +63,7 @@ struct ec2_answer {
 	bool ambiguous;	      /* the failed call may have taken effect */
 	const char *body;     /* the XML answer on success (valid during the callback) */
 	size_t body_len;
+	const char *request_id; /* AWS's request id, for the audit record */
 };
 
 typedef void (*ec2_read_fn)(void *ud, int rc, const struct ec2_error *err);

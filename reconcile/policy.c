@@ -668,6 +668,30 @@ static void k_assume_role(struct vctx *v, const char *path, const cJSON *val, st
 	}
 }
 
+cJSON *policy_doc_parse(const char *name, const char *text, size_t len, char *err, size_t err_len)
+{
+	size_t nlen = strlen(name);
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)text[i]))
+		i++;
+	int yaml = (nlen > 5 && strcmp(name + nlen - 5, ".yaml") == 0) ||
+		   (nlen > 4 && strcmp(name + nlen - 4, ".yml") == 0) ||
+		   (i < len && text[i] != '{');
+	if (err_len)
+		err[0] = '\0';
+	if (yaml)
+		return yaml_to_json(text, len, err, err_len);
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		int line = 1;
+		for (const char *c = text; at && c < at && c < text + len; c++)
+			line += *c == '\n';
+		snprintf(err, err_len, "line %d: invalid JSON", line);
+	}
+	return root;
+}
+
 int policy_parse(const char *name, const char *text, size_t len, struct policy *out,
 		 struct buf *errors)
 {
@@ -680,27 +704,8 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	};
 	struct vctx v = {name, errors, 0};
 	char err[256] = "";
-	cJSON *root = NULL;
-	size_t nlen = strlen(name);
-	size_t i = 0;
-	while (i < len && isspace((unsigned char)text[i]))
-		i++;
-	int yaml = (nlen > 5 && strcmp(name + nlen - 5, ".yaml") == 0) ||
-		   (nlen > 4 && strcmp(name + nlen - 4, ".yml") == 0) ||
-		   (i < len && text[i] != '{');
 	policy_defaults(out);
-	if (yaml) {
-		root = yaml_to_json(text, len, err, sizeof(err));
-	} else {
-		root = cJSON_ParseWithLength(text, len);
-		if (!root) {
-			const char *at = cJSON_GetErrorPtr();
-			int line = 1;
-			for (const char *c = text; at && c < at && c < text + len; c++)
-				line += *c == '\n';
-			snprintf(err, sizeof(err), "line %d: invalid JSON", line);
-		}
-	}
+	cJSON *root = policy_doc_parse(name, text, len, err, sizeof(err));
 	if (!root) {
 		buf_printf(errors, "%s: %s\n", name, err[0] ? err : "cannot parse");
 		return DS_EPARSE;

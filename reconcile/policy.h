@@ -86,6 +86,12 @@ void policy_defaults(struct policy *p);
 int policy_parse(const char *name, const char *text, size_t len, struct policy *out,
 		 struct buf *errors);
 
+/* Parses a JSON or YAML document (same rule as policy_parse for which) into cJSON; NULL with
+ * err filled on a syntax error. Shared with the daemon's config file. */
+struct cJSON;
+struct cJSON *policy_doc_parse(const char *name, const char *text, size_t len, char *err,
+			       size_t err_len);
+
 /* Scope checks. */
 bool policy_account_in_scope(const struct policy *p, const char *account);
 bool policy_region_in_scope(const struct policy *p, const char *region);

@@ -1,0 +1,36 @@
+/* daemon.h - `dualstackd run`: events from Kafka in, dual-stack VPCs out.
+ * Owns: the daemon's config, and the wiring of every part on one libev loop - the Kafka
+ * consumer (input topics and the internal work topic) and producer (work, dead-letter, audit
+ * topics), event decoding, resolving resources to their VPC, the work queue, asynchronous
+ * reconciles through the EC2 port, offsets, periodic resync, metrics and signals.
+ * Not: any migration rule (reconcile/) or event format (handlers/). */
+#ifndef DS_DAEMON_H
+#define DS_DAEMON_H
+
+#include <stddef.h>
+
+struct daemon_config {
+	char brokers[512];
+	char group[128];
+	char input_topics[8][128];
+	size_t n_input_topics;
+	char work_topic[128];
+	char dead_letter_topic[128];
+	char audit_topic[128];
+	struct cJSON *kafka_properties; /* owned */
+	char policy_path[1024];
+	char listen[64];
+	double resync_interval_s;
+	double resync_initial_delay_s; /* first resync after start (default 10 s, jittered) */
+	int max_concurrent_reconciles;
+	size_t max_queued_vpcs;
+};
+
+/* Parses the config file (JSON or YAML); errors name the file and the key. */
+int daemon_config_load(const char *path, struct daemon_config *cfg, char *err, size_t err_len);
+void daemon_config_cleanup(struct daemon_config *cfg);
+
+/* Runs until SIGTERM/SIGINT; returns the exit status. */
+int daemon_run(const struct daemon_config *cfg);
+
+#endif

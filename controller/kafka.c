@@ -1,0 +1,323 @@
+/* Each client's queue writes a byte to a pipe when it becomes non-empty
+ * (rd_kafka_queue_io_event_enable); an ev_io on the pipe drains the queue completely, so no
+ * event is left waiting and nothing polls on a timer. */
+#include "kafka.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct qwatch {
+	struct ev_io io;
+	int fds[2];
+	rd_kafka_queue_t *q;
+};
+
+struct kafka {
+	struct ev_loop *loop;
+	struct kafka_callbacks cb;
+	rd_kafka_t *consumer;
+	rd_kafka_t *producer;
+	rd_kafka_t *mock_owner; /* holds the embedded cluster */
+	rd_kafka_mock_cluster_t *mock;
+	char bootstrap[512];
+	struct qwatch cq, pq;
+	bool closed;
+};
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t err_len)
+{
+	char e[256];
+	if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, err_len, "kafka property %s=%s: %s", k, v, e);
+		return -1;
+	}
+	return 0;
+}
+
+static int apply_properties(rd_kafka_conf_t *conf, const cJSON *props, bool consumer, char *err,
+			    size_t err_len)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, props)
+	{
+		if (!cJSON_IsString(p)) {
+			snprintf(err, err_len, "kafka property %s: expected a string value",
+				 p->string);
+			return -1;
+		}
+		char e[256];
+		rd_kafka_conf_res_t r =
+		    rd_kafka_conf_set(conf, p->string, p->valuestring, e, sizeof(e));
+		/* consumer-only properties are refused by nothing, but keep both clients quiet */
+		if (r != RD_KAFKA_CONF_OK && consumer) {
+			snprintf(err, err_len, "kafka property %s: %s", p->string, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void drain_pipe(int fd)
+{
+	char b[256];
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+}
+
+static void on_consumer_io(struct ev_loop *loop, struct ev_io *w, int revents)
+{
+	struct kafka *k = (struct kafka *)((char *)w - offsetof(struct kafka, cq));
+	(void)loop;
+	(void)revents;
+	drain_pipe(k->cq.fds[0]);
+	rd_kafka_message_t *m;
+	while (!k->closed && (m = rd_kafka_consumer_poll(k->consumer, 0)) != NULL) {
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_kv("warn", "kafka consumer error", "error", rd_kafka_message_errstr(m),
+			       NULL);
+		else if (!m->err)
+			k->cb.message(k->cb.ud, m);
+		rd_kafka_message_destroy(m);
+	}
+}
+
+static void on_producer_io(struct ev_loop *loop, struct ev_io *w, int revents)
+{
+	struct kafka *k = (struct kafka *)((char *)w - offsetof(struct kafka, pq));
+	(void)loop;
+	(void)revents;
+	drain_pipe(k->pq.fds[0]);
+	rd_kafka_poll(k->producer, 0);
+}
+
+static int watch_queue(struct kafka *k, struct qwatch *w, rd_kafka_queue_t *q,
+		       void (*cb)(struct ev_loop *, struct ev_io *, int))
+{
+	if (pipe2(w->fds, O_NONBLOCK | O_CLOEXEC))
+		return -1;
+	w->q = q;
+	rd_kafka_queue_io_event_enable(q, w->fds[1], "1", 1);
+	ev_io_init(&w->io, cb, w->fds[0], EV_READ);
+	ev_io_start(k->loop, &w->io);
+	/* the queue may already hold events written before the pipe existed */
+	ev_feed_event(k->loop, &w->io, EV_READ);
+	return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka *k = opaque;
+	(void)rk;
+	k->cb.delivered(k->cb.ud, m->_private, m->err);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka *k = opaque;
+	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (cooperative)
+			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+		else
+			rd_kafka_assign(rk, parts);
+		if (k->cb.assigned)
+			k->cb.assigned(k->cb.ud, (size_t)parts->cnt);
+		return;
+	}
+	/* revoked: the partitions' in-flight work belongs to their next owner now */
+	for (int i = 0; i < parts->cnt; i++)
+		if (k->cb.revoked)
+			k->cb.revoked(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
+	if (cooperative)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, NULL);
+}
+
+struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
+			const struct kafka_callbacks *cb, char *err, size_t err_len)
+{
+	char e[512];
+	struct kafka *k = calloc(1, sizeof(*k));
+	rd_kafka_conf_t *cc = NULL, *pc = NULL;
+	if (!k)
+		return NULL;
+	k->loop = loop;
+	k->cb = *cb;
+	k->cq.fds[0] = k->cq.fds[1] = k->pq.fds[0] = k->pq.fds[1] = -1;
+	snprintf(k->bootstrap, sizeof(k->bootstrap), "%s", opt->brokers);
+
+	if (!strcmp(opt->brokers, "mock")) {
+		/* the embedded default: librdkafka's mock cluster, reachable over TCP */
+		rd_kafka_conf_t *mc = rd_kafka_conf_new();
+		k->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, mc, e, sizeof(e));
+		k->mock = k->mock_owner ? rd_kafka_mock_cluster_new(k->mock_owner, 1) : NULL;
+		if (!k->mock) {
+			snprintf(err, err_len, "cannot start the embedded Kafka cluster: %s", e);
+			goto fail;
+		}
+		snprintf(k->bootstrap, sizeof(k->bootstrap), "%s",
+			 rd_kafka_mock_cluster_bootstraps(k->mock));
+	}
+
+	cc = rd_kafka_conf_new();
+	if (set(cc, "bootstrap.servers", k->bootstrap, err, err_len) ||
+	    set(cc, "group.id", opt->group, err, err_len) ||
+	    /* at-least-once: only offsets whose work is finished are stored, then committed */
+	    set(cc, "enable.auto.offset.store", "false", err, err_len) ||
+	    set(cc, "enable.auto.commit", "true", err, err_len) ||
+	    set(cc, "auto.commit.interval.ms", "500", err, err_len) ||
+	    set(cc, "auto.offset.reset", "earliest", err, err_len) ||
+	    /* the internal topics may not exist yet: let the subscription create them (the
+	     * operator pre-creates them with the partitions they want in production) */
+	    set(cc, "allow.auto.create.topics", "true", err, err_len) ||
+	    set(cc, "topic.metadata.refresh.interval.ms", "5000", err, err_len) ||
+	    apply_properties(cc, opt->properties, true, err, err_len))
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+	rd_kafka_conf_set_opaque(cc, k);
+	k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof(e));
+	if (!k->consumer) {
+		snprintf(err, err_len, "kafka consumer: %s", e);
+		goto fail;
+	}
+	cc = NULL;
+	rd_kafka_poll_set_consumer(k->consumer);
+
+	pc = rd_kafka_conf_new();
+	if (set(pc, "bootstrap.servers", k->bootstrap, err, err_len) ||
+	    set(pc, "linger.ms", "5", err, err_len) || set(pc, "acks", "all", err, err_len) ||
+	    apply_properties(pc, opt->properties, false, err, err_len))
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+	rd_kafka_conf_set_opaque(pc, k);
+	k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof(e));
+	if (!k->producer) {
+		snprintf(err, err_len, "kafka producer: %s", e);
+		goto fail;
+	}
+	pc = NULL;
+
+	rd_kafka_topic_partition_list_t *topics =
+	    rd_kafka_topic_partition_list_new((int)opt->n_topics);
+	for (size_t i = 0; i < opt->n_topics; i++)
+		rd_kafka_topic_partition_list_add(topics, opt->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t se = rd_kafka_subscribe(k->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (se) {
+		snprintf(err, err_len, "kafka subscribe: %s", rd_kafka_err2str(se));
+		goto fail;
+	}
+	if (watch_queue(k, &k->cq, rd_kafka_queue_get_consumer(k->consumer), on_consumer_io) ||
+	    watch_queue(k, &k->pq, rd_kafka_queue_get_main(k->producer), on_producer_io)) {
+		snprintf(err, err_len, "pipe: %m");
+		goto fail;
+	}
+	return k;
+fail:
+	if (cc)
+		rd_kafka_conf_destroy(cc);
+	if (pc)
+		rd_kafka_conf_destroy(pc);
+	kafka_free(k);
+	return NULL;
+}
+
+int kafka_produce(struct kafka *k, const char *topic, const char *key, const void *value,
+		  size_t len, const struct kafka_header *headers, size_t n_headers, void *opaque)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(n_headers ? n_headers : 1);
+	for (size_t i = 0; i < n_headers; i++)
+		rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, -1);
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+	    k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)value, len),
+	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	if (e) {
+		rd_kafka_headers_destroy(hdrs); /* not taken over on failure */
+		log_kv("error", "kafka produce failed", "topic", topic, "error",
+		       rd_kafka_err2str(e), NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void kafka_store_offset(struct kafka *k, const char *topic, int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+	rd_kafka_resp_err_t e = rd_kafka_offsets_store(k->consumer, l);
+	if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: no longer assigned */
+		log_kv("warn", "offset store failed", "topic", topic, "error", rd_kafka_err2str(e),
+		       NULL);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+void kafka_pause(struct kafka *k)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	if (!rd_kafka_assignment(k->consumer, &parts) && parts) {
+		rd_kafka_pause_partitions(k->consumer, parts);
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+}
+
+const char *kafka_bootstrap(const struct kafka *k)
+{
+	return k->bootstrap;
+}
+
+size_t kafka_outq_len(const struct kafka *k)
+{
+	return k->producer ? (size_t)rd_kafka_outq_len(k->producer) : 0;
+}
+
+void kafka_close(struct kafka *k, int timeout_ms)
+{
+	if (!k || k->closed)
+		return;
+	if (k->producer)
+		rd_kafka_flush(k->producer, timeout_ms);
+	k->closed = true;
+	if (k->consumer) {
+		rd_kafka_commit(k->consumer, NULL, 0); /* what was stored, synchronously */
+		rd_kafka_consumer_close(k->consumer);
+	}
+}
+
+static void unwatch(struct kafka *k, struct qwatch *w)
+{
+	if (w->q) {
+		ev_io_stop(k->loop, &w->io);
+		rd_kafka_queue_io_event_enable(w->q, -1, NULL, 0);
+		rd_kafka_queue_destroy(w->q);
+		w->q = NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		if (w->fds[i] >= 0)
+			close(w->fds[i]);
+}
+
+void kafka_free(struct kafka *k)
+{
+	if (!k)
+		return;
+	unwatch(k, &k->cq);
+	unwatch(k, &k->pq);
+	if (k->consumer)
+		rd_kafka_destroy(k->consumer);
+	if (k->producer)
+		rd_kafka_destroy(k->producer);
+	if (k->mock)
+		rd_kafka_mock_cluster_destroy(k->mock);
+	if (k->mock_owner)
+		rd_kafka_destroy(k->mock_owner);
+	free(k);
+}

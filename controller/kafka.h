@@ -1,0 +1,55 @@
+/* kafka.h - librdkafka on the libev loop: one consumer group member and one producer.
+ * Owns: client configuration (brokers, group, at-least-once settings, any librdkafka property
+ * passed through), bridging both clients' queues onto the loop with queue io-events (no
+ * polling loop), rebalances, storing offsets, produce with an opaque handed back on delivery,
+ * and the embedded mock cluster for the demo.
+ * Not: what messages mean (daemon.c) or which offsets are done (offsets.c). */
+#ifndef DS_KAFKA_H
+#define DS_KAFKA_H
+
+#include <cJSON.h>
+#include <ev.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kafka;
+
+struct kafka_callbacks {
+	void *ud;
+	void (*message)(void *ud, const rd_kafka_message_t *msg);
+	/* err is RD_KAFKA_RESP_ERR_NO_ERROR on success */
+	void (*delivered)(void *ud, void *opaque, rd_kafka_resp_err_t err);
+	void (*revoked)(void *ud, const char *topic, int32_t partition);
+	void (*assigned)(void *ud, size_t n_partitions);
+};
+
+struct kafka_options {
+	const char *brokers; /* "host:port,..." or "mock" for an in-process cluster */
+	const char *group;
+	const char *const *topics;
+	size_t n_topics;
+	const cJSON *properties; /* string -> string, passed to librdkafka as they are */
+};
+
+struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
+			const struct kafka_callbacks *cb, char *err, size_t err_len);
+/* Commits what was stored, leaves the group and flushes the producer (bounded by timeout). */
+void kafka_close(struct kafka *k, int timeout_ms);
+void kafka_free(struct kafka *k);
+
+struct kafka_header {
+	const char *name;
+	const char *value;
+};
+
+int kafka_produce(struct kafka *k, const char *topic, const char *key, const void *value,
+		  size_t len, const struct kafka_header *headers, size_t n_headers, void *opaque);
+void kafka_store_offset(struct kafka *k, const char *topic, int32_t partition, int64_t offset);
+/* Stops fetching (drain on shutdown). */
+void kafka_pause(struct kafka *k);
+/* The bootstrap servers in use (the mock cluster's when brokers is "mock"). */
+const char *kafka_bootstrap(const struct kafka *k);
+size_t kafka_outq_len(const struct kafka *k);
+
+#endif
