@@ -23,7 +23,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 all: dualstackd
 
 dualstackd: $(BUILD)/dualstackd
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/dualstackd: $(BUILD)/controller/main.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -31,10 +31,11 @@
 #include "offsets.h"
 #include "workqueue.h"
 
-#define MAX_TARGETS	256
-#define RESOLVE_BATCH_S 0.02
-#define MAX_ROUNDS	3
-#define DRAIN_LIMIT_S	8.0
+#define MAX_TARGETS	      256
+#define RESOLVE_BATCH_S	      0.02
+#define MAX_ROUNDS	      3
+#define DRAIN_LIMIT_S	      8.0
+#define DEAD_LETTER_MAX_BYTES (8 * 1024 * 1024)
 
 struct target {
 	char account[24];
@@ -354,8 +355,18 @@ static void dead_letter(struct daemon *d, const rd_kafka_message_t *m, const cha
 	    {"dualstackd-offset", off},
 	};
 	offsets_ref(d->offsets, ticket);
-	if (kafka_produce(d->kafka, d->cfg->dead_letter_topic, NULL, m->payload, m->len, h, 3,
-			  (void *)(uintptr_t)ticket))
+	/* The original bytes, up to what a record may hold; beyond that a prefix, marked, so a
+	 * huge message can never wedge the partition. */
+	size_t len = m->len;
+	char truncated[64] = "";
+	if (len > DEAD_LETTER_MAX_BYTES) {
+		snprintf(truncated, sizeof(truncated), "%zu bytes, first %d kept", m->len,
+			 DEAD_LETTER_MAX_BYTES);
+		len = DEAD_LETTER_MAX_BYTES;
+	}
+	struct kafka_header hh[4] = {h[0], h[1], h[2], {"dualstackd-truncated", truncated}};
+	if (kafka_produce(d->kafka, d->cfg->dead_letter_topic, NULL, m->payload, len, hh,
+			  truncated[0] ? 4 : 3, (void *)(uintptr_t)ticket))
 		log_kv("error", "dead-letter record not produced", "reason", reason, NULL);
 	metrics_add(d->metrics, "dualstackd_dead_letters_total", "", 1);
 	log_kv("warn", "event dead-lettered", "reason", reason, "source", source, "offset", off,
@@ -878,7 +889,14 @@ int daemon_run(const struct daemon_config *cfg)
 	for (size_t i = 0; i < cfg->n_input_topics; i++)
 		topics[nt++] = cfg->input_topics[i];
 	topics[nt++] = cfg->work_topic;
-	struct kafka_options ko = {cfg->brokers, cfg->group, topics, nt, cfg->kafka_properties};
+	const char *ensure[12];
+	size_t ne = 0;
+	for (size_t i = 0; i < nt; i++)
+		ensure[ne++] = topics[i];
+	ensure[ne++] = cfg->dead_letter_topic;
+	ensure[ne++] = cfg->audit_topic;
+	struct kafka_options ko = {cfg->brokers,	  cfg->group, topics, nt,
+				   cfg->kafka_properties, ensure,     ne,     -1};
 	struct kafka_callbacks kc = {d, on_message, on_delivered, on_revoked, on_assigned};
 	d->kafka = kafka_new(d->loop, &ko, &kc, err, sizeof(err));
 	if (!d->kafka) {

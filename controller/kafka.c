@@ -141,6 +141,57 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, NULL);
 }
 
+/* Creates the topics that do not exist yet; an operator who pre-created them (or denies
+ * CreateTopics) gets a warning at most. Blocking, once, at start-up. */
+static void ensure_topics(rd_kafka_t *rk, const struct kafka_options *opt)
+{
+	char e[256];
+	size_t n = opt->n_ensure_topics;
+	if (!n)
+		return;
+	rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	for (size_t i = 0; nt && i < n; i++) {
+		nt[i] = rd_kafka_NewTopic_new(opt->ensure_topics[i], opt->new_topic_partitions, -1,
+					      e, sizeof(e));
+		if (!nt[i]) {
+			log_kv("warn", "cannot describe a new topic", "topic",
+			       opt->ensure_topics[i], "error", e, NULL);
+			free(nt);
+			nt = NULL;
+		}
+	}
+	rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, e, sizeof(e));
+	if (nt)
+		rd_kafka_CreateTopics(rk, nt, n, ao, q);
+	rd_kafka_event_t *ev = nt ? rd_kafka_queue_poll(q, 15000) : NULL;
+	const rd_kafka_CreateTopics_result_t *res =
+	    ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+	size_t nres = 0;
+	const rd_kafka_topic_result_t **tr =
+	    res ? rd_kafka_CreateTopics_result_topics(res, &nres) : NULL;
+	for (size_t i = 0; i < nres; i++) {
+		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[i]);
+		if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			log_kv("warn", "cannot create topic", "topic",
+			       rd_kafka_topic_result_name(tr[i]), "error", rd_kafka_err2str(err),
+			       NULL);
+	}
+	if (!ev)
+		log_kv("warn", "topic creation did not answer; topics must exist", NULL);
+	else if (!res || rd_kafka_event_error(ev))
+		log_kv("warn", "topic creation failed; topics must exist", "event",
+		       rd_kafka_event_name(ev), "error", rd_kafka_event_error_string(ev), NULL);
+	else
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(ao);
+	for (size_t i = 0; nt && i < n; i++)
+		rd_kafka_NewTopic_destroy(nt[i]);
+	free(nt);
+	rd_kafka_queue_destroy(q);
+}
+
 struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 			const struct kafka_callbacks *cb, char *err, size_t err_len)
 {
@@ -193,7 +244,10 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 
 	pc = rd_kafka_conf_new();
 	if (set(pc, "bootstrap.servers", k->bootstrap, err, err_len) ||
-	    set(pc, "linger.ms", "5", err, err_len) || set(pc, "acks", "all", err, err_len) ||
+	    set(pc, "linger.ms", "5", err, err_len) ||
+	    /* dead letters carry the original bytes, oversized events included */
+	    set(pc, "message.max.bytes", "10485760", err, err_len) ||
+	    set(pc, "acks", "all", err, err_len) ||
 	    apply_properties(pc, opt->properties, false, err, err_len))
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
@@ -204,6 +258,8 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 		goto fail;
 	}
 	pc = NULL;
+	if (!k->mock) /* the mock cluster creates topics on first use and has no Admin API */
+		ensure_topics(k->producer, opt);
 
 	rd_kafka_topic_partition_list_t *topics =
 	    rd_kafka_topic_partition_list_new((int)opt->n_topics);

@@ -29,7 +29,10 @@ struct kafka_options {
 	const char *group;
 	const char *const *topics;
 	size_t n_topics;
-	const cJSON *properties; /* string -> string, passed to librdkafka as they are */
+	const cJSON *properties;	  /* string -> string, passed to librdkafka as they are */
+	const char *const *ensure_topics; /* created at start when missing (Admin API) */
+	size_t n_ensure_topics;
+	int new_topic_partitions; /* for those; -1: the broker's default */
 };
 
 struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,

@@ -170,7 +170,7 @@ message.max.bytes=10485760
 
     def produce(self, topic, messages, key=None):
         data = "".join(m.replace("\n", " ") + "\n" for m in messages)
-        cmd = ["kcat", "-b", self.bootstrap, "-P", "-t", topic]
+        cmd = ["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-X", "message.max.bytes=10485760"]
         subprocess.run(cmd, input=data, text=True, check=True, timeout=30)
 
     def consume(self, topic, count, timeout=30):
