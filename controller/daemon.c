@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../handlers/event.h"
 #include "../reconcile/executor.h"
@@ -79,6 +81,7 @@ struct daemon {
 	struct pending_resolve *resolving;
 	struct cache_entry *cache[CACHE_BUCKETS];
 	int running;
+	char replica[128]; /* host:pid, in audit records */
 	bool draining;
 	double drain_started;
 	int exit_status;
@@ -434,13 +437,16 @@ static void on_audited(void *ud, const struct ec2_answer *ans)
 	struct audit_call *a = ud;
 	struct daemon *d = a->run->d;
 	const char *outcome = ans->rc ? ec2_class_name(ans->err.cls) : "ok";
-	char ts[32], l[160];
-	time_t now = time(NULL);
+	char ts[40], l[160];
+	struct timespec now;
 	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	size_t tn = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + tn, sizeof(ts) - tn, ".%03ldZ", now.tv_nsec / 1000000);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "time", ts);
+	cJSON_AddStringToObject(o, "replica", d->replica);
 	cJSON_AddStringToObject(o, "account", a->run->key.account);
 	cJSON_AddStringToObject(o, "region", a->run->key.region);
 	cJSON_AddStringToObject(o, "vpc", a->run->key.vpc_id);
@@ -859,6 +865,9 @@ int daemon_run(const struct daemon_config *cfg)
 		return 1;
 	d->cfg = cfg;
 	d->loop = ev_default_loop(0);
+	char host[64] = "";
+	gethostname(host, sizeof(host) - 1);
+	snprintf(d->replica, sizeof(d->replica), "%s:%d", host, (int)getpid());
 	d->policy = load_policy(cfg->policy_path, err, sizeof(err));
 	if (!d->policy) {
 		fprintf(stderr, "%s", err);

@@ -116,3 +116,70 @@ def test_sigterm_commits_and_sighup_keeps_a_good_policy(kafka, moto):
     time.sleep(4)
     assert open(d2.log_path).read().count("event dead-lettered") == 0
     assert d2.stop() == 0
+
+
+def fleet_events(ec2, vpcs):
+    return [cloudtrail("CreateVpc", "123456789012", "us-east-1", {}, {"vpc": {"vpcId": v}})
+            for v in vpcs]
+
+
+def wait_fleet(ec2, vpcs, seconds):
+    from spec_check import check_vpc
+    v6_types = {t["InstanceType"] for t in ec2.describe_instance_types()["InstanceTypes"]
+                if t["NetworkInfo"]["Ipv6Supported"]}
+    end = time.time() + seconds
+    bad = None
+    while time.time() < end:
+        bad = [b for v in vpcs for b in check_vpc(ec2, v, v6_types)]
+        if not bad:
+            return
+        time.sleep(1)
+    raise AssertionError("\n".join(bad[:20]))
+
+
+def test_sigkill_mid_stream_then_restart_converges_everything_once(kafka, moto):
+    from fleet import generate_fleet
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=20, seed=5)
+    d = Daemon(kafka, moto).start()
+    d.publish(fleet_events(ec2, vpcs))
+    d.wait_log('"msg":"reconciled"', 60, count=3)
+    d.proc.kill()  # SIGKILL in the middle of the stream
+    d.proc.wait()
+    d.start()
+    try:
+        wait_fleet(ec2, vpcs, 120)  # one /56, one eigw, one address per eth0, none stopped
+    finally:
+        assert d.stop() == 0
+
+
+def test_two_replicas_split_the_fleet_and_take_over(kafka, moto):
+    from fleet import generate_fleet
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=20, seed=9)
+    a = Daemon(kafka, moto)
+    b = Daemon(kafka, moto, suffix=a.suffix, group=None)
+    b.config, b.policy = a.config, a.policy  # same topics and group
+    a.start()
+    b.start()
+    try:
+        a.publish(fleet_events(ec2, vpcs))
+        a.wait_log('"msg":"reconciled"', 60)
+        b.wait_log('"msg":"reconciled"', 60)  # both have a share of the fleet
+        a.proc.kill()  # one dies; the other finishes all of it
+        a.proc.wait()
+        wait_fleet(ec2, vpcs, 150)
+        # no VPC was ever reconciled by both replicas at once, per the audit topic
+        audit = [json.loads(x) for x in kafka.consume(a.topics["audit"], 100000, timeout=30)]
+        spans = {}
+        for r in audit:
+            spans.setdefault(r["vpc"], {}).setdefault(r["replica"], []).append(r["time"])
+        assert len({r["replica"] for r in audit}) == 2
+        for vpc, by in spans.items():
+            windows = sorted((min(t), max(t)) for t in by.values())
+            for (s1, e1), (s2, e2) in zip(windows, windows[1:]):
+                assert e1 < s2, f"{vpc} reconciled by two replicas at once: {by}"
+    finally:
+        b.stop()
+        if a.proc.poll() is None:
+            a.stop()
