@@ -80,10 +80,13 @@ build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 bench: dualstackd
-	$(MAKE) OPT="-O2 -g" build/rel/bench
+	$(MAKE) OPT="-O2 -g" build/rel/bench build/rel/ingest
 	bash tests/bench/run.sh
 
-$(BUILD)/bench: $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
+$(BUILD)/ingest: $(BUILD)/tests/bench/ingest.o $(LIB_OBJ)
+	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bench: $(BUILD)/tests/bench/bench.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 demo: deps dualstackd

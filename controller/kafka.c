@@ -244,7 +244,7 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 
 	pc = rd_kafka_conf_new();
 	if (set(pc, "bootstrap.servers", k->bootstrap, err, err_len) ||
-	    set(pc, "linger.ms", "5", err, err_len) ||
+	    set(pc, "linger.ms", "1", err, err_len) ||
 	    /* dead letters carry the original bytes, oversized events included */
 	    set(pc, "message.max.bytes", "10485760", err, err_len) ||
 	    set(pc, "acks", "all", err, err_len) ||

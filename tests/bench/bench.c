@@ -13,6 +13,7 @@
 #include "../../controller/cli.h"
 #include "../../controller/ec2_xml.h"
 #include "../../controller/sigv4.h"
+#include "../../controller/workqueue.h"
 #include "../../reconcile/plan.h"
 
 static double thread_cpu_s(void)
@@ -276,10 +277,44 @@ static void bench_planner(void)
 	free(pol);
 }
 
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2) /* lint: allow (kernel format) */
+			resident = 0;
+		fclose(f);
+	}
+	return resident * 4;
+}
+
+/* Resident memory per tracked VPC: the work queue's item for 100,000 distinct keys. */
+static void bench_memory(void)
+{
+	struct wq *q = wq_new(200000, 8, 8);
+	long before = rss_kb();
+	int n = 100000;
+	for (int i = 0; i < n; i++) {
+		struct work_key k;
+		memset(&k, 0, sizeof(k));
+		snprintf(k.account, sizeof(k.account), "%012d", i % 50);
+		snprintf(k.region, sizeof(k.region), "us-east-1");
+		snprintf(k.vpc_id, sizeof(k.vpc_id), "vpc-%017x", i);
+		wq_add(q, &k, (uint64_t)i + 1, 0);
+	}
+	long after = rss_kb();
+	printf("| Resident memory per tracked VPC (work queue item with one pending offset ticket; "
+	       "100000 VPCs) | %.0f bytes | |\n",
+	       (after - before) * 1024.0 / n);
+	wq_free(q);
+}
+
 int main(int argc, char **argv)
 {
 	bench_sigv4();
 	bench_planner();
+	bench_memory();
 	bench_client(argc > 1 ? argv[1] : "tests/fixtures/xml/DescribeVpcs.xml");
 	return 0;
 }

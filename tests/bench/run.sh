@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=docs/benchmarks.md
 rows=$(build/rel/bench tests/fixtures/xml/DescribeVpcs.xml)
+rows="$rows
+$(python3 tests/bench/ingest.py)"
 {
 	echo "# Benchmarks"
 	echo
