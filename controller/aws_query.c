@@ -65,23 +65,25 @@ static int line(struct aws_signed *s, const char *name, const char *value)
 	return DS_OK;
 }
 
-int aws_query_sign(struct sigv4_signer *signer, const struct aws_creds *creds, const char *service,
-		   const char *region, const char *endpoint, const char *body, size_t body_len,
-		   time_t when, struct aws_signed *out)
+static int sign_post(struct sigv4_signer *signer, const struct aws_creds *creds,
+		     const char *service, const char *region, const char *endpoint,
+		     const char *content_type, const char *amz_target, const char *body,
+		     size_t body_len, time_t when, struct aws_signed *out)
 {
-	static const char content_type[] = "application/x-www-form-urlencoded; charset=utf-8";
 	char amz_date[17];
 	int rc = aws_url_host(endpoint, out->host, sizeof(out->host));
 	if (rc)
 		return rc;
 	sigv4_amz_date(when, amz_date);
-	struct sigv4_header h[4] = {
-	    {"Content-Type", content_type},
-	    {"Host", out->host},
-	    {"X-Amz-Date", amz_date},
-	    {"X-Amz-Security-Token", creds->session_token},
-	};
-	size_t nh = creds->session_token[0] ? 4 : 3;
+	struct sigv4_header h[5];
+	size_t nh = 0;
+	h[nh++] = (struct sigv4_header){"Content-Type", content_type};
+	h[nh++] = (struct sigv4_header){"Host", out->host};
+	h[nh++] = (struct sigv4_header){"X-Amz-Date", amz_date};
+	if (creds->session_token[0])
+		h[nh++] = (struct sigv4_header){"X-Amz-Security-Token", creds->session_token};
+	if (amz_target)
+		h[nh++] = (struct sigv4_header){"X-Amz-Target", amz_target};
 	struct sigv4_request req = {"POST", "/", NULL, h, nh, body, body_len};
 	struct sigv4_creds sc = {creds->access_key_id, creds->secret_access_key, NULL};
 	struct sigv4_scope scope = {region, service, when};
@@ -89,12 +91,27 @@ int aws_query_sign(struct sigv4_signer *signer, const struct aws_creds *creds, c
 	if (rc)
 		return rc;
 	out->n_headers = 0;
-	rc = line(out, "Content-Type", content_type);
-	if (!rc)
-		rc = line(out, "X-Amz-Date", amz_date);
-	if (!rc && nh == 4)
-		rc = line(out, "X-Amz-Security-Token", creds->session_token);
+	for (size_t i = 0; i < nh && !rc; i++)
+		if (strcmp(h[i].name, "Host") != 0) /* curl sets Host from the URL, as signed */
+			rc = line(out, h[i].name, h[i].value);
 	if (!rc)
 		rc = line(out, "Authorization", out->sig.authorization.data);
-	return rc; /* Host is set by curl from the URL, exactly as signed */
+	return rc;
+}
+
+int aws_query_sign(struct sigv4_signer *signer, const struct aws_creds *creds, const char *service,
+		   const char *region, const char *endpoint, const char *body, size_t body_len,
+		   time_t when, struct aws_signed *out)
+{
+	return sign_post(signer, creds, service, region, endpoint,
+			 "application/x-www-form-urlencoded; charset=utf-8", NULL, body, body_len,
+			 when, out);
+}
+
+int aws_json_sign(struct sigv4_signer *signer, const struct aws_creds *creds, const char *service,
+		  const char *region, const char *endpoint, const char *amz_target,
+		  const char *body, size_t body_len, time_t when, struct aws_signed *out)
+{
+	return sign_post(signer, creds, service, region, endpoint, "application/x-amz-json-1.1",
+			 amz_target, body, body_len, when, out);
 }

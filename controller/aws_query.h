@@ -16,7 +16,7 @@ int aws_form_add(struct buf *body, const char *key, const char *value);
 int aws_form_addf(struct buf *body, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define AWS_QUERY_HEADERS 5
+#define AWS_QUERY_HEADERS 6
 
 /* The header lines of one signed request; valid until the next aws_query_sign on it. */
 struct aws_signed {
@@ -34,6 +34,12 @@ void aws_signed_cleanup(struct aws_signed *s);
 int aws_query_sign(struct sigv4_signer *signer, const struct aws_creds *creds, const char *service,
 		   const char *region, const char *endpoint, const char *body, size_t body_len,
 		   time_t when, struct aws_signed *out);
+
+/* Signs a JSON-protocol POST (SSM): Content-Type application/x-amz-json-1.1 and X-Amz-Target
+ * (e.g. "AmazonSSM.SendCommand") are sent and signed. */
+int aws_json_sign(struct sigv4_signer *signer, const struct aws_creds *creds, const char *service,
+		  const char *region, const char *endpoint, const char *amz_target,
+		  const char *body, size_t body_len, time_t when, struct aws_signed *out);
 
 /* The host[:port] part of a URL, or an error for a URL without one. */
 int aws_url_host(const char *url, char *host, size_t size);

@@ -460,10 +460,7 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		for (size_t g = 0; g < n_reg; g++) {
 			s.target = base;
 			if (pol->n_regions) {
-				snprintf(s.target.region, sizeof(s.target.region), "%s",
-					 pol->regions[g]);
-				creds_endpoint(&creds_env_default, "ec2", s.target.region,
-					       s.target.endpoint, sizeof(s.target.endpoint));
+				ec2_target_set_region(&s.target, pol->regions[g]);
 			}
 			if (pol->n_accounts) {
 				snprintf(s.target.account_id, sizeof(s.target.account_id), "%s",

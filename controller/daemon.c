@@ -102,8 +102,7 @@ static struct target *target_for(struct daemon *d, const char *account, const ch
 	snprintf(t->account, sizeof(t->account), "%s", account);
 	snprintf(t->region, sizeof(t->region), "%s", region);
 	snprintf(et.account_id, sizeof(et.account_id), "%s", account);
-	snprintf(et.region, sizeof(et.region), "%s", region);
-	creds_endpoint(&creds_env_default, "ec2", region, et.endpoint, sizeof(et.endpoint));
+	ec2_target_set_region(&et, region);
 	policy_role_arn(d->policy, account, et.role_arn, sizeof(et.role_arn));
 	ec2_port_init(&t->port, d->ec2, &et, d->loop);
 	return t;
@@ -492,6 +491,29 @@ static int audit_call(void *ctx, const char *action, const char *params, size_t 
 	return rc;
 }
 
+static int audit_ssm_call(void *ctx, const char *operation, const char *json, size_t len,
+			  unsigned flags, ec2_call_fn done, void *ud)
+{
+	struct run *run = ctx;
+	const struct ec2_port *p = &run->target->port.port;
+	if (!strcmp(operation, "DescribeInstanceInformation")) /* a read: not audited */
+		return p->ssm_call(p->ctx, operation, json, len, flags, done, ud);
+	struct audit_call *a = calloc(1, sizeof(*a));
+	if (!a)
+		return DS_ENOMEM;
+	a->run = run;
+	a->done = done;
+	a->ud = ud;
+	snprintf(a->action, sizeof(a->action), "%s", operation);
+	a->params = strndup(json, len);
+	int rc = p->ssm_call(p->ctx, operation, json, len, flags, on_audited, a);
+	if (rc) {
+		free(a->params);
+		free(a);
+	}
+	return rc;
+}
+
 static int audit_read(void *ctx, const struct ec2_read *r, struct observed *obs, ec2_read_fn fn,
 		      void *ud)
 {
@@ -628,8 +650,12 @@ static void start_run(struct daemon *d, struct wq_item *it)
 	run->key = *k;
 	run->target = t;
 	run->started = ev_now(d->loop);
-	run->audit =
-	    (struct ec2_port){run, audit_read, audit_call, audit_after, t->port.port.decode_eigw};
+	run->audit = (struct ec2_port){.ctx = run,
+				       .read = audit_read,
+				       .call = audit_call,
+				       .ssm_call = audit_ssm_call,
+				       .after = audit_after,
+				       .decode_eigw = t->port.port.decode_eigw};
 	observed_init(&run->obs);
 	plan_init(&run->plan);
 	read_and_plan(run);

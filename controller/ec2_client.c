@@ -36,6 +36,7 @@ struct ec2_call_state {
 	struct ec2_client *c;
 	struct ec2_target target;
 	char action[64];
+	char amz_target[96]; /* "" for the EC2 Query protocol; else an SSM JSON call */
 	enum ec2_category cat;
 	unsigned flags;
 	struct buf body;
@@ -268,12 +269,19 @@ static void send_attempt(struct ec2_call_state *st)
 	}
 	struct aws_signed signed_req;
 	aws_signed_init(&signed_req);
-	rc = aws_query_sign(c->signer, creds, "ec2", st->target.region, st->target.endpoint,
-			    st->body.data, st->body.len, (time_t)ev_now(c->loop), &signed_req);
+	bool ssm = st->amz_target[0] != '\0';
+	const char *url = ssm ? st->target.ssm_endpoint : st->target.endpoint;
+	if (ssm)
+		rc = aws_json_sign(c->signer, creds, "ssm", st->target.region, url, st->amz_target,
+				   st->body.data, st->body.len, (time_t)ev_now(c->loop),
+				   &signed_req);
+	else
+		rc = aws_query_sign(c->signer, creds, "ec2", st->target.region, url, st->body.data,
+				    st->body.len, (time_t)ev_now(c->loop), &signed_req);
 	if (!rc) {
 		struct http_request req = {
 		    .method = "POST",
-		    .url = st->target.endpoint,
+		    .url = url,
 		    .headers = signed_req.headers,
 		    .n_headers = signed_req.n_headers,
 		    .body = st->body.data,
@@ -323,6 +331,40 @@ int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *actio
 	return DS_OK;
 }
 
+int ec2_call_ssm(struct ec2_client *c, const struct ec2_target *t, const char *operation,
+		 unsigned flags, const char *json, size_t len, ec2_done_fn done, void *ud)
+{
+	struct ec2_call_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return DS_ENOMEM;
+	st->c = c;
+	st->target = *t;
+	snprintf(st->action, sizeof(st->action), "%s", operation);
+	snprintf(st->amz_target, sizeof(st->amz_target), "AmazonSSM.%s", operation);
+	st->cat = EC2_CAT_SSM;
+	st->flags = flags;
+	st->done = done;
+	st->ud = ud;
+	st->started = ev_now(c->loop);
+	buf_init(&st->body, (size_t)1 << 20);
+	if (buf_append(&st->body, json, len)) {
+		call_free(st);
+		return DS_ETOOBIG;
+	}
+	c->stats.calls++;
+	c->pending++;
+	acquire_and_send(st);
+	return DS_OK;
+}
+
+void ec2_target_set_region(struct ec2_target *t, const char *region)
+{
+	snprintf(t->region, sizeof(t->region), "%s", region);
+	creds_endpoint(&creds_env_default, "ec2", t->region, t->endpoint, sizeof(t->endpoint));
+	creds_endpoint(&creds_env_default, "ssm", t->region, t->ssm_endpoint,
+		       sizeof(t->ssm_endpoint));
+}
+
 int ec2_target_from_env(const struct creds_env *env, struct ec2_target *t, char *err,
 			size_t err_len)
 {
@@ -338,5 +380,6 @@ int ec2_target_from_env(const struct creds_env *env, struct ec2_target *t, char 
 	}
 	memcpy(t->region, region, strlen(region) + 1);
 	creds_endpoint(env, "ec2", t->region, t->endpoint, sizeof(t->endpoint));
+	creds_endpoint(env, "ssm", t->region, t->ssm_endpoint, sizeof(t->ssm_endpoint));
 	return DS_OK;
 }

@@ -18,8 +18,9 @@
 struct ec2_target {
 	char account_id[16]; /* bucket key; "" for the controller's own account */
 	char region[32];
-	char endpoint[256]; /* https://ec2.<region>.amazonaws.com or an override */
-	char role_arn[256]; /* "" for the base credentials */
+	char endpoint[256];	/* https://ec2.<region>.amazonaws.com or an override */
+	char ssm_endpoint[256]; /* https://ssm.<region>.amazonaws.com or an override */
+	char role_arn[256];	/* "" for the base credentials */
 };
 
 struct ec2_client_options {
@@ -76,6 +77,14 @@ enum {
  * AssignIpv6Addresses would otherwise add a second block or address). */
 int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, unsigned flags,
 	     const char *params, size_t params_len, ec2_done_fn done, void *ud);
+
+/* A JSON-protocol SSM call (operation e.g. "SendCommand", body the JSON request), paced in
+ * its own bucket, signed for service "ssm", retried like any call. */
+int ec2_call_ssm(struct ec2_client *c, const struct ec2_target *t, const char *operation,
+		 unsigned flags, const char *json, size_t len, ec2_done_fn done, void *ud);
+
+/* Sets the target's region and its EC2 and SSM endpoints (AWS_ENDPOINT_URL_* or AWS's). */
+void ec2_target_set_region(struct ec2_target *t, const char *region);
 
 /* Fills a target for the controller's own account from the environment. */
 int ec2_target_from_env(const struct creds_env *env, struct ec2_target *t, char *err,

@@ -90,6 +90,22 @@ static int port_call(void *ctx, const char *action, const char *params, size_t l
 	return rc;
 }
 
+static int port_ssm_call(void *ctx, const char *operation, const char *json, size_t len,
+			 unsigned flags, ec2_call_fn done, void *ud)
+{
+	struct ec2_port_impl *p = ctx;
+	struct call_ud *c = malloc(sizeof(*c));
+	if (!c)
+		return DS_ENOMEM;
+	c->done = done;
+	c->ud = ud;
+	int rc = ec2_call_ssm(p->client, &p->target, operation, flags & EC2_F_IDEMPOTENT, json, len,
+			      on_call, c);
+	if (rc)
+		free(c);
+	return rc;
+}
+
 struct timer {
 	struct ev_timer w;
 	ec2_timer_fn fn;
@@ -149,6 +165,7 @@ void ec2_port_init(struct ec2_port_impl *impl, struct ec2_client *client,
 	impl->port.ctx = impl;
 	impl->port.read = port_read;
 	impl->port.call = port_call;
+	impl->port.ssm_call = port_ssm_call;
 	impl->port.after = port_after;
 	impl->port.decode_eigw = port_decode_eigw;
 }

@@ -3,9 +3,11 @@
  * serves every Describe call: adding a field is one line in a table below. */
 #include "ec2_xml.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <expat.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,10 +416,35 @@ static void body_excerpt(char *dst, size_t size, const char *body, size_t len)
 	dst[j] = '\0';
 }
 
+/* JSON-protocol errors (SSM): {"__type": "ns#Code", "message": "..."}. */
+static bool decode_json_error(const char *body, size_t len, struct ec2_error *out)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "__type");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+	if (!m)
+		m = cJSON_GetObjectItemCaseSensitive(j, "Message");
+	bool ok = cJSON_IsString(t);
+	if (ok) {
+		const char *code = strrchr(t->valuestring, '#');
+		code = code ? code + 1 : t->valuestring;
+		copy_text(out->code, sizeof(out->code), code, strlen(code));
+		if (cJSON_IsString(m))
+			copy_text(out->message, sizeof(out->message), m->valuestring,
+				  strlen(m->valuestring));
+	}
+	cJSON_Delete(j);
+	return ok;
+}
+
 void ec2_xml_decode_error(int http_status, const char *body, size_t len, struct ec2_error *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->http_status = http_status;
+	if (body && len && body[0] == '{' && decode_json_error(body, len, out)) {
+		out->cls = ec2_classify(http_status, out->code);
+		return;
+	}
 	struct err_decoder e;
 	memset(&e, 0, sizeof(e));
 	e.out = out;

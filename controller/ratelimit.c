@@ -14,6 +14,7 @@ static const struct {
     [EC2_CAT_ASSIGN_IPV6] = {"AssignIpv6Addresses", {100, 5}},
     [EC2_CAT_START_INSTANCES] = {"StartInstances", {5, 2}},
     [EC2_CAT_STOP_INSTANCES] = {"StopInstances", {50, 5}},
+    [EC2_CAT_SSM] = {"ssm", {10, 5}},
 };
 
 const char *ec2_category_name(enum ec2_category cat)

@@ -18,6 +18,7 @@ enum ec2_category {
 	EC2_CAT_ASSIGN_IPV6,	    /* AssignIpv6Addresses: 100, 5/s */
 	EC2_CAT_START_INSTANCES,    /* StartInstances: 5, 2/s */
 	EC2_CAT_STOP_INSTANCES, /* StopInstances: treated as mutating, plus its resource bucket */
+	EC2_CAT_SSM,		/* SSM calls (SendCommand, DescribeInstanceInformation): 10, 5/s */
 	EC2_CAT_COUNT
 };
 

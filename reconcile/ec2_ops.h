@@ -81,6 +81,9 @@ struct ec2_port {
 	/* A mutating call with form-encoded params (without Action/Version). */
 	int (*call)(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
 		    ec2_call_fn done, void *ud);
+	/* An SSM JSON-protocol call ("SendCommand", "DescribeInstanceInformation"). */
+	int (*ssm_call)(void *ctx, const char *operation, const char *json, size_t len,
+			unsigned flags, ec2_call_fn done, void *ud);
 	/* Runs fn after delay_s on the caller's loop: waits never block. */
 	int (*after)(void *ctx, double delay_s, ec2_timer_fn fn, void *ud);
 	/* The id in a CreateEgressOnlyInternetGateway answer (the codec's). */

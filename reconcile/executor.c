@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "cidr.h"
+#include "guest.h"
 
 struct executor {
 	const struct ec2_port *port;
@@ -496,6 +499,63 @@ static void on_address(struct act *x, const struct ec2_answer *ans)
 	}
 }
 
+/* ---- step 6: DHCPv6 in the guest, through SSM Run Command ---- */
+
+static void on_guest_sent(struct act *x, const struct ec2_answer *ans)
+{
+	if (ans->rc) {
+		/* the scripts check before they edit, so a later resend after an ambiguous
+		 * failure is harmless; the tag is only written once a command is accepted */
+		finish_action(x, ACTION_FAILED, "SendCommand: %s: %s", ans->err.code,
+			      ans->err.message);
+		return;
+	}
+	cJSON *j = cJSON_ParseWithLength(ans->body, ans->body_len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(j, "Command"), "CommandId");
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "%s", cJSON_IsString(id) ? id->valuestring : "sent");
+	cJSON_Delete(j);
+	struct buf p;
+	buf_init(&p, 0);
+	put(&p, "ResourceId.1", "%s", x->a->instance_id);
+	put(&p, "Tag.1.Key", TAG_GUEST_CONFIG);
+	put(&p, "Tag.1.Value", "%s", cmd); /* the record that makes it once */
+	call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_simple);
+}
+
+static void send_guest_config(struct act *x)
+{
+	enum guest_os os = (enum guest_os)x->a->guest_os;
+	const char *const *cmds = guest_commands(os);
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "DocumentName", guest_document(os));
+	cJSON *ids = cJSON_AddArrayToObject(req, "InstanceIds");
+	cJSON_AddItemToArray(ids, cJSON_CreateString(x->a->instance_id));
+	cJSON *params = cJSON_AddObjectToObject(req, "Parameters");
+	cJSON *list = cJSON_AddArrayToObject(params, "commands");
+	for (size_t i = 0; cmds && cmds[i]; i++)
+		cJSON_AddItemToArray(list, cJSON_CreateString(cmds[i]));
+	cJSON_AddStringToObject(req, "Comment", "dualstackd: DHCPv6 for IPv6 (step 6)");
+	char *json = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	struct call_ud *cu = malloc(sizeof(*cu));
+	int rc = json && cu ? DS_OK : DS_ENOMEM;
+	if (!rc) {
+		cu->x = x;
+		cu->fn = on_guest_sent;
+		x->e->mutating_calls++;
+		x->e->results[x->i].calls++;
+		rc = x->e->port->ssm_call(x->e->port->ctx, "SendCommand", json, strlen(json), 0,
+					  on_answer, cu);
+	}
+	free(json);
+	if (rc) {
+		free(cu);
+		finish_action(x, ACTION_FAILED, "SendCommand: %s", ds_strerror(rc));
+	}
+}
+
 /* ---- step 4: the resize state machine ---- */
 
 static void resize_step(struct act *x);
@@ -619,6 +679,10 @@ static void start(struct executor *e, int i)
 		*e->stops_running += x->counts_stop;
 		x->tagged = a->resume;
 		resize_step(x);
+		return;
+	}
+	if (a->kind == ACT_GUEST_DHCPV6) {
+		send_guest_config(x);
 		return;
 	}
 	struct buf p;

@@ -103,6 +103,7 @@ void observed_cleanup(struct observed *o)
 	vec_free(&o->network_acls);
 	vec_free(&o->instances);
 	vec_free(&o->instance_types);
+	vec_free(&o->ssm_instances);
 }
 
 const char *tag_get(const struct tag_vec *tags, const char *key)

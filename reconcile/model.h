@@ -231,6 +231,15 @@ struct instance_type_info {
 	long memory_mib;
 };
 
+/* What SSM knows of a managed instance (DescribeInstanceInformation), for step 6. */
+struct ssm_instance {
+	char instance_id[DS_ID_LEN];
+	char ping_status[DS_STATE_LEN];	  /* Online, ConnectionLost, Inactive */
+	char platform_type[DS_STATE_LEN]; /* Linux, Windows */
+	char platform_name[DS_DESC_LEN];  /* "Ubuntu", "Amazon Linux AMI", ... */
+	char platform_version[DS_ID_LEN];
+};
+
 /* Everything observed about a set of VPCs (one account and region). */
 struct observed {
 	DS_VEC(struct vpc) vpcs;
@@ -242,6 +251,7 @@ struct observed {
 	DS_VEC(struct network_acl) network_acls;
 	DS_VEC(struct instance) instances;
 	DS_VEC(struct instance_type_info) instance_types;
+	DS_VEC(struct ssm_instance) ssm_instances;
 };
 
 void observed_init(struct observed *o);

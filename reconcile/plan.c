@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest.h"
 #include "plan_internal.h"
 
 void plan_init(struct plan *p)
@@ -203,6 +204,8 @@ int plan_build(const struct plan_input *in, struct plan *out)
 	plan_step_resize(&c);
 	if (c.pol->assign_ipv6)
 		plan_step_addresses(&c);
+	if (c.pol->guest_config == GUEST_SSM)
+		plan_step_guest(&c);
 
 	free(c.subnets);
 	free(c.instances);
@@ -239,6 +242,7 @@ static const char *const api_names[ACT_KIND_COUNT] = {
     [ACT_CREATE_NACL_ENTRY] = "CreateNetworkAclEntry",
     [ACT_RESIZE_INSTANCE] = "ResizeInstance",
     [ACT_ASSIGN_IPV6_ADDRESS] = "AssignIpv6Addresses",
+    [ACT_GUEST_DHCPV6] = "SendCommand",
 };
 
 const char *plan_action_api(enum action_kind kind)
@@ -331,6 +335,11 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 	case ACT_ASSIGN_IPV6_ADDRESS:
 		rc = buf_printf(out, "NetworkInterfaceId=%s Ipv6AddressCount=1 (instance %s)",
 				a->resource_id, a->instance_id);
+		break;
+	case ACT_GUEST_DHCPV6:
+		rc = buf_printf(out, "InstanceId=%s DocumentName=%s (%s), then Tag=%s",
+				a->instance_id, guest_document((enum guest_os)a->guest_os),
+				guest_os_name((enum guest_os)a->guest_os), TAG_GUEST_CONFIG);
 		break;
 	default: rc = DS_EINVAL;
 	}

@@ -29,6 +29,7 @@ enum action_kind {
 	ACT_CREATE_NACL_ENTRY,	    /* CreateNetworkAclEntry, IPv6 */
 	ACT_RESIZE_INSTANCE,	    /* the step-4 state machine (tag, stop, modify, start) */
 	ACT_ASSIGN_IPV6_ADDRESS,    /* AssignIpv6Addresses Ipv6AddressCount=1 */
+	ACT_GUEST_DHCPV6,	    /* SSM SendCommand (the guide's step 6), then a tag */
 	ACT_KIND_COUNT
 };
 
@@ -77,8 +78,9 @@ struct plan_action {
 	char from_type[DS_ID_LEN];
 	char to_type[DS_ID_LEN];
 	bool was_running;
-	bool resume; /* an interrupted resize (tags present) being driven to completion */
-	int calls;   /* the mutating EC2 calls this action makes (a resize makes several) */
+	bool resume;  /* an interrupted resize (tags present) being driven to completion */
+	int guest_os; /* step 6: enum guest_os */
+	int calls;    /* the mutating EC2 calls this action makes (a resize makes several) */
 
 	char reason[256];
 };

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest.h"
 #include "plan_internal.h"
 
 /* The guide's successor families, oldest first (spec §1). */
@@ -255,6 +256,7 @@ void plan_step_resize(struct plan_ctx *c)
 	for (size_t i = 0; i < n; i++) {
 		c->instances[i].inst = list[i];
 		c->instances[i].resize_action = -1;
+		c->instances[i].address_action = -1;
 		snprintf(c->instances[i].final_type, DS_ID_LEN, "%s", list[i]->instance_type);
 	}
 	c->n_instances = n;
@@ -284,6 +286,8 @@ void plan_step_addresses(struct plan_ctx *c)
 		for (size_t k = 0; k < in->interfaces.n; k++)
 			if (in->interfaces.v[k].device_index == 0)
 				eth0 = &in->interfaces.v[k];
+		if (eth0 && eth0->ipv6_addresses.n)
+			c->instances[i].v6_after = true;
 		if (!eth0 || eth0->ipv6_addresses.n)
 			continue;
 		int a = plan_add_action(c, ACT_ASSIGN_IPV6_ADDRESS, 5, eth0->network_interface_id,
@@ -294,6 +298,50 @@ void plan_step_addresses(struct plan_ctx *c)
 			 "%s", in->instance_id);
 		plan_add_dep(c, a, s->assoc_action);
 		plan_add_dep(c, a, c->instances[i].resize_action);
+		c->instances[i].v6_after = true;
+		c->instances[i].address_action = a;
+	}
+}
+
+/* Step 6: DHCPv6 inside the guests that need it, through SSM, once per instance. */
+void plan_step_guest(struct plan_ctx *c)
+{
+	for (size_t i = 0; i < c->n_instances; i++) {
+		const struct instance *in = c->instances[i].inst;
+		if (strcmp(in->state, "running") != 0 || !c->instances[i].v6_after ||
+		    tag_get(&in->tags, TAG_GUEST_CONFIG))
+			continue;
+		const struct ssm_instance *si = NULL;
+		for (size_t k = 0; k < c->obs->ssm_instances.n; k++)
+			if (!strcmp(c->obs->ssm_instances.v[k].instance_id, in->instance_id))
+				si = &c->obs->ssm_instances.v[k];
+		if (!si || strcmp(si->ping_status, "Online") != 0) {
+			plan_add_finding(
+			    c, FIND_WARNING, 6, in->instance_id, "guest-config-unmanaged",
+			    "no online SSM agent (%s): configure DHCPv6 in the guest by "
+			    "hand if its OS needs it",
+			    si ? si->ping_status : "not managed");
+			continue;
+		}
+		enum guest_os os = guest_os_classify(si);
+		if (os == GUEST_OS_CONFIGURED)
+			continue;
+		if (os == GUEST_OS_UNKNOWN) {
+			plan_add_finding(c, FIND_INFO, 6, in->instance_id, "guest-os-unknown",
+					 "%s %s is not in the guide's list; nothing sent",
+					 si->platform_name, si->platform_version);
+			continue;
+		}
+		int a = plan_add_action(c, ACT_GUEST_DHCPV6, 6, in->instance_id,
+					"%s %s needs DHCPv6 turned on (the guide's step 6)",
+					si->platform_name, si->platform_version);
+		if (a < 0)
+			return;
+		struct plan_action *act = &c->out->actions.v[a];
+		snprintf(act->instance_id, sizeof(act->instance_id), "%s", in->instance_id);
+		act->guest_os = (int)os;
+		act->calls = 2; /* SendCommand, then the tag that records it */
+		plan_add_dep(c, a, c->instances[i].address_action);
 	}
 }
 

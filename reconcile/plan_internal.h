@@ -41,6 +41,8 @@ struct plan_ctx {
 		const struct instance *inst;
 		int resize_action;	    /* or -1 */
 		char final_type[DS_ID_LEN]; /* after any planned resize (a copy: actions move) */
+		bool v6_after;		    /* eth0 holds, or the plan gives it, an IPv6 address */
+		int address_action;	    /* or -1 */
 	} * instances;
 	size_t n_instances;
 };
@@ -64,5 +66,6 @@ void plan_step_security_groups(struct plan_ctx *c);
 void plan_step_network_acls(struct plan_ctx *c);
 void plan_step_resize(struct plan_ctx *c);
 void plan_step_addresses(struct plan_ctx *c);
+void plan_step_guest(struct plan_ctx *c);
 
 #endif

@@ -1,5 +1,8 @@
 #include "reader.h"
 
+#include <cJSON.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +23,43 @@ struct read_state {
 	size_t n_types;
 };
 
+int reader_decode_ssm(const char *json, size_t len, struct observed *obs, char *next_token,
+		      size_t size)
+{
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "InstanceInformationList");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "NextToken");
+	int rc = cJSON_IsArray(list) ? DS_OK : DS_EPARSE;
+	const cJSON *it, *items = rc ? NULL : list;
+	cJSON_ArrayForEach(it, items)
+	{
+		struct ssm_instance *s = vec_push(&obs->ssm_instances, sizeof(*s));
+		if (!s) {
+			rc = DS_ENOMEM;
+			break;
+		}
+		static const struct {
+			const char *key;
+			size_t off, size;
+		} fields[] = {
+		    {"InstanceId", offsetof(struct ssm_instance, instance_id), DS_ID_LEN},
+		    {"PingStatus", offsetof(struct ssm_instance, ping_status), DS_STATE_LEN},
+		    {"PlatformType", offsetof(struct ssm_instance, platform_type), DS_STATE_LEN},
+		    {"PlatformName", offsetof(struct ssm_instance, platform_name), DS_DESC_LEN},
+		    {"PlatformVersion", offsetof(struct ssm_instance, platform_version), DS_ID_LEN},
+		};
+		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, fields[f].key);
+			if (cJSON_IsString(v))
+				snprintf((char *)s + fields[f].off, fields[f].size, "%s",
+					 v->valuestring);
+		}
+	}
+	snprintf(next_token, size, "%s", cJSON_IsString(tok) ? tok->valuestring : "");
+	cJSON_Delete(j);
+	return rc;
+}
+
 static void finish(struct read_state *st)
 {
 	st->done(st->ud, st->rc, st->rc ? &st->err : NULL);
@@ -39,7 +79,45 @@ static void on_types(void *ud, int rc, const struct ec2_error *err)
 		st->rc = rc;
 		st->err = *err;
 	}
-	finish(st);
+	if (--st->outstanding == 0)
+		finish(st);
+}
+
+static int ssm_page(struct read_state *st, const char *token);
+
+/* SSM is optional: an error leaves the instances unmanaged, which the planner reports. */
+static void on_ssm(void *ud, const struct ec2_answer *ans)
+{
+	struct read_state *st = ud;
+	char next[2048] = "";
+	if (!ans->rc && !reader_decode_ssm(ans->body, ans->body_len, st->obs, next, sizeof(next)) &&
+	    next[0] && !ssm_page(st, next))
+		return;
+	if (--st->outstanding == 0)
+		finish(st);
+}
+
+static int ssm_page(struct read_state *st, const char *token)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON *filters = cJSON_AddArrayToObject(req, "Filters");
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "Key", "InstanceIds");
+	cJSON *values = cJSON_AddArrayToObject(f, "Values");
+	for (size_t i = 0; i < st->obs->instances.n && i < 50; i++)
+		cJSON_AddItemToArray(values,
+				     cJSON_CreateString(st->obs->instances.v[i].instance_id));
+	cJSON_AddItemToArray(filters, f);
+	cJSON_AddNumberToObject(req, "MaxResults", 50);
+	if (token)
+		cJSON_AddStringToObject(req, "NextToken", token);
+	char *json = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	int rc = json ? st->port->ssm_call(st->port->ctx, "DescribeInstanceInformation", json,
+					   strlen(json), EC2_PORT_IDEMPOTENT, on_ssm, st)
+		      : DS_ENOMEM;
+	free(json);
+	return rc;
 }
 
 static void on_kind(void *ud, int rc, const struct ec2_error *err)
@@ -56,16 +134,22 @@ static void on_kind(void *ud, int rc, const struct ec2_error *err)
 		finish(st);
 		return;
 	}
-	/* the instance types: what the VPCs run and every candidate a resize could pick */
+	/* the instance types: what the VPCs run and every candidate a resize could pick; and,
+	 * for step 6, what SSM knows of the instances */
+	bool ssm = st->pol->guest_config == GUEST_SSM && st->port->ssm_call;
+	st->outstanding = ssm ? 2 : 1;
 	int r = plan_wanted_instance_types(st->pol, st->obs, &st->types, &st->n_types);
 	struct ec2_read req = {.kind = OBS_INSTANCE_TYPES,
 			       .names = (const char *const *)st->types,
 			       .n_names = st->n_types};
+	if (ssm && ssm_page(st, NULL))
+		st->outstanding--;
 	if (!r)
 		r = st->port->read(st->port->ctx, &req, st->obs, on_types, st);
 	if (r) {
 		st->rc = r;
-		finish(st);
+		if (--st->outstanding == 0)
+			finish(st);
 	}
 }
 

@@ -15,4 +15,9 @@ typedef void (*reader_done_fn)(void *ud, int rc, const struct ec2_error *err);
 int reader_read(const struct ec2_port *port, const struct policy *pol, const char *const *vpc_ids,
 		size_t n, struct observed *obs, reader_done_fn done, void *ud);
 
+/* Appends the instances of a DescribeInstanceInformation answer (SSM, JSON) to obs;
+ * next_token gets its NextToken ("" when it is the last page). */
+int reader_decode_ssm(const char *json, size_t len, struct observed *obs, char *next_token,
+		      size_t size);
+
 #endif

@@ -13,6 +13,7 @@ Use in-process (FaultProxy(...).start()) from tests, or run it:
 """
 import argparse
 import collections
+import json
 import http.client
 import http.server
 import random
@@ -31,6 +32,7 @@ CATEGORY_BUCKETS = {
     "resource-intensive": (50, 5),
     "AssignIpv6Addresses": (100, 5),
     "StartInstances": (5, 2),
+    "ssm": (10, 5),
 }
 RESOURCE_INTENSIVE = {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
                       "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
@@ -38,6 +40,8 @@ UNFILTERABLE = {"DescribeInstances", "DescribeSecurityGroups", "DescribeNetworkI
 
 
 def category(action, params):
+    if params.get("__ssm"):
+        return "ssm"
     if action in RESOURCE_INTENSIVE:
         return "resource-intensive"
     if action in ("AssignIpv6Addresses", "StartInstances"):
@@ -82,6 +86,8 @@ class FaultProxy:
         # drop_action: requests of this action are held (drop_seen is set) and then dropped
         # with a reset once drop_release is set - a crash test kills dualstackd meanwhile.
         self.drop_action = None
+        # SSM DescribeInstanceInformation, which moto lacks: {instance id: platform dict}
+        self.ssm_instances = None
         self.drop_seen = threading.Event()
         self.drop_release = threading.Event()
         self.rng = random.Random(seed)
@@ -121,7 +127,7 @@ class FaultProxy:
             self.events.append((time.monotonic(), action, outcome))
 
     MUTATING_PREFIXES = ("Create", "Associate", "Authorize", "Modify", "Assign", "Stop", "Start",
-                         "Delete", "Revoke", "Replace", "Attach", "Run", "Send")
+                         "Delete", "Revoke", "Replace", "Attach", "Run", "SendCommand")
 
     def mutating(self, outcome="ok"):
         """{action: n} of mutating EC2 calls that reached moto (outcome ok by default)."""
@@ -205,8 +211,13 @@ class FaultProxy:
     def handle(self, req):
         n = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(n) if n else b""
-        params = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
-        action = params.get("Action", "other")
+        target = req.headers.get("X-Amz-Target", "")
+        if target:  # JSON protocol (SSM)
+            action = target.rsplit(".", 1)[-1]
+            params = {"__ssm": True}
+        else:
+            params = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+            action = params.get("Action", "other")
         rid = ("%032x" % self.rng.getrandbits(128)).encode()
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
@@ -218,6 +229,16 @@ class FaultProxy:
         if self.buckets_on and action != "other" and not self.bucket_for(action, params).take():
             self.count(action, "throttled")
             return self.reply(req, 503, THROTTLE_XML % rid)
+        if action == "DescribeInstanceInformation" and self.ssm_instances is not None:
+            ids = set()
+            for f in json.loads(body or b"{}").get("Filters", []):
+                if f.get("Key") == "InstanceIds":
+                    ids |= set(f.get("Values", []))
+            items = [dict(InstanceId=i, **p) for i, p in self.ssm_instances.items()
+                     if not ids or i in ids]
+            self.count(action, "ok")
+            return self.reply(req, 200, json.dumps({"InstanceInformationList": items}).encode(),
+                              [("Content-Type", "application/x-amz-json-1.1")])
         with self.lock:
             roll = self.rng.random()
         if roll < self.p5xx:

@@ -201,3 +201,39 @@ def test_sigkill_anywhere_then_apply_converges(proxied, point):
     proxy.drop_action = None
     apply(env, ids["vpc"])  # ...and the next run finishes the job
     check_crash_invariants(ec2, ids)
+
+
+def test_step6_guest_config_through_ssm_once(proxied, tmp_path):
+    """guest_config: ssm - the web server's Ubuntu 16.04 gets the guide's DHCPv6 commands
+    through SSM Run Command, once; the database's Amazon Linux 2 needs nothing; dry-run sends
+    nothing. (The proxy answers DescribeInstanceInformation, which moto lacks.)"""
+    moto, proxy, env = proxied
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy.ssm_instances = {
+        ids["web"]: {"PingStatus": "Online", "PlatformType": "Linux", "PlatformName": "Ubuntu",
+                     "PlatformVersion": "16.04"},
+        ids["db"]: {"PingStatus": "Online", "PlatformType": "Linux",
+                    "PlatformName": "Amazon Linux", "PlatformVersion": "2"},
+    }
+    pol = json.load(open(POLICY))
+    pol["guest_config"] = "ssm"
+    path = tmp_path / "ssm.json"
+    path.write_text(json.dumps(pol))
+    pol["mode"] = "dry-run"
+    dry = tmp_path / "dry.json"
+    dry.write_text(json.dumps(pol))
+    apply(env, ids["vpc"], policy=str(dry), check=False)
+    assert proxy.mutating(outcome=None) == {}
+    plan = plan_json(env, ids["vpc"], policy=str(path))
+    guest = [a for a in plan["actions"] if a["api"] == "SendCommand"]
+    assert [a["resource"] for a in guest] == [ids["web"]]
+    assert "ubuntu-16" in guest[0]["params"]
+    proxy.reset_counts()
+    apply(env, ids["vpc"], policy=str(path))
+    assert proxy.calls("SendCommand", "ok") == 1
+    web = ec2.describe_instances(InstanceIds=[ids["web"]])["Reservations"][0]["Instances"][0]
+    assert any(t["Key"] == "dualstack:guest-config" for t in web.get("Tags", []))
+    proxy.reset_counts()
+    out = apply(env, ids["vpc"], policy=str(path))  # recorded: never sent twice
+    assert "mutating calls: 0" in out.stdout and proxy.calls("SendCommand") == 0

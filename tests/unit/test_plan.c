@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "../../controller/ec2_xml.h"
+#include "../../reconcile/guest.h"
 #include "../../reconcile/plan.h"
+#include "../../reconcile/reader.h"
 #include "check.h"
 
 static const struct {
@@ -44,6 +46,20 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 			 : -1;
 		CHECK_MSG(rc == 0, "%s: %s: %s", dir, reads[i].file, xml ? err : "missing");
 		free(xml);
+	}
+	/* step 6: what SSM knows, when the case has it */
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/plan/%s/DescribeInstanceInformation.json", check_fixtures,
+		 dir);
+	FILE *sf = fopen(path, "r");
+	if (sf) {
+		fclose(sf);
+		char next[256];
+		snprintf(rel, sizeof(rel), "plan/%s/DescribeInstanceInformation.json", dir);
+		size_t slen = 0;
+		char *json = check_read_fixture(rel, &slen);
+		CHECK(json && reader_decode_ssm(json, slen, obs, next, sizeof(next)) == 0);
+		free(json);
 	}
 	snprintf(rel, sizeof(rel), "plan/%s/case.json", dir);
 	char *text = check_read_fixture(rel, NULL);
@@ -107,8 +123,45 @@ out:
 	observed_cleanup(&obs);
 }
 
+static void test_guest_os_table(void)
+{
+	static const struct {
+		const char *type, *name, *version;
+		enum guest_os want;
+	} cases[] = {
+	    {"Linux", "Amazon Linux AMI", "2016.03", GUEST_OS_AMAZON_LINUX_OLD},
+	    {"Linux", "Amazon Linux AMI", "2016.09", GUEST_OS_CONFIGURED},
+	    {"Linux", "Amazon Linux AMI", "2018.03", GUEST_OS_CONFIGURED},
+	    {"Linux", "Amazon Linux", "2", GUEST_OS_CONFIGURED},
+	    {"Linux", "Ubuntu", "14.04", GUEST_OS_UBUNTU_14},
+	    {"Linux", "Ubuntu", "16.04", GUEST_OS_UBUNTU_16},
+	    {"Linux", "Ubuntu", "22.04", GUEST_OS_CONFIGURED},
+	    {"Linux", "Red Hat Enterprise Linux Server", "7.9", GUEST_OS_RHEL_CENTOS},
+	    {"Linux", "CentOS Linux", "6.10", GUEST_OS_RHEL_CENTOS},
+	    {"Linux", "Red Hat Enterprise Linux", "9.2", GUEST_OS_CONFIGURED},
+	    {"Windows", "Microsoft Windows Server 2008 Datacenter", "6.0.6002",
+	     GUEST_OS_WINDOWS_OLD},
+	    {"Windows", "Microsoft Windows Server 2003", "5.2.3790", GUEST_OS_WINDOWS_OLD},
+	    {"Windows", "Microsoft Windows Server 2019 Datacenter", "10.0.17763",
+	     GUEST_OS_CONFIGURED},
+	    {"Linux", "SLES", "15.4", GUEST_OS_UNKNOWN},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ssm_instance s;
+		memset(&s, 0, sizeof(s));
+		snprintf(s.platform_type, sizeof(s.platform_type), "%s", cases[i].type);
+		snprintf(s.platform_name, sizeof(s.platform_name), "%s", cases[i].name);
+		snprintf(s.platform_version, sizeof(s.platform_version), "%s", cases[i].version);
+		CHECK_MSG(guest_os_classify(&s) == cases[i].want, "%s %s -> %s", cases[i].name,
+			  cases[i].version, guest_os_name(guest_os_classify(&s)));
+		if (cases[i].want > GUEST_OS_CONFIGURED)
+			CHECK(guest_commands(cases[i].want) && guest_commands(cases[i].want)[0]);
+	}
+}
+
 void test_plan(void)
 {
+	test_guest_os_table();
 	char path[512];
 	snprintf(path, sizeof(path), "%s/plan", check_fixtures);
 	DIR *d = opendir(path);
