@@ -25,7 +25,18 @@ void cli_session_cleanup(struct cli_session *s);
 /* Runs the loop until *done becomes non-zero. */
 void cli_run_until(struct cli_session *s, const int *done);
 
+/* For the commands built on plans: read and plan every VPC of s->target (or vpcs); and visit
+ * every (account, region) of the policy with s->target set to it. */
+struct plan;
+struct policy;
+int cli_read_and_plan(struct cli_session *s, const struct policy *pol, char **vpcs, size_t n_vpcs,
+		      struct plan **plans, size_t *n_plans);
+void cli_each_target(struct cli_session *s, const struct policy *pol,
+		     void (*fn)(void *ud, struct cli_session *s), void *ud);
+int cli_load_policy(const char *path, struct policy *pol);
+
 int cmd_describe(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_check_policy(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);

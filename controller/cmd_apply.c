@@ -398,6 +398,64 @@ out:
 	return status;
 }
 
+int cli_read_and_plan(struct cli_session *s, const struct policy *pol, char **vpcs, size_t n_vpcs,
+		      struct plan **plans, size_t *n_plans)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	int rc = DS_OK;
+	*plans = NULL;
+	*n_plans = 0;
+	if (!r)
+		return DS_ENOMEM;
+	r->s = s;
+	r->pol = pol;
+	observed_init(&r->obs);
+	ec2_port_init(&r->port, s->ec2, &s->target, s->loop);
+	if (list_vpcs(r, vpcs, n_vpcs) || read_all(r))
+		rc = DS_EAWS;
+	r->plans = rc ? NULL : calloc(r->n_vpcs + 1, sizeof(*r->plans));
+	if (!rc && !r->plans)
+		rc = DS_ENOMEM;
+	if (!rc) {
+		plan_all(r, time(NULL));
+		*plans = r->plans;
+		*n_plans = r->n_vpcs;
+	}
+	for (size_t i = 0; i < r->n_vpcs; i++)
+		free(r->vpcs[i]);
+	observed_cleanup(&r->obs);
+	free(r);
+	return rc;
+}
+
+void cli_each_target(struct cli_session *s, const struct policy *pol,
+		     void (*fn)(void *ud, struct cli_session *s), void *ud)
+{
+	size_t n_acc = pol->n_accounts ? pol->n_accounts : 1;
+	size_t n_reg = pol->n_regions ? pol->n_regions : 1;
+	struct ec2_target base = s->target;
+	for (size_t a = 0; a < n_acc; a++) {
+		for (size_t g = 0; g < n_reg; g++) {
+			s->target = base;
+			if (pol->n_regions)
+				ec2_target_set_region(&s->target, pol->regions[g]);
+			if (pol->n_accounts) {
+				snprintf(s->target.account_id, sizeof(s->target.account_id), "%s",
+					 pol->accounts[a]);
+				policy_role_arn(pol, pol->accounts[a], s->target.role_arn,
+						sizeof(s->target.role_arn));
+			}
+			fn(ud, s);
+		}
+	}
+	s->target = base;
+}
+
+int cli_load_policy(const char *path, struct policy *pol)
+{
+	return load_policy(path, pol);
+}
+
 static int plan_or_apply(int argc, char **argv, bool apply)
 {
 	static const struct option opts[] = {

@@ -12,6 +12,8 @@ static const struct {
     {"run", cmd_run, "the daemon: Kafka events in, dual-stack VPCs out"},
     {"plan", cmd_plan, "read-only: the exact EC2 calls that would make the VPCs dual-stack"},
     {"apply", cmd_apply, "reconcile the VPCs once; exit 0 only when converged"},
+    {"report", cmd_report,
+     "fleet readiness: converged, pending, blocked and why (text, JSON, HTML)"},
     {"check-policy", cmd_check_policy, "validate a policy file"},
     {"explain-event", cmd_explain_event, "the work keys an event produces, or why none"},
     {"describe", cmd_describe, "print the observed state of a resource kind as JSON"},

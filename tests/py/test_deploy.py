@@ -1,0 +1,124 @@
+"""deploy/ and the operator tooling: IAM policies allow exactly what the code calls, the
+systemd unit verifies, the container definition builds with the Makefile and runs as non-root,
+the EventBridge rule follows what the handlers follow, and the HTML report renders in a real
+headless Chromium."""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import botocore.session
+import pytest
+from conftest import BINARY, ROOT
+from fleet import guide_example
+
+POLICY = os.path.join(ROOT, "tests", "policies", "canonical.json")
+
+
+def actions_the_code_can_call():
+    """Every string literal in the product's C sources that is an EC2, SSM or STS operation.
+    ratelimit.c is left out: it names actions to classify them, not to call them."""
+    session = botocore.session.get_session()
+    ops = {svc: set(session.get_service_model(svc).operation_names) for svc in ("ec2", "ssm", "sts")}
+    literals = set()
+    for f in glob.glob(os.path.join(ROOT, "controller", "*.c")) + \
+            glob.glob(os.path.join(ROOT, "reconcile", "*.c")):
+        if os.path.basename(f) == "ratelimit.c":
+            continue
+        literals |= set(re.findall(r'"([A-Z][A-Za-z0-9]+)"', open(f).read()))
+    return {f"{svc}:{op}" for svc, names in ops.items() for op in literals & names}
+
+
+def policy_actions(path):
+    doc = json.load(open(os.path.join(ROOT, "deploy", "iam", path)))
+    out = set()
+    for st in doc["Statement"]:
+        assert st["Effect"] == "Allow"
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        assert not any("*" in a for a in acts), "no wildcards: least privilege"
+        out |= set(acts)
+    return out
+
+
+def test_iam_policies_allow_exactly_what_the_code_calls():
+    called = actions_the_code_can_call()
+    assert {"ec2:AssociateVpcCidrBlock", "ec2:DescribeVpcs", "ssm:SendCommand",
+            "sts:AssumeRole"} <= called  # the extraction finds real calls
+    # AssumeRoleWithWebIdentity is granted by the role's trust policy, not by an IAM policy
+    web_identity = {"sts:AssumeRoleWithWebIdentity"}
+    member = {a for a in called if not a.startswith("sts:")}
+    assert policy_actions("member-role-policy.json") == member
+    assert policy_actions("controller-role-policy.json") == (called - web_identity)
+
+
+def test_systemd_unit_verifies(tmp_path):
+    unit = open(os.path.join(ROOT, "deploy", "systemd", "dualstackd.service")).read()
+    assert "DynamicUser=yes" in unit and "NoNewPrivileges=yes" in unit
+    assert "ProtectSystem=strict" in unit and "ReadOnlyPaths=/etc/dualstackd" in unit
+    # verify needs the binary it starts: point the copy at the one just built
+    path = tmp_path / "dualstackd.service"
+    path.write_text(unit.replace("/usr/local/bin/dualstackd", BINARY))
+    env = dict(os.environ, MANPATH=os.path.join(ROOT, "docs", "man"))
+    r = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_container_definition_builds_with_the_makefile_and_runs_as_non_root():
+    text = open(os.path.join(ROOT, "deploy", "Containerfile")).read()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2 and stages[0].split()[2] == "build"
+    assert re.search(r"^RUN make .*dualstackd", stages[0], re.M)
+    assert "COPY --from=build /src/dualstackd" in stages[1]
+    user = re.search(r"^USER (\S+)", stages[1], re.M).group(1)
+    assert user.split(":")[0] not in ("0", "root")
+
+
+def test_eventbridge_rule_follows_what_the_handlers_follow():
+    src = open(os.path.join(ROOT, "handlers", "ev_cloudtrail.c")).read()
+    table = src[src.index("followed[] = {"):src.index("};", src.index("followed[] = {"))]
+    followed = set(re.findall(r'"([A-Za-z0-9]+)"', table))
+    rule = json.load(open(os.path.join(ROOT, "deploy", "eventbridge", "ec2-events-rule.json")))
+    names = next(o["detail"]["eventName"] for o in rule["$or"] if "eventName" in o["detail"])
+    assert set(names) == followed
+
+
+def chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(not chromium(), reason="chromium is installed by tests/deps.sh")
+def test_report_html_renders_in_headless_chromium(moto, tmp_path):
+    ec2 = moto.client()
+    guide_example(ec2)
+    never = json.load(open(POLICY))
+    never["instances"]["resize"] = "never"  # the database server then blocks its VPC
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(never))
+    out = subprocess.run([BINARY, "report", "--policy", str(pol), "--json"], env=moto.env(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    t = rep["targets"][0]
+    assert t["account"] == "123456789012" and t["region"] == "us-east-1"
+    assert t["counts"]["total"] == 2 and t["counts"]["blocked"] == 1  # + the default VPC
+    assert t["findings_by_code"]["resize-needed"] == 1
+    html = tmp_path / "report.html"
+    out = subprocess.run([BINARY, "report", "--policy", str(pol), "--html", str(html)],
+                         env=moto.env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,700"]
+    png = tmp_path / "report.png"
+    subprocess.run([chromium(), *flags, f"--screenshot={png}", f"file://{html}"],
+                   capture_output=True, timeout=120)
+    assert png.exists() and png.stat().st_size > 5000
+    shutil.copy(png, os.path.join(ROOT, "build", "report-screenshot.png"))
+    dom = subprocess.run([chromium(), *flags, "--dump-dom", f"file://{html}"],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert '<svg id="progress-chart"' in dom and 'class="bar-blocked"' in dom
+    assert '<table id="accounts">' in dom and "<td>123456789012</td>" in dom
+    assert "resize-needed" in dom
