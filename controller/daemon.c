@@ -30,6 +30,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "msk_iam.h"
 #include "offsets.h"
 #include "workqueue.h"
 
@@ -880,6 +881,30 @@ static void on_sighup(struct ev_loop *loop, struct ev_signal *w, int revents)
 	log_kv("info", "policy reloaded", "mode", policy_mode_name(p->mode), NULL);
 }
 
+/* ---- MSK IAM ---- */
+
+static int msk_token(void *ud, char *token, size_t size, int64_t *expiry_ms, char *principal,
+		     size_t principal_size, char *err, size_t err_len)
+{
+	struct daemon *d = ud;
+	const struct aws_creds *creds;
+	if (creds_cache_base(d->creds, &creds, err, err_len))
+		return -1;
+	struct buf b;
+	buf_init(&b, size);
+	const char *region = d->cfg->msk_region[0] ? d->cfg->msk_region : d->home.region;
+	int rc = msk_iam_token(creds, region, time(NULL), "dualstackd/1.0", &b, expiry_ms, NULL);
+	if (!rc && b.len < size)
+		memcpy(token, b.data, b.len + 1);
+	else if (!rc)
+		rc = DS_ETOOBIG;
+	if (rc)
+		snprintf(err, err_len, "MSK IAM token: %s", ds_strerror(rc));
+	snprintf(principal, principal_size, "%s", creds->access_key_id);
+	buf_cleanup(&b);
+	return rc ? -1 : 0;
+}
+
 /* ---- main ---- */
 
 int daemon_run(const struct daemon_config *cfg)
@@ -930,8 +955,12 @@ int daemon_run(const struct daemon_config *cfg)
 		ensure[ne++] = topics[i];
 	ensure[ne++] = cfg->dead_letter_topic;
 	ensure[ne++] = cfg->audit_topic;
-	struct kafka_options ko = {cfg->brokers,	  cfg->group, topics, nt,
-				   cfg->kafka_properties, ensure,     ne,     -1};
+	struct kafka_options ko = {cfg->brokers, cfg->group, topics, nt,   cfg->kafka_properties,
+				   ensure,	 ne,	     -1,     NULL, NULL};
+	if (!strcmp(cfg->sasl_mechanism, "AWS_MSK_IAM")) {
+		ko.oauth_token = msk_token;
+		ko.oauth_ud = d;
+	}
 	struct kafka_callbacks kc = {d, on_message, on_delivered, on_revoked, on_assigned};
 	d->kafka = kafka_new(d->loop, &ko, &kc, err, sizeof(err));
 	if (!d->kafka) {

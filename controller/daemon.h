@@ -18,6 +18,8 @@ struct daemon_config {
 	char dead_letter_topic[128];
 	char audit_topic[128];
 	struct cJSON *kafka_properties; /* owned */
+	char sasl_mechanism[32]; /* "" or "AWS_MSK_IAM" (token signed with our credentials) */
+	char msk_region[40];	 /* the MSK cluster's region ("": AWS_REGION) */
 	char policy_path[1024];
 	char listen[64];
 	double resync_interval_s;

@@ -91,6 +91,19 @@ int daemon_config_load(const char *path, struct daemon_config *cfg, char *err, s
 		memcpy(cfg->input_topics[cfg->n_input_topics++], t->valuestring,
 		       strlen(t->valuestring) + 1);
 	}
+	if (!rc)
+		rc = str(k, "sasl_mechanism", cfg->sasl_mechanism, sizeof(cfg->sasl_mechanism), "",
+			 path, err, err_len);
+	if (!rc && cfg->sasl_mechanism[0] && strcmp(cfg->sasl_mechanism, "AWS_MSK_IAM") != 0) {
+		snprintf(err, err_len,
+			 "%s: $.kafka.sasl_mechanism: expected \"AWS_MSK_IAM\" (other "
+			 "mechanisms go in properties)",
+			 path);
+		rc = -1;
+	}
+	if (!rc)
+		rc = str(k, "msk_region", cfg->msk_region, sizeof(cfg->msk_region), "", path, err,
+			 err_len);
 	const cJSON *props = cJSON_GetObjectItemCaseSensitive(k, "properties");
 	if (!rc && props && !cJSON_IsObject(props)) {
 		snprintf(err, err_len, "%s: $.kafka.properties: expected an object of strings",

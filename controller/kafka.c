@@ -21,6 +21,8 @@ struct qwatch {
 struct kafka {
 	struct ev_loop *loop;
 	struct kafka_callbacks cb;
+	int (*oauth_token)(void *, char *, size_t, int64_t *, char *, size_t, char *, size_t);
+	void *oauth_ud;
 	rd_kafka_t *consumer;
 	rd_kafka_t *producer;
 	rd_kafka_t *mock_owner; /* holds the embedded cluster */
@@ -117,6 +119,35 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	k->cb.delivered(k->cb.ud, m->_private, m->err);
 }
 
+/* librdkafka asks for a fresh token at start and before each expires (from its poll, on our
+ * loop). */
+static void on_oauth_refresh(rd_kafka_t *rk, const char *config, void *opaque)
+{
+	struct kafka *k = opaque;
+	static char token[16384];
+	char principal[128] = "dualstackd", err[512] = "", e[512];
+	int64_t expiry = 0;
+	(void)config;
+	if (k->oauth_token(k->oauth_ud, token, sizeof(token), &expiry, principal, sizeof(principal),
+			   err, sizeof(err)) ||
+	    rd_kafka_oauthbearer_set_token(rk, token, expiry, principal, NULL, 0, e, sizeof(e))) {
+		log_kv("error", "SASL OAUTHBEARER token unavailable", "error", err[0] ? err : e,
+		       NULL);
+		rd_kafka_oauthbearer_set_token_failure(rk, err[0] ? err : e);
+	}
+}
+
+static int set_oauth(struct kafka *k, rd_kafka_conf_t *conf, char *err, size_t err_len)
+{
+	if (!k->oauth_token)
+		return 0;
+	if (set(conf, "security.protocol", "SASL_SSL", err, err_len) ||
+	    set(conf, "sasl.mechanism", "OAUTHBEARER", err, err_len))
+		return -1;
+	rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf, on_oauth_refresh);
+	return 0;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -202,6 +233,8 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 		return NULL;
 	k->loop = loop;
 	k->cb = *cb;
+	k->oauth_token = opt->oauth_token;
+	k->oauth_ud = opt->oauth_ud;
 	k->cq.fds[0] = k->cq.fds[1] = k->pq.fds[0] = k->pq.fds[1] = -1;
 	snprintf(k->bootstrap, sizeof(k->bootstrap), "%s", opt->brokers);
 
@@ -230,6 +263,7 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 	     * operator pre-creates them with the partitions they want in production) */
 	    set(cc, "allow.auto.create.topics", "true", err, err_len) ||
 	    set(cc, "topic.metadata.refresh.interval.ms", "5000", err, err_len) ||
+	    set_oauth(k, cc, err, err_len) ||
 	    apply_properties(cc, opt->properties, true, err, err_len))
 		goto fail;
 	rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
@@ -247,7 +281,7 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 	    set(pc, "linger.ms", "1", err, err_len) ||
 	    /* dead letters carry the original bytes, oversized events included */
 	    set(pc, "message.max.bytes", "10485760", err, err_len) ||
-	    set(pc, "acks", "all", err, err_len) ||
+	    set(pc, "acks", "all", err, err_len) || set_oauth(k, pc, err, err_len) ||
 	    apply_properties(pc, opt->properties, false, err, err_len))
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);

@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kafka;
 
@@ -33,6 +34,11 @@ struct kafka_options {
 	const char *const *ensure_topics; /* created at start when missing (Admin API) */
 	size_t n_ensure_topics;
 	int new_topic_partitions; /* for those; -1: the broker's default */
+	/* SASL OAUTHBEARER token source (MSK IAM); NULL for none. Returns 0 and fills token,
+	 * *expiry_ms (ms since the epoch) and principal; librdkafka asks again before expiry. */
+	int (*oauth_token)(void *ud, char *token, size_t size, int64_t *expiry_ms, char *principal,
+			   size_t principal_size, char *err, size_t err_len);
+	void *oauth_ud;
 };
 
 struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,

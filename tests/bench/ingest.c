@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	cJSON *props = cJSON_CreateObject();
 	cJSON_AddStringToObject(props, "fetch.max.bytes", "52428800");
 	cJSON_AddStringToObject(props, "queued.max.messages.kbytes", "1048576");
-	struct kafka_options ko = {argv[1], group, topics, 1, props, NULL, 0, -1};
+	struct kafka_options ko = {argv[1], group, topics, 1, props, NULL, 0, -1, NULL, NULL};
 	struct kafka_callbacks kc = {&in, on_message, on_delivered, NULL, NULL};
 	struct kafka *k = kafka_new(in.loop, &ko, &kc, err, sizeof(err));
 	if (!k) {

@@ -15,6 +15,7 @@ void test_plan(void);
 void test_policy(void);
 void test_events(void);
 void test_queue(void);
+void test_msk(void);
 
 static const struct {
 	const char *name;
@@ -22,7 +23,7 @@ static const struct {
 } suites[] = {
     {"sigv4", test_sigv4},   {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
     {"creds", test_creds},   {"plan", test_plan},	{"policy", test_policy},
-    {"events", test_events}, {"queue", test_queue},
+    {"events", test_events}, {"queue", test_queue},	{"msk", test_msk},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)
