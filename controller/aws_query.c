@@ -1,31 +1,11 @@
 #include "aws_query.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 int aws_form_add(struct buf *body, const char *key, const char *value)
 {
-	int rc = body->len ? buf_putc(body, '&') : DS_OK;
-	if (!rc)
-		rc = buf_put_uri_encoded(body, key, strlen(key), 0);
-	if (!rc)
-		rc = buf_putc(body, '=');
-	if (!rc)
-		rc = buf_put_uri_encoded(body, value, strlen(value), 0);
-	return rc;
-}
-
-int aws_form_addf(struct buf *body, const char *key, const char *fmt, ...)
-{
-	char value[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(value))
-		return DS_ETOOBIG;
-	return aws_form_add(body, key, value);
+	return buf_put_pair(body, key, value);
 }
 
 void aws_signed_init(struct aws_signed *s)

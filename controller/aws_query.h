@@ -13,8 +13,6 @@
 
 /* Appends "&key=value" (no '&' when the body is empty), both percent-encoded. */
 int aws_form_add(struct buf *body, const char *key, const char *value);
-int aws_form_addf(struct buf *body, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #define AWS_QUERY_HEADERS 6
 

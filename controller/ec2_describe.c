@@ -155,7 +155,7 @@ static int build_params(struct describe_state *st, const struct describe_request
 	int rc = DS_OK, filter = 0;
 	char key[64];
 	/* DescribeInstances forbids MaxResults with InstanceId.N; we never send ids, only filters. */
-	rc = aws_form_addf(p, "MaxResults", "%d", k->max_results);
+	rc = buf_put_pairf(p, "MaxResults", "%d", k->max_results);
 	if (!rc && k->vpc_filter && req->n_vpc_ids) {
 		filter++;
 		snprintf(key, sizeof(key), "Filter.%d.Name", filter);

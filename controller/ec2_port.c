@@ -74,8 +74,9 @@ static void on_call(void *ud, const struct ec2_result *res)
 	free(c);
 }
 
-static int port_call(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
-		     ec2_call_fn done, void *ud)
+/* One path for both protocols: the client paces, signs and retries either. */
+static int submit(void *ctx, bool ssm, const char *op, const char *body, size_t len, unsigned flags,
+		  ec2_call_fn done, void *ud)
 {
 	struct ec2_port_impl *p = ctx;
 	struct call_ud *c = malloc(sizeof(*c));
@@ -83,27 +84,24 @@ static int port_call(void *ctx, const char *action, const char *params, size_t l
 		return DS_ENOMEM;
 	c->done = done;
 	c->ud = ud;
-	int rc = ec2_call(p->client, &p->target, action, flags & EC2_F_IDEMPOTENT, params, len,
-			  on_call, c);
+	flags &= EC2_F_IDEMPOTENT;
+	int rc = ssm ? ec2_call_ssm(p->client, &p->target, op, flags, body, len, on_call, c)
+		     : ec2_call(p->client, &p->target, op, flags, body, len, on_call, c);
 	if (rc)
 		free(c);
 	return rc;
 }
 
+static int port_call(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
+		     ec2_call_fn done, void *ud)
+{
+	return submit(ctx, false, action, params, len, flags, done, ud);
+}
+
 static int port_ssm_call(void *ctx, const char *operation, const char *json, size_t len,
 			 unsigned flags, ec2_call_fn done, void *ud)
 {
-	struct ec2_port_impl *p = ctx;
-	struct call_ud *c = malloc(sizeof(*c));
-	if (!c)
-		return DS_ENOMEM;
-	c->done = done;
-	c->ud = ud;
-	int rc = ec2_call_ssm(p->client, &p->target, operation, flags & EC2_F_IDEMPOTENT, json, len,
-			      on_call, c);
-	if (rc)
-		free(c);
-	return rc;
+	return submit(ctx, true, operation, json, len, flags, done, ud);
 }
 
 struct timer {

@@ -6,18 +6,6 @@
 
 #include "sigv4.h"
 
-static int add(struct buf *q, const char *k, const char *v)
-{
-	int rc = q->len ? buf_putc(q, '&') : DS_OK;
-	if (!rc)
-		rc = buf_put_uri_encoded(q, k, strlen(k), 0);
-	if (!rc)
-		rc = buf_putc(q, '=');
-	if (!rc)
-		rc = buf_put_uri_encoded(q, v, strlen(v), 0);
-	return rc;
-}
-
 /* base64url without padding (RFC 4648 §5), as the MSK signers emit it. */
 static int put_base64url(struct buf *out, const char *s, size_t n)
 {
@@ -56,19 +44,19 @@ int msk_iam_token(const struct aws_creds *creds, const char *region, time_t when
 	snprintf(expires, sizeof(expires), "%d", MSK_IAM_TOKEN_LIFETIME_S);
 	/* botocore's order; the canonical query sorts them anyway */
 	if (!rc)
-		rc = add(&query, "Action", "kafka-cluster:Connect");
+		rc = buf_put_pair(&query, "Action", "kafka-cluster:Connect");
 	if (!rc)
-		rc = add(&query, "X-Amz-Algorithm", "AWS4-HMAC-SHA256");
+		rc = buf_put_pair(&query, "X-Amz-Algorithm", "AWS4-HMAC-SHA256");
 	if (!rc)
-		rc = add(&query, "X-Amz-Credential", scope);
+		rc = buf_put_pair(&query, "X-Amz-Credential", scope);
 	if (!rc)
-		rc = add(&query, "X-Amz-Date", date);
+		rc = buf_put_pair(&query, "X-Amz-Date", date);
 	if (!rc)
-		rc = add(&query, "X-Amz-Expires", expires);
+		rc = buf_put_pair(&query, "X-Amz-Expires", expires);
 	if (!rc)
-		rc = add(&query, "X-Amz-SignedHeaders", "host");
+		rc = buf_put_pair(&query, "X-Amz-SignedHeaders", "host");
 	if (!rc && creds->session_token[0])
-		rc = add(&query, "X-Amz-Security-Token", creds->session_token);
+		rc = buf_put_pair(&query, "X-Amz-Security-Token", creds->session_token);
 	if (!rc) {
 		struct sigv4_header h[] = {{"host", host}};
 		struct sigv4_request req = {"GET", "/", query.data, h, 1, "", 0};

@@ -138,3 +138,27 @@ int buf_put_hex(struct buf *b, const unsigned char *p, size_t n)
 	b->data[b->len] = '\0';
 	return DS_OK;
 }
+
+int buf_put_pair(struct buf *b, const char *key, const char *value)
+{
+	int rc = b->len ? buf_putc(b, '&') : DS_OK;
+	if (!rc)
+		rc = buf_put_uri_encoded(b, key, strlen(key), 0);
+	if (!rc)
+		rc = buf_putc(b, '=');
+	if (!rc)
+		rc = buf_put_uri_encoded(b, value, strlen(value), 0);
+	return rc;
+}
+
+int buf_put_pairf(struct buf *b, const char *key, const char *fmt, ...)
+{
+	char value[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(value))
+		return DS_ETOOBIG;
+	return buf_put_pair(b, key, value);
+}

@@ -28,6 +28,11 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s percent-encoded per RFC 3986: only A-Z a-z 0-9 - _ . ~ stay as they are
  * (the encoding SigV4 and EC2's form bodies require). '/' is kept when keep_slash. */
 int buf_put_uri_encoded(struct buf *b, const char *s, size_t n, int keep_slash);
+/* Appends "&key=value" ("key=value" when empty), both percent-encoded: an AWS Query form or
+ * query-string pair. buf_put_pairf formats the value. */
+int buf_put_pair(struct buf *b, const char *key, const char *value);
+int buf_put_pairf(struct buf *b, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Appends the lowercase hex of n bytes. */
 int buf_put_hex(struct buf *b, const unsigned char *p, size_t n);
 

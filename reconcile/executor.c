@@ -187,28 +187,6 @@ static bool wait_then(struct act *x, step_fn fn)
 
 /* ---- parameters ---- */
 
-static int put(struct buf *b, const char *k, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int put(struct buf *b, const char *k, const char *fmt, ...)
-{
-	char v[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(v, sizeof(v), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(v))
-		return DS_ETOOBIG;
-	int rc = b->len ? buf_putc(b, '&') : DS_OK;
-	if (!rc)
-		rc = buf_put_uri_encoded(b, k, strlen(k), 0);
-	if (!rc)
-		rc = buf_putc(b, '=');
-	if (!rc)
-		rc = buf_put_uri_encoded(b, v, strlen(v), 0);
-	return rc;
-}
-
 static int resolve(const struct v6_ref *r, const char *block56, char out[DS_CIDR_LEN])
 {
 	struct cidr b, sub;
@@ -235,40 +213,41 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 	int rc = DS_OK;
 	switch (a->kind) {
 	case ACT_ASSOCIATE_VPC_IPV6:
-		rc = put(out, "VpcId", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "VpcId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "AmazonProvidedIpv6CidrBlock", "true");
+			rc = buf_put_pairf(out, "AmazonProvidedIpv6CidrBlock", "true");
 		break;
 	case ACT_TAG_SUBNET_MANAGED:
-		rc = put(out, "ResourceId.1", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "Tag.1.Key", TAG_SUBNET_MANAGED);
+			rc = buf_put_pairf(out, "Tag.1.Key", TAG_SUBNET_MANAGED);
 		if (!rc)
-			rc = put(out, "Tag.1.Value", "dualstackd");
+			rc = buf_put_pairf(out, "Tag.1.Value", "dualstackd");
 		break;
 	case ACT_ASSOCIATE_SUBNET_IPV6:
 		rc = resolve(&a->cidr, block56, cidr);
 		if (!rc)
-			rc = put(out, "SubnetId", "%s", a->resource_id);
+			rc = buf_put_pairf(out, "SubnetId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "Ipv6CidrBlock", "%s", cidr);
+			rc = buf_put_pairf(out, "Ipv6CidrBlock", "%s", cidr);
 		break;
 	case ACT_SET_SUBNET_ASSIGN_IPV6:
-		rc = put(out, "SubnetId", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "SubnetId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "AssignIpv6AddressOnCreation.Value", "true");
+			rc = buf_put_pairf(out, "AssignIpv6AddressOnCreation.Value", "true");
 		break;
 	case ACT_CREATE_EIGW:
-		rc = put(out, "VpcId", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "VpcId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "ClientToken", "dualstackd-eigw-%s", a->resource_id);
+			rc =
+			    buf_put_pairf(out, "ClientToken", "dualstackd-eigw-%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "TagSpecification.1.ResourceType",
-				 "egress-only-internet-gateway");
+			rc = buf_put_pairf(out, "TagSpecification.1.ResourceType",
+					   "egress-only-internet-gateway");
 		if (!rc)
-			rc = put(out, "TagSpecification.1.Tag.1.Key", TAG_CREATED_BY);
+			rc = buf_put_pairf(out, "TagSpecification.1.Tag.1.Key", TAG_CREATED_BY);
 		if (!rc)
-			rc = put(out, "TagSpecification.1.Tag.1.Value", "dualstackd");
+			rc = buf_put_pairf(out, "TagSpecification.1.Tag.1.Value", "dualstackd");
 		break;
 	case ACT_CREATE_ROUTE_V6: {
 		const char *target = a->target_kind == TARGET_NEW_EIGW ? new_eigw : a->target_id;
@@ -279,57 +258,58 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 			: "GatewayId";
 		if (!target || !*target)
 			return DS_EINVAL;
-		rc = put(out, "RouteTableId", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "RouteTableId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "DestinationIpv6CidrBlock", "::/0");
+			rc = buf_put_pairf(out, "DestinationIpv6CidrBlock", "::/0");
 		if (!rc)
-			rc = put(out, key, "%s", target);
+			rc = buf_put_pairf(out, key, "%s", target);
 		break;
 	}
 	case ACT_AUTHORIZE_SG_INGRESS:
 	case ACT_AUTHORIZE_SG_EGRESS:
 		rc = resolve(&a->cidr, block56, cidr);
 		if (!rc)
-			rc = put(out, "GroupId", "%s", a->resource_id);
+			rc = buf_put_pairf(out, "GroupId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "IpPermissions.1.IpProtocol", "%s", a->protocol);
+			rc = buf_put_pairf(out, "IpPermissions.1.IpProtocol", "%s", a->protocol);
 		if (!rc && a->has_ports)
-			rc = put(out, "IpPermissions.1.FromPort", "%d", a->from_port);
+			rc = buf_put_pairf(out, "IpPermissions.1.FromPort", "%d", a->from_port);
 		if (!rc && a->has_ports)
-			rc = put(out, "IpPermissions.1.ToPort", "%d", a->to_port);
+			rc = buf_put_pairf(out, "IpPermissions.1.ToPort", "%d", a->to_port);
 		if (!rc)
-			rc = put(out, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "%s", cidr);
+			rc =
+			    buf_put_pairf(out, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "%s", cidr);
 		if (!rc && a->description[0])
-			rc = put(out, "IpPermissions.1.Ipv6Ranges.1.Description", "%s",
-				 a->description);
+			rc = buf_put_pairf(out, "IpPermissions.1.Ipv6Ranges.1.Description", "%s",
+					   a->description);
 		break;
 	case ACT_CREATE_NACL_ENTRY:
 		rc = resolve(&a->cidr, block56, cidr);
 		if (!rc)
-			rc = put(out, "NetworkAclId", "%s", a->resource_id);
+			rc = buf_put_pairf(out, "NetworkAclId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "RuleNumber", "%d", a->rule_number);
+			rc = buf_put_pairf(out, "RuleNumber", "%d", a->rule_number);
 		if (!rc)
-			rc = put(out, "Protocol", "%s", a->protocol);
+			rc = buf_put_pairf(out, "Protocol", "%s", a->protocol);
 		if (!rc)
-			rc = put(out, "RuleAction", "%s", a->rule_action);
+			rc = buf_put_pairf(out, "RuleAction", "%s", a->rule_action);
 		if (!rc)
-			rc = put(out, "Egress", "%s", a->egress ? "true" : "false");
+			rc = buf_put_pairf(out, "Egress", "%s", a->egress ? "true" : "false");
 		if (!rc)
-			rc = put(out, "Ipv6CidrBlock", "%s", cidr);
+			rc = buf_put_pairf(out, "Ipv6CidrBlock", "%s", cidr);
 		if (!rc && a->has_ports)
-			rc = put(out, "PortRange.From", "%d", a->from_port);
+			rc = buf_put_pairf(out, "PortRange.From", "%d", a->from_port);
 		if (!rc && a->has_ports)
-			rc = put(out, "PortRange.To", "%d", a->to_port);
+			rc = buf_put_pairf(out, "PortRange.To", "%d", a->to_port);
 		if (!rc && a->has_icmp)
-			rc = put(out, "Icmp.Type", "%d", a->icmp_type);
+			rc = buf_put_pairf(out, "Icmp.Type", "%d", a->icmp_type);
 		if (!rc && a->has_icmp)
-			rc = put(out, "Icmp.Code", "%d", a->icmp_code);
+			rc = buf_put_pairf(out, "Icmp.Code", "%d", a->icmp_code);
 		break;
 	case ACT_ASSIGN_IPV6_ADDRESS:
-		rc = put(out, "NetworkInterfaceId", "%s", a->resource_id);
+		rc = buf_put_pairf(out, "NetworkInterfaceId", "%s", a->resource_id);
 		if (!rc)
-			rc = put(out, "Ipv6AddressCount", "1");
+			rc = buf_put_pairf(out, "Ipv6AddressCount", "1");
 		break;
 	default: rc = DS_EINVAL;
 	}
@@ -518,9 +498,9 @@ static void on_guest_sent(struct act *x, const struct ec2_answer *ans)
 	cJSON_Delete(j);
 	struct buf p;
 	buf_init(&p, 0);
-	put(&p, "ResourceId.1", "%s", x->a->instance_id);
-	put(&p, "Tag.1.Key", TAG_GUEST_CONFIG);
-	put(&p, "Tag.1.Value", "%s", cmd); /* the record that makes it once */
+	buf_put_pairf(&p, "ResourceId.1", "%s", x->a->instance_id);
+	buf_put_pairf(&p, "Tag.1.Key", TAG_GUEST_CONFIG);
+	buf_put_pairf(&p, "Tag.1.Value", "%s", cmd); /* the record that makes it once */
 	call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_simple);
 }
 
@@ -606,13 +586,13 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err)
 	if (!has_tags && !typed && !x->tagged) {
 		/* Before anything stops: the tags that let any later run finish the job. */
 		x->tagged = true;
-		put(&p, "ResourceId.1", "%s", a->instance_id);
-		put(&p, "Tag.1.Key", TAG_RESIZE_FROM);
-		put(&p, "Tag.1.Value", "%s", a->from_type);
-		put(&p, "Tag.2.Key", TAG_RESIZE_TO);
-		put(&p, "Tag.2.Value", "%s", a->to_type);
-		put(&p, "Tag.3.Key", TAG_RESIZE_WAS);
-		put(&p, "Tag.3.Value", "%s", a->was_running ? "running" : "stopped");
+		buf_put_pairf(&p, "ResourceId.1", "%s", a->instance_id);
+		buf_put_pairf(&p, "Tag.1.Key", TAG_RESIZE_FROM);
+		buf_put_pairf(&p, "Tag.1.Value", "%s", a->from_type);
+		buf_put_pairf(&p, "Tag.2.Key", TAG_RESIZE_TO);
+		buf_put_pairf(&p, "Tag.2.Value", "%s", a->to_type);
+		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
+		buf_put_pairf(&p, "Tag.3.Value", "%s", a->was_running ? "running" : "stopped");
 		call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
 		return;
 	}
@@ -625,27 +605,27 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err)
 		return;
 	}
 	if (!strcmp(s, "running") && !typed) {
-		put(&p, "InstanceId.1", "%s", a->instance_id);
+		buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id);
 		call(x, "StopInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
 		return;
 	}
 	if (!strcmp(s, "stopped") && !typed) {
-		put(&p, "InstanceId", "%s", a->instance_id);
-		put(&p, "InstanceType.Value", "%s", a->to_type);
+		buf_put_pairf(&p, "InstanceId", "%s", a->instance_id);
+		buf_put_pairf(&p, "InstanceType.Value", "%s", a->to_type);
 		call(x, "ModifyInstanceAttribute", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
 		return;
 	}
 	if (!strcmp(s, "stopped") && a->was_running) {
-		put(&p, "InstanceId.1", "%s", a->instance_id);
+		buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id);
 		call(x, "StartInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
 		return;
 	}
 	if (has_tags) {
 		/* done: running again (or stopped as it was), on the new type */
-		put(&p, "ResourceId.1", "%s", a->instance_id);
-		put(&p, "Tag.1.Key", TAG_RESIZE_FROM);
-		put(&p, "Tag.2.Key", TAG_RESIZE_TO);
-		put(&p, "Tag.3.Key", TAG_RESIZE_WAS);
+		buf_put_pairf(&p, "ResourceId.1", "%s", a->instance_id);
+		buf_put_pairf(&p, "Tag.1.Key", TAG_RESIZE_FROM);
+		buf_put_pairf(&p, "Tag.2.Key", TAG_RESIZE_TO);
+		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
 		call(x, "DeleteTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
 		return;
 	}

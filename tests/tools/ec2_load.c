@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		buf_init(&p, 1 << 16);
 		buf_append(&p, params.data ? params.data : "", params.len);
 		if (tag_index)
-			aws_form_addf(&p, "Tag.1.Value", "%d", i);
+			buf_put_pairf(&p, "Tag.1.Value", "%d", i);
 		struct call_ud *cu = malloc(sizeof(*cu));
 		cu->load = &l;
 		cu->index = i;
