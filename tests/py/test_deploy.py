@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import subprocess
 
 import botocore.session
@@ -122,3 +123,35 @@ def test_report_html_renders_in_headless_chromium(moto, tmp_path):
     assert '<svg id="progress-chart"' in dom and 'class="bar-blocked"' in dom
     assert '<table id="accounts">' in dom and "<td>123456789012</td>" in dom
     assert "resize-needed" in dom
+
+
+def normalise(text):
+    """Ids and action numbers differ per run (and so does the order of route tables)."""
+    text = re.sub(r"\b(vpc|subnet|rtb|igw|sg|eni|i|acl|nat|eigw)-[0-9a-f]+", r"\1-X", text)
+    text = re.sub(r"^\s*\d+\. ", "", text)
+    return re.sub(r" \[after [0-9,]+\]$", "", text)
+
+
+def test_readme_walkthrough_output_is_what_plan_prints(moto):
+    """The README's walkthrough shows `dualstackd plan` on the guide's example: every line it
+    shows must come out of the real command."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    block = readme[readme.index("### Walkthrough"):]
+    block = block[block.index("```\n") + 4:]
+    shown = [line for line in block[:block.index("```")].splitlines() if line.strip() != "..."]
+    assert len(shown) >= 10
+    ids = guide_example(moto.client())
+    out = subprocess.run([BINARY, "plan", "--policy", POLICY, "--vpc", ids["vpc"]],
+                         env=moto.env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = {normalise(line) for line in out.stdout.splitlines()}
+    for line in shown:
+        assert normalise(line) in got, f"README line not printed: {line}"
+
+
+def test_demo_runs_as_the_readme_says():
+    """The README's first command, minus the dependency install that CI has already done."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "demo.py")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "converged" in r.stdout and "mutating calls: 0" in r.stdout
