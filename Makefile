@@ -61,6 +61,9 @@ asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" build/asan/unit build/asan/dualstackd
 	build/asan/unit
+	DS_BINARY=$(CURDIR)/build/asan/dualstackd python3 -m pytest -q -p no:cacheprovider \
+		tests/py/test_reconcile.py tests/py/test_describe.py tests/py/test_daemon.py \
+		-k "idempotent or dry_run or step6 or between or matches_boto3 or wrong_secret or assume or converge_a_new or poison or sigterm" 
 
 lint:
 	bash tests/lint.sh

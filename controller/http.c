@@ -59,11 +59,14 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static void on_io(struct ev_loop *loop, struct ev_io *w, int revents)
 {
 	struct sock_watch *sw = (struct sock_watch *)w;
+	/* curl may remove (and so free) this watcher inside socket_action: copy what we need */
+	struct http_client *c = sw->c;
+	curl_socket_t fd = sw->fd;
 	int running, action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
 			      (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	(void)loop;
-	curl_multi_socket_action(sw->c->multi, sw->fd, action, &running);
-	check_done(sw->c);
+	curl_multi_socket_action(c->multi, fd, action, &running);
+	check_done(c);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
