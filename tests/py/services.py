@@ -155,10 +155,27 @@ message.max.bytes=10485760
         subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t",
                                "q1Sh-9_ISia_zwGINzRvyQ", "-c", props, "--ignore-formatted"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.log = open(os.path.join(self.dir, "broker.log"), "w")
-        self.proc = subprocess.Popen(java + ["kafka.Kafka", props], stdout=self.log,
+        self.java, self.props = java, props
+        self._launch()
+
+        self._wait_ready(timeout)
+        return self
+
+    def _launch(self):
+        self.log = open(os.path.join(self.dir, "broker.log"), "a")
+        self.proc = subprocess.Popen(self.java + ["kafka.Kafka", self.props], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
+    def restart(self, down_s=3, timeout=90):
+        """Stops the broker (SIGTERM), keeps it down for down_s, starts it on the same data."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(30)
+        self.log.close()
+        time.sleep(down_s)
+        self._launch()
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout):
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError("broker exited; see " + self.log.name)
@@ -166,7 +183,6 @@ message.max.bytes=10485760
                                capture_output=True, text=True, timeout=10)
             return r.returncode == 0 and "1 brokers" in r.stdout
         wait_until(ready, timeout, "kafka")
-        return self
 
     def produce(self, topic, messages, key=None):
         data = "".join(m.replace("\n", " ") + "\n" for m in messages)

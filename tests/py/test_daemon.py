@@ -183,3 +183,21 @@ def test_two_replicas_split_the_fleet_and_take_over(kafka, moto):
         b.stop()
         if a.proc.poll() is None:
             a.stop()
+
+
+def test_broker_restart_mid_stream_converges_everything_once(moto):
+    """A broker of its own, restarted in the middle of a 20-VPC stream."""
+    from fleet import generate_fleet
+    from services import Kafka
+    broker = Kafka().start()
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=20, seed=13)
+    d = Daemon(broker, moto).start()
+    try:
+        d.publish(fleet_events(ec2, vpcs))
+        d.wait_log('"msg":"reconciled"', 60, count=2)
+        broker.restart()
+        wait_fleet(ec2, vpcs, 150)
+    finally:
+        assert d.stop() == 0
+        broker.stop()
