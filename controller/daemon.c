@@ -77,7 +77,7 @@ struct daemon {
 	struct offsets *offsets;
 	struct wq *wq;
 	struct metrics *metrics;
-	struct ev_timer wq_timer, resolve_timer, resync_timer, drain_timer;
+	struct ev_timer wq_timer, resolve_timer, resync_timer, drain_timer, metrics_timer;
 	struct ev_signal sigterm, sigint, sighup;
 	struct pending_resolve *resolving;
 	struct cache_entry *cache[CACHE_BUCKETS];
@@ -437,7 +437,7 @@ static void on_audited(void *ud, const struct ec2_answer *ans)
 	struct audit_call *a = ud;
 	struct daemon *d = a->run->d;
 	const char *outcome = ans->rc ? ec2_class_name(ans->err.cls) : "ok";
-	char ts[40], l[160];
+	char ts[40];
 	struct timespec now;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -462,10 +462,6 @@ static void on_audited(void *ud, const struct ec2_answer *ans)
 		kafka_produce(d->kafka, d->cfg->audit_topic, a->run->key.vpc_id, text, strlen(text),
 			      NULL, 0, NULL);
 	free(text);
-	label(l, sizeof(l), "action", a->action, "outcome", outcome);
-	metrics_add(d->metrics, "dualstackd_ec2_calls_total", l, 1);
-	if (ans->rc && ans->err.cls == EC2_THROTTLED)
-		metrics_add(d->metrics, "dualstackd_ec2_throttled_total", "", 1);
 	a->done(a->ud, ans);
 	free(a->params);
 	free(a);
@@ -881,6 +877,41 @@ static void on_sighup(struct ev_loop *loop, struct ev_signal *w, int revents)
 	log_kv("info", "policy reloaded", "mode", policy_mode_name(p->mode), NULL);
 }
 
+/* ---- EC2 metrics ---- */
+
+static void on_ec2_call(void *ud, const char *action, const char *outcome)
+{
+	struct daemon *d = ud;
+	char l[160];
+	label(l, sizeof(l), "action", action, "outcome", outcome);
+	metrics_add(d->metrics, "dualstackd_ec2_calls_total", l, 1);
+}
+
+static void on_bucket(void *ud, const char *account, const char *region, const char *category,
+		      double level, double rate)
+{
+	struct daemon *d = ud;
+	char l[200];
+	snprintf(l, sizeof(l), "account=\"%s\",region=\"%s\",category=\"%s\"", account, region,
+		 category);
+	metrics_set(d->metrics, "dualstackd_ec2_bucket_tokens", l, level);
+	metrics_set(d->metrics, "dualstackd_ec2_bucket_refill_per_second", l, rate);
+}
+
+static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	(void)loop;
+	(void)revents;
+	ec2_client_each_bucket(d->ec2, on_bucket, d);
+	const struct ec2_client_stats *st = ec2_client_stats(d->ec2);
+	metrics_set(d->metrics, "dualstackd_ec2_throttled_answers", "",
+		    (double)st->throttled_answers);
+	metrics_set(d->metrics, "dualstackd_ec2_retries", "", (double)st->retries);
+	metrics_set(d->metrics, "dualstackd_offsets_in_flight", "",
+		    (double)offsets_in_flight(d->offsets));
+}
+
 /* ---- MSK IAM ---- */
 
 static int msk_token(void *ud, char *token, size_t size, int64_t *expiry_ms, char *principal,
@@ -972,6 +1003,10 @@ int daemon_run(const struct daemon_config *cfg)
 	log_kv("info", "started", "brokers", kafka_bootstrap(d->kafka), "group", cfg->group,
 	       "metrics_port", port, "mode", policy_mode_name(d->policy->mode), NULL);
 
+	ec2_client_observe(d->ec2, on_ec2_call, d);
+	ev_timer_init(&d->metrics_timer, on_metrics_tick, 1., 5.);
+	d->metrics_timer.data = d;
+	ev_timer_start(d->loop, &d->metrics_timer);
 	ev_timer_init(&d->wq_timer, on_wq_timer, 0., 0.);
 	d->wq_timer.data = d;
 	ev_timer_init(&d->resolve_timer, flush_resolves, RESOLVE_BATCH_S, 0.);

@@ -30,6 +30,8 @@ struct ec2_client {
 	size_t n_slots, cap_slots;
 	struct ec2_client_stats stats;
 	size_t pending;
+	void (*observer)(void *ud, const char *action, const char *outcome);
+	void *observer_ud;
 };
 
 struct ec2_call_state {
@@ -150,8 +152,31 @@ static void finish(struct ec2_call_state *st, struct ec2_result *res)
 		c->stats.final_errors++;
 	}
 	c->pending--;
+	if (c->observer)
+		c->observer(c->observer_ud, st->action,
+			    res->rc == DS_OK ? "ok" : ec2_class_name(res->err.cls));
 	st->done(st->ud, res);
 	call_free(st);
+}
+
+void ec2_client_observe(struct ec2_client *c,
+			void (*fn)(void *ud, const char *action, const char *outcome), void *ud)
+{
+	c->observer = fn;
+	c->observer_ud = ud;
+}
+
+void ec2_client_each_bucket(struct ec2_client *c,
+			    void (*fn)(void *ud, const char *account, const char *region,
+				       const char *category, double level, double rate_per_s),
+			    void *ud)
+{
+	double now = ev_now(c->loop);
+	for (size_t i = 0; i < c->n_slots; i++) {
+		struct bucket_slot *s = &c->slots[i];
+		fn(ud, s->account_id, s->region, ec2_category_name(s->cat),
+		   rate_bucket_level(&s->bucket, now), rate_bucket_rate(&s->bucket));
+	}
 }
 
 static void fail_local(struct ec2_call_state *st, const char *code, const char *msg)

@@ -63,6 +63,15 @@ struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_tar
 				      enum ec2_category cat);
 size_t ec2_client_pending(const struct ec2_client *c);
 
+/* Observes every call's final outcome ("ok" or its class) - for metrics. */
+void ec2_client_observe(struct ec2_client *c,
+			void (*fn)(void *ud, const char *action, const char *outcome), void *ud);
+/* Visits every bucket with its current level (tokens; negative while calls wait). */
+void ec2_client_each_bucket(struct ec2_client *c,
+			    void (*fn)(void *ud, const char *account, const char *region,
+				       const char *category, double level, double rate_per_s),
+			    void *ud);
+
 /* Call flags. */
 enum {
 	EC2_F_FILTERED = 1,   /* a Describe with filters/ids/pagination (picks the bucket) */

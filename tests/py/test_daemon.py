@@ -32,6 +32,13 @@ def test_cloudtrail_events_converge_a_new_vpc_within_10s(kafka, moto):
         done = converge_within(ec2, ids, 10)
         print(f"converged {done - last:.2f} s after the last event")
         d.wait_log('"outcome":"converged"', 10)
+        time.sleep(5.5)  # the metrics tick
+        m = d.metrics()
+        assert 'dualstackd_ec2_calls_total{action="DescribeVpcs",outcome="ok"}' in m
+        assert 'dualstackd_ec2_calls_total{action="AssociateVpcCidrBlock",outcome="ok"} 1' in m
+        assert 'dualstackd_ec2_bucket_tokens{account="123456789012",region="us-east-1",' in m
+        assert 'dualstackd_reconciles_total{outcome="converged"}' in m
+        assert "dualstackd_reconcile_seconds_bucket" in m
     finally:
         assert d.stop() == 0
 
@@ -140,7 +147,7 @@ def wait_fleet(ec2, vpcs, seconds):
 def test_sigkill_mid_stream_then_restart_converges_everything_once(kafka, moto):
     from fleet import generate_fleet
     ec2 = moto.client()
-    vpcs = generate_fleet(ec2, n=20, seed=5)
+    vpcs = generate_fleet(ec2, n=50, seed=5)
     d = Daemon(kafka, moto).start()
     d.publish(fleet_events(ec2, vpcs))
     d.wait_log('"msg":"reconciled"', 60, count=3)
@@ -148,7 +155,7 @@ def test_sigkill_mid_stream_then_restart_converges_everything_once(kafka, moto):
     d.proc.wait()
     d.start()
     try:
-        wait_fleet(ec2, vpcs, 120)  # one /56, one eigw, one address per eth0, none stopped
+        wait_fleet(ec2, vpcs, 240)  # one /56, one eigw, one address per eth0, none stopped
     finally:
         assert d.stop() == 0
 
@@ -186,18 +193,18 @@ def test_two_replicas_split_the_fleet_and_take_over(kafka, moto):
 
 
 def test_broker_restart_mid_stream_converges_everything_once(moto):
-    """A broker of its own, restarted in the middle of a 20-VPC stream."""
+    """A broker of its own, restarted in the middle of a 50-VPC stream."""
     from fleet import generate_fleet
     from services import Kafka
     broker = Kafka().start()
     ec2 = moto.client()
-    vpcs = generate_fleet(ec2, n=20, seed=13)
+    vpcs = generate_fleet(ec2, n=50, seed=13)
     d = Daemon(broker, moto).start()
     try:
         d.publish(fleet_events(ec2, vpcs))
         d.wait_log('"msg":"reconciled"', 60, count=2)
         broker.restart()
-        wait_fleet(ec2, vpcs, 150)
+        wait_fleet(ec2, vpcs, 240)
     finally:
         assert d.stop() == 0
         broker.stop()
