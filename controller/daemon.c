@@ -83,6 +83,7 @@ struct daemon {
 	struct cache_entry *cache[CACHE_BUCKETS];
 	int running;
 	char replica[128]; /* host:pid, in audit records */
+	bool resync_owner; /* holds partition 0 of the work topic */
 	bool draining;
 	double drain_started;
 	int exit_status;
@@ -716,18 +717,29 @@ static void on_message(void *ud, const rd_kafka_message_t *m)
 		release_ticket(d, ticket); /* the message's own reference; work holds its own */
 }
 
+/* The replica that owns partition 0 of the work topic runs the periodic resync, so a fleet is
+ * listed once per interval, not once per replica. */
+static bool resync_partition(const struct daemon *d, const char *topic, int32_t partition)
+{
+	return partition == 0 && !strcmp(topic, d->cfg->work_topic);
+}
+
 static void on_revoked(void *ud, const char *topic, int32_t partition)
 {
 	struct daemon *d = ud;
 	offsets_drop_partition(d->offsets, topic, partition);
+	if (resync_partition(d, topic, partition))
+		d->resync_owner = false;
 }
 
-static void on_assigned(void *ud, size_t n)
+static void on_assigned(void *ud, const char *topic, int32_t partition)
 {
 	struct daemon *d = ud;
 	char s[32];
-	snprintf(s, sizeof(s), "%zu", n);
-	log_kv("info", "partitions assigned", "count", s, NULL);
+	snprintf(s, sizeof(s), "%d", (int)partition);
+	log_kv("info", "partitions assigned", "topic", topic, "partition", s, NULL);
+	if (resync_partition(d, topic, partition))
+		d->resync_owner = true;
 	metrics_set_ready(d->metrics, true);
 }
 
@@ -771,6 +783,8 @@ static void on_resync(struct ev_loop *loop, struct ev_timer *w, int revents)
 	(void)revents;
 	size_t na = d->policy->n_accounts ? d->policy->n_accounts : 1;
 	size_t nr = d->policy->n_regions ? d->policy->n_regions : 1;
+	if (!d->resync_owner)
+		na = 0; /* another replica lists the fleet this time */
 	for (size_t a = 0; a < na && !d->draining; a++)
 		for (size_t g = 0; g < nr; g++) {
 			const char *acc = d->policy->n_accounts ? d->policy->accounts[a] : "";

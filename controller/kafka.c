@@ -158,8 +158,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
 		else
 			rd_kafka_assign(rk, parts);
-		if (k->cb.assigned)
-			k->cb.assigned(k->cb.ud, (size_t)parts->cnt);
+		for (int i = 0; i < parts->cnt && k->cb.assigned; i++)
+			k->cb.assigned(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
 		return;
 	}
 	/* revoked: the partitions' in-flight work belongs to their next owner now */

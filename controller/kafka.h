@@ -22,7 +22,7 @@ struct kafka_callbacks {
 	/* err is RD_KAFKA_RESP_ERR_NO_ERROR on success */
 	void (*delivered)(void *ud, void *opaque, rd_kafka_resp_err_t err);
 	void (*revoked)(void *ud, const char *topic, int32_t partition);
-	void (*assigned)(void *ud, size_t n_partitions);
+	void (*assigned)(void *ud, const char *topic, int32_t partition);
 };
 
 struct kafka_options {

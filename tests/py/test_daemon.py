@@ -208,3 +208,19 @@ def test_broker_restart_mid_stream_converges_everything_once(moto):
     finally:
         assert d.stop() == 0
         broker.stop()
+
+
+def test_resync_converges_a_vpc_no_event_named(kafka, moto):
+    """A lost event delays convergence but never prevents it: the periodic resync (run by the
+    replica that owns partition 0 of the work topic) finds the VPC by itself."""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    d = Daemon(kafka, moto, extra={"resync_interval_s": 60, "resync_initial_delay_s": 1})
+    d.start()
+    try:
+        converge_within(ec2, ids, 30)
+        d.wait_log('"msg":"resync"', 5)
+        m = d.metrics()
+        assert "dualstackd_vpcs_in_scope 2" in m  # the example and the default VPC
+    finally:
+        assert d.stop() == 0
