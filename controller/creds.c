@@ -445,6 +445,42 @@ static const struct xml_field sts_root_fields[] = {
 };
 static const struct xml_schema sts_root_schema = {sizeof(struct sts_answer), sts_root_fields, 2};
 
+/* Reads an STS answer (AssumeRole or AssumeRoleWithWebIdentity) into out. */
+static int sts_decode(const struct http_response *resp, const char *endpoint, struct aws_creds *out,
+		      char *err, size_t len)
+{
+	struct sts_answer ans;
+	char xerr[256];
+	memset(&ans, 0, sizeof(ans));
+	if (resp->transport_error) {
+		set_err(err, len, "sts %s: %s", endpoint, resp->transport_msg);
+		return resp->transport_error;
+	}
+	if (resp->status != 200) {
+		struct ec2_error e;
+		ec2_xml_decode_error((int)resp->status, resp->body.data, resp->body.len, &e);
+		set_err(err, len, "sts: %s: %s", e.code, e.message);
+		return DS_ECREDS;
+	}
+	int rc = ec2_xml_decode(&sts_root_schema, &ans, resp->body.data, resp->body.len, NULL, xerr,
+				sizeof(xerr));
+	if (rc || !ans.access_key_id[0] || !ans.secret_access_key[0]) {
+		set_err(err, len, "sts: unreadable answer: %s%s", rc ? xerr : "no credentials", "");
+		return DS_ECREDS;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->access_key_id, ans.access_key_id, sizeof(ans.access_key_id));
+	memcpy(out->secret_access_key, ans.secret_access_key, sizeof(ans.secret_access_key));
+	memcpy(out->session_token, ans.session_token, sizeof(ans.session_token));
+	out->expires_at = creds_parse_iso8601(ans.expiration);
+	snprintf(out->source, sizeof(out->source), "sts");
+	if (out->expires_at < 0) {
+		set_err(err, len, "sts: bad Expiration %s%s", ans.expiration, "");
+		return DS_ECREDS;
+	}
+	return DS_OK;
+}
+
 static int sts_call(const struct creds_env *env, const struct aws_creds *signer_creds,
 		    const char *region, const char *body, size_t body_len, struct aws_creds *out,
 		    char *err, size_t len)
@@ -452,7 +488,6 @@ static int sts_call(const struct creds_env *env, const struct aws_creds *signer_
 	char endpoint[1024];
 	struct aws_signed signed_req;
 	struct http_response resp;
-	struct sts_answer ans;
 	const char *const *headers = NULL;
 	const char *plain[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8"};
 	size_t n_headers = 1;
@@ -460,7 +495,6 @@ static int sts_call(const struct creds_env *env, const struct aws_creds *signer_
 	int rc = DS_OK;
 
 	memset(&resp, 0, sizeof(resp));
-	memset(&ans, 0, sizeof(ans));
 	aws_signed_init(&signed_req);
 	creds_endpoint(env, "sts", region, endpoint, sizeof(endpoint));
 	headers = plain;
@@ -485,39 +519,26 @@ static int sts_call(const struct creds_env *env, const struct aws_creds *signer_
 	    .max_body = 256 * 1024,
 	};
 	rc = env->fetch(&req, &resp);
-	if (rc) {
-		set_err(err, len, "sts %s: %s", endpoint, resp.transport_msg);
-		goto out;
-	}
-	if (resp.status != 200) {
-		struct ec2_error e;
-		ec2_xml_decode_error((int)resp.status, resp.body.data, resp.body.len, &e);
-		set_err(err, len, "sts: %s: %s", e.code, e.message);
-		rc = DS_ECREDS;
-		goto out;
-	}
-	char xerr[256];
-	rc = ec2_xml_decode(&sts_root_schema, &ans, resp.body.data, resp.body.len, NULL, xerr,
-			    sizeof(xerr));
-	if (rc || !ans.access_key_id[0] || !ans.secret_access_key[0]) {
-		set_err(err, len, "sts: unreadable answer: %s%s", rc ? xerr : "no credentials", "");
-		rc = DS_ECREDS;
-		goto out;
-	}
-	memset(out, 0, sizeof(*out));
-	memcpy(out->access_key_id, ans.access_key_id, sizeof(ans.access_key_id));
-	memcpy(out->secret_access_key, ans.secret_access_key, sizeof(ans.secret_access_key));
-	memcpy(out->session_token, ans.session_token, sizeof(ans.session_token));
-	out->expires_at = creds_parse_iso8601(ans.expiration);
-	if (out->expires_at < 0) {
-		set_err(err, len, "sts: bad Expiration %s%s", ans.expiration, "");
-		rc = DS_ECREDS;
-	}
-	snprintf(out->source, sizeof(out->source), "sts");
+	if (!rc || resp.transport_error)
+		rc = sts_decode(&resp, endpoint, out, err, len);
 out:
 	http_response_cleanup(&resp);
 	aws_signed_cleanup(&signed_req);
 	sigv4_signer_free(signer);
+	return rc;
+}
+
+static int assume_role_body(struct buf *body, const char *role_arn, const char *session_name)
+{
+	int rc = aws_form_add(body, "Action", "AssumeRole");
+	if (!rc)
+		rc = aws_form_add(body, "Version", "2011-06-15");
+	if (!rc)
+		rc = aws_form_add(body, "RoleArn", role_arn);
+	if (!rc)
+		rc = aws_form_add(body, "RoleSessionName", session_name);
+	if (!rc)
+		rc = aws_form_add(body, "DurationSeconds", "3600");
 	return rc;
 }
 
@@ -527,15 +548,7 @@ int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, c
 {
 	struct buf body;
 	buf_init(&body, 16384);
-	int rc = aws_form_add(&body, "Action", "AssumeRole");
-	if (!rc)
-		rc = aws_form_add(&body, "Version", "2011-06-15");
-	if (!rc)
-		rc = aws_form_add(&body, "RoleArn", role_arn);
-	if (!rc)
-		rc = aws_form_add(&body, "RoleSessionName", session_name);
-	if (!rc)
-		rc = aws_form_add(&body, "DurationSeconds", "3600");
+	int rc = assume_role_body(&body, role_arn, session_name);
 	if (!rc)
 		rc = sts_call(env, base, region, body.data, body.len, out, err, err_len);
 	buf_cleanup(&body);
@@ -567,9 +580,18 @@ int sts_assume_role_with_web_identity(const struct creds_env *env, const char *r
 
 /* ---- cache ---- */
 
+struct waiter {
+	creds_ready_fn done;
+	void *ud;
+	struct waiter *next;
+};
+
 struct role_entry {
 	char role_arn[512];
 	struct aws_creds creds;
+	bool valid;	 /* creds hold a session */
+	bool refreshing; /* an AssumeRole is in flight on the loop */
+	struct waiter *waiters;
 };
 
 struct creds_cache {
@@ -595,6 +617,11 @@ void creds_cache_free(struct creds_cache *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->n_roles; i++)
+		for (struct waiter *w = c->roles[i].waiters, *n; w; w = n) {
+			n = w->next;
+			free(w);
+		}
 	free(c->roles);
 	free(c);
 }
@@ -634,7 +661,7 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 	for (size_t i = 0; i < c->n_roles; i++)
 		if (strcmp(c->roles[i].role_arn, role_arn) == 0)
 			e = &c->roles[i];
-	if (e && fresh(c, &e->creds)) {
+	if (e && e->valid && fresh(c, &e->creds)) {
 		*out = &e->creds;
 		return DS_OK;
 	}
@@ -644,7 +671,7 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 	struct aws_creds next;
 	rc = sts_assume_role(c->env, base, c->region, role_arn, "dualstackd", &next, err, err_len);
 	if (rc) {
-		if (e && e->creds.expires_at > c->env->now()) {
+		if (e && e->valid && e->creds.expires_at > c->env->now()) {
 			*out = &e->creds;
 			return DS_OK;
 		}
@@ -665,6 +692,148 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 		memcpy(e->role_arn, role_arn, strlen(role_arn) + 1);
 	}
 	e->creds = next;
+	e->valid = true;
 	*out = &e->creds;
+	return DS_OK;
+}
+
+/* ---- asynchronous AssumeRole, on the loop ---- */
+
+static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn, bool create)
+{
+	for (size_t i = 0; i < c->n_roles; i++)
+		if (strcmp(c->roles[i].role_arn, role_arn) == 0)
+			return &c->roles[i];
+	if (!create || strlen(role_arn) >= sizeof(c->roles[0].role_arn))
+		return NULL;
+	if (c->n_roles == c->cap_roles) {
+		size_t cap = c->cap_roles ? c->cap_roles * 2 : 8;
+		struct role_entry *p = realloc(c->roles, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		c->roles = p;
+		c->cap_roles = cap;
+	}
+	struct role_entry *e = &c->roles[c->n_roles++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->role_arn, role_arn, strlen(role_arn) + 1);
+	return e;
+}
+
+struct role_refresh {
+	struct creds_cache *c;
+	char role_arn[512];
+	char endpoint[1024];
+};
+
+/* Hands the outcome to every waiter. They get a copy: a waiter may ask for another role,
+ * which may move the entries. */
+static void wake(struct creds_cache *c, const char *role_arn, int rc, const char *err)
+{
+	struct role_entry *e = role_entry(c, role_arn, false);
+	if (!e)
+		return;
+	struct aws_creds copy = e->creds;
+	bool usable = !rc || (e->valid && copy.expires_at > c->env->now());
+	struct waiter *w = e->waiters;
+	e->waiters = NULL;
+	e->refreshing = false;
+	while (w) {
+		struct waiter *n = w->next;
+		if (usable)
+			w->done(w->ud, DS_OK, &copy, NULL);
+		else
+			w->done(w->ud, rc, NULL, err);
+		free(w);
+		w = n;
+	}
+}
+
+static void on_role_refreshed(void *ud, struct http_response *resp)
+{
+	struct role_refresh *r = ud;
+	struct aws_creds next;
+	char err[512] = "";
+	int rc = sts_decode(resp, r->endpoint, &next, err, sizeof(err));
+	struct role_entry *e = role_entry(r->c, r->role_arn, false);
+	if (!rc && e) {
+		e->creds = next;
+		e->valid = true;
+	}
+	wake(r->c, r->role_arn, rc, err);
+	free(r);
+}
+
+int creds_cache_role_async(struct creds_cache *c, struct http_client *http, const char *role_arn,
+			   creds_ready_fn done, void *ud)
+{
+	char err[512] = "";
+	const struct aws_creds *creds;
+	if (!role_arn || !*role_arn) {
+		int rc = creds_cache_base(c, &creds, err, sizeof(err));
+		done(ud, rc, rc ? NULL : creds, err);
+		return DS_OK;
+	}
+	struct role_entry *e = role_entry(c, role_arn, true);
+	if (!e)
+		return DS_ENOMEM;
+	if (e->valid && fresh(c, &e->creds)) {
+		struct aws_creds copy = e->creds;
+		done(ud, DS_OK, &copy, NULL);
+		return DS_OK;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w)
+		return DS_ENOMEM;
+	w->done = done;
+	w->ud = ud;
+	w->next = e->waiters;
+	e->waiters = w;
+	if (e->refreshing)
+		return DS_OK; /* one AssumeRole serves everyone waiting for the role */
+	e->refreshing = true;
+
+	/* the controller's own credentials are usually at hand; AssumeRole goes on the loop */
+	const struct aws_creds *base;
+	int rc = creds_cache_base(c, &base, err, sizeof(err));
+	struct role_refresh *r = rc ? NULL : calloc(1, sizeof(*r));
+	struct buf body;
+	struct aws_signed signed_req;
+	struct sigv4_signer *signer = r ? sigv4_signer_new() : NULL;
+	buf_init(&body, 16384);
+	aws_signed_init(&signed_req);
+	if (!rc && !signer)
+		rc = DS_ENOMEM;
+	if (!rc) {
+		r->c = c;
+		snprintf(r->role_arn, sizeof(r->role_arn), "%s", role_arn);
+		creds_endpoint(c->env, "sts", c->region, r->endpoint, sizeof(r->endpoint));
+		rc = assume_role_body(&body, role_arn, "dualstackd");
+	}
+	if (!rc)
+		rc = aws_query_sign(signer, base, "sts", c->region, r->endpoint, body.data,
+				    body.len, c->env->now(), &signed_req);
+	if (!rc) {
+		struct http_request req = {
+		    .method = "POST",
+		    .url = r->endpoint,
+		    .headers = signed_req.headers,
+		    .n_headers = signed_req.n_headers,
+		    .body = body.data,
+		    .body_len = body.len,
+		    .timeout_ms = 10000,
+		    .max_body = 256 * 1024,
+		};
+		rc = http_submit(http, &req, on_role_refreshed, r);
+	}
+	buf_cleanup(&body);
+	aws_signed_cleanup(&signed_req);
+	sigv4_signer_free(signer);
+	if (rc) {
+		free(r);
+		if (!err[0])
+			set_err(err, sizeof(err), "sts: %s%s", ds_strerror(rc), "");
+		wake(c, role_arn, rc, err);
+	}
 	return DS_OK;
 }

@@ -53,6 +53,14 @@ int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *
 int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
 		     char *err, size_t err_len);
 
+/* Like creds_cache_role, but the AssumeRole refresh goes over `http` on the event loop instead
+ * of blocking it; everyone waiting for one role shares one refresh. done gets a copy of the
+ * credentials (or rc and a message); it may run before this returns. While a refresh fails,
+ * unexpired credentials keep being served. */
+typedef void (*creds_ready_fn)(void *ud, int rc, const struct aws_creds *creds, const char *err);
+int creds_cache_role_async(struct creds_cache *c, struct http_client *http, const char *role_arn,
+			   creds_ready_fn done, void *ud);
+
 /* Seconds before expiry at which credentials are refreshed. */
 #define CREDS_REFRESH_MARGIN_S 300
 

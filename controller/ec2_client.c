@@ -282,14 +282,23 @@ static void on_http_done(void *ud, struct http_response *resp)
 	finish(st, &res);
 }
 
+static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const char *err);
+
+/* Credentials first: a member account's session is refreshed on the loop when due. */
 static void send_attempt(struct ec2_call_state *st)
 {
+	int rc = creds_cache_role_async(st->c->creds, st->c->http, st->target.role_arn,
+					sign_and_send, st);
+	if (rc)
+		fail_local(st, "CredentialsError", ds_strerror(rc));
+}
+
+static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const char *err)
+{
+	struct ec2_call_state *st = ud;
 	struct ec2_client *c = st->c;
-	const struct aws_creds *creds;
-	char err[512];
-	int rc = creds_cache_role(c->creds, st->target.role_arn, &creds, err, sizeof(err));
 	if (rc) {
-		fail_local(st, "CredentialsError", err);
+		fail_local(st, "CredentialsError", err && *err ? err : ds_strerror(rc));
 		return;
 	}
 	struct aws_signed signed_req;
