@@ -651,54 +651,6 @@ int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *
 	return DS_OK;
 }
 
-int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
-		     char *err, size_t err_len)
-{
-	const struct aws_creds *base;
-	if (!role_arn || !*role_arn)
-		return creds_cache_base(c, out, err, err_len);
-	struct role_entry *e = NULL;
-	for (size_t i = 0; i < c->n_roles; i++)
-		if (strcmp(c->roles[i].role_arn, role_arn) == 0)
-			e = &c->roles[i];
-	if (e && e->valid && fresh(c, &e->creds)) {
-		*out = &e->creds;
-		return DS_OK;
-	}
-	int rc = creds_cache_base(c, &base, err, err_len);
-	if (rc)
-		return rc;
-	struct aws_creds next;
-	rc = sts_assume_role(c->env, base, c->region, role_arn, "dualstackd", &next, err, err_len);
-	if (rc) {
-		if (e && e->valid && e->creds.expires_at > c->env->now()) {
-			*out = &e->creds;
-			return DS_OK;
-		}
-		return rc;
-	}
-	if (!e) {
-		if (strlen(role_arn) >= sizeof(e->role_arn))
-			return DS_ETOOBIG;
-		if (c->n_roles == c->cap_roles) {
-			size_t cap = c->cap_roles ? c->cap_roles * 2 : 8;
-			struct role_entry *p = realloc(c->roles, cap * sizeof(*p));
-			if (!p)
-				return DS_ENOMEM;
-			c->roles = p;
-			c->cap_roles = cap;
-		}
-		e = &c->roles[c->n_roles++];
-		memcpy(e->role_arn, role_arn, strlen(role_arn) + 1);
-	}
-	e->creds = next;
-	e->valid = true;
-	*out = &e->creds;
-	return DS_OK;
-}
-
-/* ---- asynchronous AssumeRole, on the loop ---- */
-
 static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn, bool create)
 {
 	for (size_t i = 0; i < c->n_roles; i++)
@@ -719,6 +671,41 @@ static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn
 	memcpy(e->role_arn, role_arn, strlen(role_arn) + 1);
 	return e;
 }
+
+int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
+		     char *err, size_t err_len)
+{
+	const struct aws_creds *base;
+	if (!role_arn || !*role_arn)
+		return creds_cache_base(c, out, err, err_len);
+	struct role_entry *e = role_entry(c, role_arn, false);
+	if (e && e->valid && fresh(c, &e->creds)) {
+		*out = &e->creds;
+		return DS_OK;
+	}
+	int rc = creds_cache_base(c, &base, err, err_len);
+	if (rc)
+		return rc;
+	struct aws_creds next;
+	rc = sts_assume_role(c->env, base, c->region, role_arn, "dualstackd", &next, err, err_len);
+	if (rc) {
+		if (e && e->valid && e->creds.expires_at > c->env->now()) {
+			*out = &e->creds;
+			return DS_OK;
+		}
+		return rc;
+	}
+	if (!e)
+		e = role_entry(c, role_arn, true);
+	if (!e)
+		return DS_ENOMEM;
+	e->creds = next;
+	e->valid = true;
+	*out = &e->creds;
+	return DS_OK;
+}
+
+/* ---- asynchronous AssumeRole, on the loop ---- */
 
 struct role_refresh {
 	struct creds_cache *c;
