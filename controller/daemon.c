@@ -12,6 +12,7 @@
 
 #include <cJSON.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,24 +223,34 @@ struct resolve_batch {
 	const char **ids;
 };
 
+/* The VPC of the item whose id is `id` in an array of n items of `size` bytes. */
+static const char *find_vpc(const void *items, size_t n, size_t size, size_t id_off, size_t vpc_off,
+			    const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *item = (const char *)items + i * size;
+		if (!strcmp(item + id_off, id))
+			return item + vpc_off;
+	}
+	return NULL;
+}
+
+#define FIND_VPC(vec, type, id_member, id)                                  \
+	find_vpc((vec).v, (vec).n, sizeof(type), offsetof(type, id_member), \
+		 offsetof(type, vpc_id), id)
+
 static const char *vpc_in(const struct observed *o, const char *id)
 {
-	for (size_t i = 0; i < o->subnets.n; i++)
-		if (!strcmp(o->subnets.v[i].subnet_id, id))
-			return o->subnets.v[i].vpc_id;
-	for (size_t i = 0; i < o->security_groups.n; i++)
-		if (!strcmp(o->security_groups.v[i].group_id, id))
-			return o->security_groups.v[i].vpc_id;
-	for (size_t i = 0; i < o->route_tables.n; i++)
-		if (!strcmp(o->route_tables.v[i].route_table_id, id))
-			return o->route_tables.v[i].vpc_id;
-	for (size_t i = 0; i < o->network_acls.n; i++)
-		if (!strcmp(o->network_acls.v[i].network_acl_id, id))
-			return o->network_acls.v[i].vpc_id;
-	for (size_t i = 0; i < o->instances.n; i++)
-		if (!strcmp(o->instances.v[i].instance_id, id))
-			return o->instances.v[i].vpc_id;
-	return NULL;
+	const char *v = FIND_VPC(o->subnets, struct subnet, subnet_id, id);
+	if (!v)
+		v = FIND_VPC(o->security_groups, struct security_group, group_id, id);
+	if (!v)
+		v = FIND_VPC(o->route_tables, struct route_table, route_table_id, id);
+	if (!v)
+		v = FIND_VPC(o->network_acls, struct network_acl, network_acl_id, id);
+	if (!v)
+		v = FIND_VPC(o->instances, struct instance, instance_id, id);
+	return v;
 }
 
 static void on_resolved(void *ud, int rc, const struct ec2_error *err)
