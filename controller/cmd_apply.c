@@ -256,10 +256,8 @@ static bool execute_round(struct run *r)
 		if (!ex[i])
 			r->executing--;
 	}
-	int done = 0;
 	while (r->executing > 0)
 		ev_run(r->s->loop, EVRUN_ONCE);
-	(void)done;
 	for (size_t i = 0; ex && i < r->n_vpcs; i++)
 		executor_free(ex[i]);
 	free(ex);

@@ -479,25 +479,32 @@ static void on_audited(void *ud, const struct ec2_answer *ans)
 	free(a);
 }
 
-static int audit_call(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
-		      ec2_call_fn done, void *ud)
+/* Sends a mutating call through the target's port (EC2 or SSM) and audits its answer. */
+static int audited(struct run *run, bool ssm, const char *op, const char *body, size_t len,
+		   unsigned flags, ec2_call_fn done, void *ud)
 {
-	struct run *run = ctx;
+	const struct ec2_port *p = &run->target->port.port;
 	struct audit_call *a = calloc(1, sizeof(*a));
 	if (!a)
 		return DS_ENOMEM;
 	a->run = run;
 	a->done = done;
 	a->ud = ud;
-	snprintf(a->action, sizeof(a->action), "%s", action);
-	a->params = strndup(params, len);
-	const struct ec2_port *p = &run->target->port.port;
-	int rc = p->call(p->ctx, action, params, len, flags, on_audited, a);
+	snprintf(a->action, sizeof(a->action), "%s", op);
+	a->params = strndup(body, len);
+	int rc = ssm ? p->ssm_call(p->ctx, op, body, len, flags, on_audited, a)
+		     : p->call(p->ctx, op, body, len, flags, on_audited, a);
 	if (rc) {
 		free(a->params);
 		free(a);
 	}
 	return rc;
+}
+
+static int audit_call(void *ctx, const char *action, const char *params, size_t len, unsigned flags,
+		      ec2_call_fn done, void *ud)
+{
+	return audited(ctx, false, action, params, len, flags, done, ud);
 }
 
 static int audit_ssm_call(void *ctx, const char *operation, const char *json, size_t len,
@@ -507,20 +514,7 @@ static int audit_ssm_call(void *ctx, const char *operation, const char *json, si
 	const struct ec2_port *p = &run->target->port.port;
 	if (!strcmp(operation, "DescribeInstanceInformation")) /* a read: not audited */
 		return p->ssm_call(p->ctx, operation, json, len, flags, done, ud);
-	struct audit_call *a = calloc(1, sizeof(*a));
-	if (!a)
-		return DS_ENOMEM;
-	a->run = run;
-	a->done = done;
-	a->ud = ud;
-	snprintf(a->action, sizeof(a->action), "%s", operation);
-	a->params = strndup(json, len);
-	int rc = p->ssm_call(p->ctx, operation, json, len, flags, on_audited, a);
-	if (rc) {
-		free(a->params);
-		free(a);
-	}
-	return rc;
+	return audited(run, true, operation, json, len, flags, done, ud);
 }
 
 static int audit_read(void *ctx, const struct ec2_read *r, struct observed *obs, ec2_read_fn fn,
@@ -720,12 +714,12 @@ static void on_message(void *ud, const rd_kafka_message_t *m)
 	struct daemon *d = ud;
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	uint64_t ticket = offsets_begin(d->offsets, topic, m->partition, m->offset);
-	if (!strcmp(topic, d->cfg->work_topic))
-		on_work(d, m, ticket);
-	else
+	if (!strcmp(topic, d->cfg->work_topic)) {
+		on_work(d, m, ticket); /* the reconcile it joins releases the ticket */
+	} else {
 		on_input(d, m, ticket);
-	if (strcmp(topic, d->cfg->work_topic) != 0)
 		release_ticket(d, ticket); /* the message's own reference; work holds its own */
+	}
 }
 
 /* The replica that owns partition 0 of the work topic runs the periodic resync, so a fleet is

@@ -21,6 +21,7 @@ struct read_state {
 	size_t n_vpc_ids;
 	char **types;
 	size_t n_types;
+	size_t ssm_offset; /* first instance of the current SSM request (50 ids per request) */
 };
 
 int reader_decode_ssm(const char *json, size_t len, struct observed *obs, char *next_token,
@@ -90,9 +91,16 @@ static void on_ssm(void *ud, const struct ec2_answer *ans)
 {
 	struct read_state *st = ud;
 	char next[2048] = "";
-	if (!ans->rc && !reader_decode_ssm(ans->body, ans->body_len, st->obs, next, sizeof(next)) &&
-	    next[0] && !ssm_page(st, next))
-		return;
+	bool ok =
+	    !ans->rc && !reader_decode_ssm(ans->body, ans->body_len, st->obs, next, sizeof(next));
+	if (ok && next[0] && !ssm_page(st, next))
+		return; /* the next page of these instances */
+	/* the InstanceIds filter takes 50 ids: the next 50 instances, if any */
+	if (ok && st->ssm_offset + 50 < st->obs->instances.n) {
+		st->ssm_offset += 50;
+		if (!ssm_page(st, NULL))
+			return;
+	}
 	if (--st->outstanding == 0)
 		finish(st);
 }
@@ -104,7 +112,7 @@ static int ssm_page(struct read_state *st, const char *token)
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "Key", "InstanceIds");
 	cJSON *values = cJSON_AddArrayToObject(f, "Values");
-	for (size_t i = 0; i < st->obs->instances.n && i < 50; i++)
+	for (size_t i = st->ssm_offset; i < st->obs->instances.n && i < st->ssm_offset + 50; i++)
 		cJSON_AddItemToArray(values,
 				     cJSON_CreateString(st->obs->instances.v[i].instance_id));
 	cJSON_AddItemToArray(filters, f);

@@ -57,7 +57,6 @@ def latency(kafka):
     proxy = FaultProxy(moto.endpoint).start()
     try:
         ec2 = moto.client()
-        moto.env_endpoint = proxy.endpoint
         d = Daemon(kafka, moto)
         d.env["AWS_ENDPOINT_URL"] = proxy.endpoint
         d.start()

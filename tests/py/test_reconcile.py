@@ -237,3 +237,26 @@ def test_step6_guest_config_through_ssm_once(proxied, tmp_path):
     proxy.reset_counts()
     out = apply(env, ids["vpc"], policy=str(path))  # recorded: never sent twice
     assert "mutating calls: 0" in out.stdout and proxy.calls("SendCommand") == 0
+
+
+def test_step6_asks_ssm_about_every_instance_not_just_the_first_50(proxied, tmp_path):
+    """The InstanceIds filter of DescribeInstanceInformation takes 50 ids: 60 instances need
+    two requests, and every one of them gets its command planned."""
+    moto, proxy, env = proxied
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    ec2.run_instances(ImageId="ami-760aaa0f", InstanceType="t3.micro", MinCount=58, MaxCount=58,
+                      SubnetId=ids["public"])
+    every = [i["InstanceId"] for r in ec2.describe_instances(Filters=[
+        {"Name": "vpc-id", "Values": [ids["vpc"]]}])["Reservations"] for i in r["Instances"]]
+    assert len(every) == 60
+    proxy.ssm_instances = {i: {"PingStatus": "Online", "PlatformType": "Linux",
+                               "PlatformName": "Ubuntu", "PlatformVersion": "14.04"} for i in every}
+    pol = json.load(open(POLICY))
+    pol["guest_config"] = "ssm"
+    path = tmp_path / "ssm.json"
+    path.write_text(json.dumps(pol))
+    proxy.reset_counts()
+    plan = plan_json(env, ids["vpc"], policy=str(path))
+    assert sorted(a["resource"] for a in plan["actions"] if a["api"] == "SendCommand") == sorted(every)
+    assert proxy.calls("DescribeInstanceInformation") == 2
