@@ -29,11 +29,13 @@ void cli_run_until(struct cli_session *s, const int *done);
  * every (account, region) of the policy with s->target set to it. */
 struct plan;
 struct policy;
-int cli_read_and_plan(struct cli_session *s, const struct policy *pol, char **vpcs, size_t n_vpcs,
+struct reconciler;
+int cli_read_and_plan(struct cli_session *s, struct reconciler *rc, char **vpcs, size_t n_vpcs,
 		      struct plan **plans, size_t *n_plans);
 void cli_each_target(struct cli_session *s, const struct policy *pol,
 		     void (*fn)(void *ud, struct cli_session *s), void *ud);
-int cli_load_policy(const char *path, struct policy *pol);
+/* Loads and validates a policy file (a reference); NULL after printing its errors. */
+struct policy *cli_load_policy(const char *path);
 
 int cmd_describe(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -68,7 +68,7 @@ int cmd_describe(int argc, char **argv)
 		return 2;
 	}
 	int kind = describe_kind_by_name(argv[optind]);
-	if (kind < 0 || kind == DESCRIBE_INSTANCE_TYPES) {
+	if (kind < 0 || kind >= DESCRIBE_INSTANCE_TYPES) {
 		fprintf(stderr, "describe: unknown kind '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;

@@ -11,10 +11,11 @@
 
 #include "../reconcile/plan.h"
 #include "../reconcile/policy.h"
+#include "../reconcile/reconcile.h"
 #include "cli.h"
 
 struct report {
-	const struct policy *pol;
+	struct reconciler *rc;
 	cJSON *targets;
 	int errors;
 };
@@ -35,7 +36,7 @@ static void one_target(void *ud, struct cli_session *s)
 	cJSON_AddStringToObject(t, "account",
 				s->target.account_id[0] ? s->target.account_id : "own");
 	cJSON_AddStringToObject(t, "region", s->target.region);
-	int rc = cli_read_and_plan(s, rep->pol, NULL, 0, &plans, &n);
+	int rc = cli_read_and_plan(s, rep->rc, NULL, 0, &plans, &n);
 	if (rc) {
 		cJSON_AddStringToObject(t, "error", "the account and region could not be read");
 		rep->errors++;
@@ -254,19 +255,22 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "usage: dualstackd report --policy FILE [--json | --html FILE]\n");
 		return 2;
 	}
-	struct policy *pol = malloc(sizeof(*pol));
-	if (!pol || cli_load_policy(policy_path, pol)) {
-		free(pol);
+	struct policy *pol = cli_load_policy(policy_path);
+	if (!pol)
 		return 2;
-	}
 	struct cli_session s;
 	char err[512];
 	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
-		free(pol);
+		policy_unref(pol);
 		return 1;
 	}
-	struct report rep = {pol, cJSON_CreateArray(), 0};
+	struct report rep = {reconciler_new(pol, NULL, NULL), cJSON_CreateArray(), 0};
+	if (!rep.rc) {
+		cli_session_cleanup(&s);
+		policy_unref(pol);
+		return 1;
+	}
 	cli_each_target(&s, pol, one_target, &rep);
 	cJSON *root = cJSON_CreateObject();
 	char ts[32];
@@ -334,7 +338,8 @@ int cmd_report(int argc, char **argv)
 		}
 	}
 	cJSON_Delete(root);
+	reconciler_free(rep.rc);
 	cli_session_cleanup(&s);
-	free(pol);
+	policy_unref(pol);
 	return status;
 }

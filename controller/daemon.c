@@ -20,10 +20,9 @@
 #include <unistd.h>
 
 #include "../handlers/event.h"
-#include "../reconcile/executor.h"
 #include "../reconcile/plan.h"
 #include "../reconcile/policy.h"
-#include "../reconcile/reader.h"
+#include "../reconcile/reconcile.h"
 #include "creds.h"
 #include "ec2_client.h"
 #include "ec2_port.h"
@@ -33,11 +32,11 @@
 #include "metrics.h"
 #include "msk_iam.h"
 #include "offsets.h"
+#include "policy_file.h"
 #include "workqueue.h"
 
 #define MAX_TARGETS	      256
 #define RESOLVE_BATCH_S	      0.02
-#define MAX_ROUNDS	      3
 #define DRAIN_LIMIT_S	      8.0
 #define DEAD_LETTER_MAX_BYTES (8 * 1024 * 1024)
 
@@ -67,7 +66,7 @@ struct cache_entry {
 struct daemon {
 	const struct daemon_config *cfg;
 	struct ev_loop *loop;
-	struct policy *policy;
+	struct reconciler *rc; /* holds the current policy; each run holds its own */
 	struct http_client *http;
 	struct creds_cache *creds;
 	struct ec2_client *ec2;
@@ -106,7 +105,7 @@ static struct target *target_for(struct daemon *d, const char *account, const ch
 	snprintf(t->region, sizeof(t->region), "%s", region);
 	snprintf(et.account_id, sizeof(et.account_id), "%s", account);
 	ec2_target_set_region(&et, region);
-	policy_role_arn(d->policy, account, et.role_arn, sizeof(et.role_arn));
+	policy_role_arn(reconciler_policy(d->rc), account, et.role_arn, sizeof(et.role_arn));
 	ec2_port_init(&t->port, d->ec2, &et, d->loop);
 	return t;
 }
@@ -403,8 +402,9 @@ static void on_input(struct daemon *d, const rd_kafka_message_t *m, uint64_t tic
 	} else {
 		for (size_t i = 0; i < r->n_keys; i++) {
 			const struct work_key *k = &r->keys[i];
-			if (!policy_account_in_scope(d->policy, k->account) ||
-			    !policy_region_in_scope(d->policy, k->region)) {
+			const struct policy *pol = reconciler_policy(d->rc);
+			if (!policy_account_in_scope(pol, k->account) ||
+			    !policy_region_in_scope(pol, k->region)) {
 				metrics_add(d->metrics, "dualstackd_events_out_of_scope_total", "",
 					    1);
 				continue;
@@ -426,11 +426,7 @@ struct run {
 	struct work_key key;
 	struct target *target;
 	struct ec2_port audit; /* target's port, with every mutating call audited */
-	struct observed obs;
-	struct plan plan;
-	struct executor *exec;
-	int round;
-	int failed_actions;
+	struct reconcile_run *rr;
 	double started;
 };
 
@@ -532,6 +528,13 @@ static int audit_after(void *ctx, double s, ec2_timer_fn fn, void *ud)
 	return p->after(p->ctx, s, fn, ud);
 }
 
+static double audit_now(void *ctx)
+{
+	struct run *run = ctx;
+	const struct ec2_port *p = &run->target->port.port;
+	return p->now(p->ctx);
+}
+
 static void finish_run(struct run *run, enum wq_outcome outcome, const char *why)
 {
 	struct daemon *d = run->d;
@@ -553,87 +556,48 @@ static void finish_run(struct run *run, enum wq_outcome outcome, const char *why
 	metrics_set(d->metrics, "dualstackd_vpc_state", fl, (double)outcome);
 	wq_done(d->wq, run->item, outcome, ev_now(d->loop), release_ticket, d);
 	d->running--;
-	executor_free(run->exec);
-	plan_cleanup(&run->plan);
-	observed_cleanup(&run->obs);
+	reconcile_run_free(run->rr);
 	free(run);
 	pump(d);
 }
 
-static void read_and_plan(struct run *run);
-
-static void on_executed(void *ud, const struct exec_report *rep)
+/* The reconcile of one VPC ended: its outcome decides the key's fate in the queue. */
+static void on_reconciled(void *ud, struct reconcile_run *rr)
 {
 	struct run *run = ud;
-	run->failed_actions = (int)(rep->failed + rep->skipped);
-	for (size_t i = 0; i < run->plan.actions.n; i++)
-		if (rep->results[i].status == ACTION_FAILED)
+	const struct ec2_error *err;
+	run->rr = rr;
+	int rc = reconcile_run_error(rr, &err);
+	struct reconcile_vpc *v = reconcile_run_vpc(rr, 0);
+	if (rc || !v) {
+		finish_run(run, WQ_FAILED, rc && err->code[0] ? err->code : ds_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; v->results && i < v->executed.actions.n; i++)
+		if (v->results[i].status == ACTION_FAILED)
 			log_kv("warn", "action failed", "vpc", run->key.vpc_id, "action",
-			       plan_action_api(run->plan.actions.v[i].kind), "resource",
-			       run->plan.actions.v[i].resource_id, "error", rep->results[i].detail,
+			       plan_action_api(v->executed.actions.v[i].kind), "resource",
+			       v->executed.actions.v[i].resource_id, "error", v->results[i].detail,
 			       NULL);
-	/* the executor is freed by the next step (its callback is still on the stack) */
-	read_and_plan(run);
-}
-
-static void on_read(void *ud, int rc, const struct ec2_error *err)
-{
-	struct run *run = ud;
-	struct daemon *d = run->d;
-	if (rc) {
-		finish_run(run, WQ_FAILED, err ? err->code : ds_strerror(rc));
-		return;
-	}
-	plan_cleanup(&run->plan);
-	plan_init(&run->plan);
-	struct plan_input in = {d->policy, &run->obs, run->key.vpc_id, time(NULL)};
-	int prc = plan_build(&in, &run->plan);
-	if (prc == DS_ENOTFOUND) {
-		finish_run(run, WQ_CONVERGED, "the VPC no longer exists");
-		return;
-	}
-	char na[32], nb[32], nv[32];
-	snprintf(na, sizeof(na), "%zu", run->plan.actions.n);
-	snprintf(nb, sizeof(nb), "%zu", plan_blocked(&run->plan));
-	snprintf(nv, sizeof(nv), "%zu", run->obs.vpcs.n);
-	log_kv("debug", "planned", "vpc", run->key.vpc_id, "actions", na, "blocked", nb,
-	       "vpcs_read", nv, NULL);
-	if (!run->plan.actions.n) {
-		finish_run(run, plan_blocked(&run->plan) ? WQ_BLOCKED : WQ_CONVERGED,
-			   plan_blocked(&run->plan) ? run->plan.findings.v[0].code : "");
-		return;
-	}
-	if (d->policy->mode == POLICY_DRY_RUN) {
+	switch (v->outcome) {
+	case RC_CONVERGED: finish_run(run, WQ_CONVERGED, ""); break;
+	case RC_GONE: finish_run(run, WQ_CONVERGED, "the VPC no longer exists"); break;
+	case RC_BLOCKED: finish_run(run, WQ_BLOCKED, v->plan.findings.v[0].code); break;
+	case RC_PENDING: {
 		struct buf t;
 		buf_init(&t, 0);
-		plan_format_text(&run->plan, &t);
+		plan_format_text(&v->plan, &t);
 		log_kv("info", "dry-run plan", "vpc", run->key.vpc_id, "plan", t.data, NULL);
 		buf_cleanup(&t);
 		finish_run(run, WQ_BLOCKED, "dry-run");
-		return;
+		break;
 	}
-	if (run->round >= MAX_ROUNDS || run->failed_actions) {
+	case RC_FAILED:
 		finish_run(run, WQ_FAILED,
-			   run->failed_actions ? "actions failed" : "not converged");
-		return;
+			   v->results && v->executed.actions.n ? "actions failed or not converged"
+							       : "not converged");
+		break;
 	}
-	run->round++;
-	struct exec_options opt = {.max_concurrent_stops = d->policy->max_concurrent_stops,
-				   .poll_s = 1,
-				   .wait_timeout_s = 900};
-	executor_free(run->exec);
-	run->exec = executor_start(&run->audit, &run->plan, &opt, on_executed, run);
-	if (!run->exec)
-		finish_run(run, WQ_FAILED, "out of memory");
-}
-
-static void read_and_plan(struct run *run)
-{
-	observed_cleanup(&run->obs);
-	observed_init(&run->obs);
-	const char *vpc = run->key.vpc_id;
-	if (reader_read(&run->audit, run->d->policy, &vpc, 1, &run->obs, on_read, run))
-		finish_run(run, WQ_FAILED, "out of memory");
 }
 
 static void start_run(struct daemon *d, struct wq_item *it)
@@ -658,10 +622,21 @@ static void start_run(struct daemon *d, struct wq_item *it)
 				       .call = audit_call,
 				       .ssm_call = audit_ssm_call,
 				       .after = audit_after,
+				       .now = audit_now,
 				       .decode_eigw = t->port.port.decode_eigw};
-	observed_init(&run->obs);
-	plan_init(&run->plan);
-	read_and_plan(run);
+	const char *vpc = run->key.vpc_id;
+	struct reconcile_request req = {.port = &run->audit,
+					.shared_port = &t->port.port,
+					.account = run->key.account,
+					.region = run->key.region,
+					.vpc_ids = &vpc,
+					.n_vpc_ids = 1,
+					.execute = true};
+	if (!reconcile_start(d->rc, &req, on_reconciled, run)) {
+		d->running--;
+		free(run);
+		wq_done(d->wq, it, WQ_FAILED, ev_now(d->loop), release_ticket, d);
+	}
 }
 
 static void pump(struct daemon *d)
@@ -743,8 +718,17 @@ static void on_assigned(void *ud, const char *topic, int32_t partition)
 	char s[32];
 	snprintf(s, sizeof(s), "%d", (int)partition);
 	log_kv("info", "partitions assigned", "topic", topic, "partition", s, NULL);
-	if (resync_partition(d, topic, partition))
+	if (resync_partition(d, topic, partition) && !d->resync_owner) {
+		/* a new owner lists the fleet soon (the initial delay, jittered), not when a
+		 * timer set before it owned anything next fires - up to an interval later */
 		d->resync_owner = true;
+		ev_timer_stop(d->loop, &d->resync_timer);
+		ev_timer_set(&d->resync_timer,
+			     d->cfg->resync_initial_delay_s *
+				 (1.0 + 0.2 * (arc4random() / 4294967296.0)),
+			     0.);
+		ev_timer_start(d->loop, &d->resync_timer);
+	}
 	metrics_set_ready(d->metrics, true);
 }
 
@@ -763,7 +747,7 @@ static void on_resync_read(void *ud, int rc, const struct ec2_error *err)
 	struct daemon *d = r->d;
 	size_t n = 0;
 	for (size_t i = 0; !rc && i < r->obs.vpcs.n; i++) {
-		if (!policy_vpc_in_scope(d->policy, &r->obs.vpcs.v[i]))
+		if (!policy_vpc_in_scope(reconciler_policy(d->rc), &r->obs.vpcs.v[i]))
 			continue;
 		struct work_key k = {0};
 		snprintf(k.account, sizeof(k.account), "%s", r->account);
@@ -786,15 +770,15 @@ static void on_resync(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
 	(void)revents;
-	size_t na = d->policy->n_accounts ? d->policy->n_accounts : 1;
-	size_t nr = d->policy->n_regions ? d->policy->n_regions : 1;
+	const struct policy *pol = reconciler_policy(d->rc);
+	size_t na = pol->n_accounts ? pol->n_accounts : 1;
+	size_t nr = pol->n_regions ? pol->n_regions : 1;
 	if (!d->resync_owner)
 		na = 0; /* another replica lists the fleet this time */
 	for (size_t a = 0; a < na && !d->draining; a++)
 		for (size_t g = 0; g < nr; g++) {
-			const char *acc = d->policy->n_accounts ? d->policy->accounts[a] : "";
-			const char *reg =
-			    d->policy->n_regions ? d->policy->regions[g] : d->home.region;
+			const char *acc = pol->n_accounts ? pol->accounts[a] : "";
+			const char *reg = pol->n_regions ? pol->regions[g] : d->home.region;
 			struct target *t = target_for(d, acc, reg);
 			struct resync *r = calloc(1, sizeof(*r));
 			if (!t || !r) {
@@ -850,46 +834,25 @@ static void on_sigterm(struct ev_loop *loop, struct ev_signal *w, int revents)
 	ev_timer_start(loop, &d->drain_timer);
 }
 
-static struct policy *load_policy(const char *path, char *err, size_t err_len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, err_len, "%s: cannot open: %m", path);
-		return NULL;
-	}
-	char *text = malloc(4 << 20);
-	size_t n = text ? fread(text, 1, (4 << 20) - 1, f) : 0;
-	fclose(f);
-	struct policy *p = malloc(sizeof(*p));
-	struct buf errors;
-	buf_init(&errors, 0);
-	if (!text || !p || policy_parse(path, text, n, p, &errors)) {
-		snprintf(err, err_len, "%s", errors.data ? errors.data : "out of memory");
-		free(p);
-		p = NULL;
-	}
-	buf_cleanup(&errors);
-	free(text);
-	return p;
-}
-
 static void on_sighup(struct ev_loop *loop, struct ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
-	char err[2048];
 	(void)loop;
 	(void)revents;
-	struct policy *p = load_policy(d->cfg->policy_path, err, sizeof(err));
+	struct buf errors;
+	buf_init(&errors, 0);
+	struct policy *p = policy_file_load(d->cfg->policy_path, &errors);
 	if (!p) {
-		log_kv("error", "policy reload failed; keeping the current policy", "error", err,
-		       NULL);
+		log_kv("error", "policy reload failed; keeping the current policy", "error",
+		       errors.data ? errors.data : "", NULL);
 		metrics_add(d->metrics, "dualstackd_policy_reload_failures_total", "", 1);
+		buf_cleanup(&errors);
 		return;
 	}
-	/* Runs in flight keep a pointer to the old policy only through d->policy, which they
-	 * read at each step; swapping it is safe on the one loop. */
-	free(d->policy);
-	d->policy = p;
+	buf_cleanup(&errors);
+	/* Runs in flight keep the policy they started with (their own reference). */
+	reconciler_set_policy(d->rc, p);
+	policy_unref(p);
 	for (size_t i = 0; i < d->n_targets; i++) /* role templates may have changed */
 		policy_role_arn(p, d->targets[i].account, d->targets[i].port.target.role_arn,
 				sizeof(d->targets[i].port.target.role_arn));
@@ -969,11 +932,19 @@ int daemon_run(const struct daemon_config *cfg)
 	char host[64] = "";
 	gethostname(host, sizeof(host) - 1);
 	snprintf(d->replica, sizeof(d->replica), "%s:%d", host, (int)getpid());
-	d->policy = load_policy(cfg->policy_path, err, sizeof(err));
-	if (!d->policy) {
-		fprintf(stderr, "%s", err);
+	struct buf perr;
+	buf_init(&perr, 0);
+	struct policy *pol = policy_file_load(cfg->policy_path, &perr);
+	if (!pol) {
+		fprintf(stderr, "%s", perr.data ? perr.data : "cannot load the policy\n");
+		buf_cleanup(&perr);
 		goto out;
 	}
+	buf_cleanup(&perr);
+	d->rc = reconciler_new(pol, NULL, NULL);
+	policy_unref(pol);
+	if (!d->rc)
+		goto out;
 	if (ec2_target_from_env(&creds_env_default, &d->home, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
@@ -981,7 +952,8 @@ int daemon_run(const struct daemon_config *cfg)
 	d->metrics = metrics_new();
 	d->http = http_client_new(d->loop);
 	d->creds = creds_cache_new(&creds_env_default, d->home.region);
-	struct ec2_client_options opt = {.budget = d->policy->api_budget, .max_attempts = 3};
+	struct ec2_client_options opt = {.budget = reconciler_policy(d->rc)->api_budget,
+					 .max_attempts = 3};
 	const char *scale = getenv("DUALSTACKD_BUCKET_SCALE"); /* emulators only */
 	if (scale)
 		opt.bucket_scale = strtod(scale, NULL);
@@ -1020,7 +992,8 @@ int daemon_run(const struct daemon_config *cfg)
 	char port[16];
 	snprintf(port, sizeof(port), "%d", metrics_port(d->metrics));
 	log_kv("info", "started", "brokers", kafka_bootstrap(d->kafka), "group", cfg->group,
-	       "metrics_port", port, "mode", policy_mode_name(d->policy->mode), NULL);
+	       "metrics_port", port, "mode", policy_mode_name(reconciler_policy(d->rc)->mode),
+	       NULL);
 
 	ec2_client_observe(d->ec2, on_ec2_call, d);
 	ev_timer_init(&d->metrics_timer, on_metrics_tick, 1., 5.);
@@ -1060,7 +1033,7 @@ out:
 			n = e->next;
 			free(e);
 		}
-	free(d->policy);
+	reconciler_free(d->rc);
 	free(d);
 	return status;
 }

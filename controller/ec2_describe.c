@@ -25,7 +25,18 @@ static const struct describe_kind_info kinds[DESCRIBE_KIND_COUNT] = {
     [DESCRIBE_INSTANCES] = {"instances", "DescribeInstances", &ec2_xml_describe_instances, "vpc-id",
 			    1000},
     [DESCRIBE_INSTANCE_TYPES] = {"instance-types", "DescribeInstanceTypes",
-				 &ec2_xml_describe_instance_types, NULL, 100},
+				 &ec2_xml_describe_instance_types, NULL, 100, "instance-type",
+				 NULL},
+    /* A filter, not ImageId.N: an AMI that is gone is absent from the answer (the planner
+     * says "unknown") instead of failing the whole call with InvalidAMIID.NotFound. */
+    [DESCRIBE_IMAGES] = {"images", "DescribeImages", &ec2_xml_describe_images, NULL, 1000,
+			 "image-id", "IncludeDeprecated=true"},
+    [DESCRIBE_TYPE_OFFERINGS] = {"instance-type-offerings", "DescribeInstanceTypeOfferings",
+				 &ec2_xml_describe_type_offerings, NULL, 1000, "instance-type",
+				 "LocationType=availability-zone"},
+    [DESCRIBE_STOP_PROTECTION] = {"stop-protection", "DescribeInstanceAttribute",
+				  &ec2_xml_describe_stop_protection, NULL, 0, "InstanceId",
+				  "Attribute=disableApiStop"},
 };
 
 const struct describe_kind_info *describe_kind_info(enum describe_kind kind)
@@ -105,8 +116,12 @@ static void on_page(void *ud, const struct ec2_result *res)
 		state_free(st);
 		return;
 	}
-	int rc = ec2_xml_decode(kinds[st->kind].schema, st->out, res->body, res->body_len, &meta,
-				err.message, sizeof(err.message));
+	void *base = st->out;
+	if (st->kind == DESCRIBE_STOP_PROTECTION) /* one object per answer, not a set */
+		base = vec_push(&st->out->stop_protection, sizeof(struct stop_protection));
+	int rc = base ? ec2_xml_decode(kinds[st->kind].schema, base, res->body, res->body_len,
+				       &meta, err.message, sizeof(err.message))
+		      : DS_ENOMEM;
 	if (rc) {
 		snprintf(err.code, sizeof(err.code), "MalformedAnswer");
 		err.cls = EC2_FATAL;
@@ -155,7 +170,15 @@ static int build_params(struct describe_state *st, const struct describe_request
 	int rc = DS_OK, filter = 0;
 	char key[64];
 	/* DescribeInstances forbids MaxResults with InstanceId.N; we never send ids, only filters. */
-	rc = buf_put_pairf(p, "MaxResults", "%d", k->max_results);
+	if (k->max_results)
+		rc = buf_put_pairf(p, "MaxResults", "%d", k->max_results);
+	if (!rc && k->fixed_params)
+		rc = buf_printf(p, "%s%s", p->len ? "&" : "", k->fixed_params);
+	if (!k->max_results) { /* a per-resource Describe: the one name is its id */
+		if (!rc && req->n_names == 1)
+			rc = aws_form_add(p, k->names_filter, req->names[0]);
+		return req->n_names == 1 ? rc : DS_EINVAL;
+	}
 	if (!rc && k->vpc_filter && req->n_vpc_ids) {
 		filter++;
 		snprintf(key, sizeof(key), "Filter.%d.Name", filter);
@@ -194,7 +217,7 @@ static int build_params(struct describe_state *st, const struct describe_request
 	if (!rc && req->n_names) {
 		filter++;
 		snprintf(key, sizeof(key), "Filter.%d.Name", filter);
-		rc = aws_form_add(p, key, "instance-type");
+		rc = aws_form_add(p, key, k->names_filter);
 	}
 	for (size_t i = 0; !rc && i < req->n_names; i++) {
 		snprintf(key, sizeof(key), "Filter.%d.Value.%zu", filter, i + 1);

@@ -20,6 +20,9 @@ enum describe_kind {
 	DESCRIBE_NETWORK_ACLS,
 	DESCRIBE_INSTANCES,
 	DESCRIBE_INSTANCE_TYPES,
+	DESCRIBE_IMAGES,
+	DESCRIBE_TYPE_OFFERINGS,
+	DESCRIBE_STOP_PROTECTION,
 	DESCRIBE_KIND_COUNT
 };
 
@@ -27,8 +30,11 @@ struct describe_kind_info {
 	const char *name;   /* CLI name: "vpcs", "route-tables", ... */
 	const char *action; /* "DescribeVpcs" */
 	const struct xml_schema *schema;
-	const char *vpc_filter; /* server-side filter name, or NULL */
-	int max_results;	/* page size */
+	const char *vpc_filter;	  /* server-side filter name, or NULL */
+	int max_results;	  /* page size; 0: the action takes none (one id, one answer) */
+	const char *names_filter; /* the filter `names` go to ("instance-type", "image-id"),
+				     or the parameter the one name is when max_results is 0 */
+	const char *fixed_params; /* always sent, e.g. "LocationType=availability-zone" */
 };
 
 const struct describe_kind_info *describe_kind_info(enum describe_kind kind);

@@ -45,8 +45,8 @@ static int port_read(void *ctx, const struct ec2_read *rq, struct observed *obs,
 	    .filter_values = rq->filter_values,
 	    .n_filter_values = rq->n_filter_values,
 	};
-	/* instance types are not per VPC */
-	if (rq->kind == OBS_INSTANCE_TYPES)
+	/* instance types, images, offerings and attributes are not per VPC */
+	if (rq->kind >= OBS_INSTANCE_TYPES)
 		req.n_vpc_ids = 0;
 	int rc = ec2_describe(p->client, &p->target, &req, obs, on_describe, r);
 	if (rc)
@@ -134,6 +134,12 @@ static int port_after(void *ctx, double delay_s, ec2_timer_fn fn, void *ud)
 	return DS_OK;
 }
 
+static double port_now(void *ctx)
+{
+	struct ec2_port_impl *p = ctx;
+	return ev_now(p->loop);
+}
+
 static const struct xml_field eigw_answer_fields[] = {
     F_INLINE("egressOnlyInternetGateway", ec2_xml_gateway_eigw),
 };
@@ -165,5 +171,6 @@ void ec2_port_init(struct ec2_port_impl *impl, struct ec2_client *client,
 	impl->port.call = port_call;
 	impl->port.ssm_call = port_ssm_call;
 	impl->port.after = port_after;
+	impl->port.now = port_now;
 	impl->port.decode_eigw = port_decode_eigw;
 }

@@ -709,6 +709,7 @@ static const struct xml_field ebs_fields[] = {
 SCHEMA(ebs_schema, struct block_device, ebs_fields);
 static const struct xml_field bdm_fields[] = {
     F_STR(struct block_device, "deviceName", device_name),
+    F_STR(struct block_device, "virtualName", virtual_name),
     F_INLINE("ebs", ebs_schema),
 };
 SCHEMA(bdm_schema, struct block_device, bdm_fields);
@@ -717,6 +718,18 @@ static const struct xml_field instance_state_fields[] = {
     F_STR(struct instance, "name", state),
 };
 SCHEMA(instance_state_schema, struct instance, instance_state_fields);
+static const struct xml_field placement_fields[] = {
+    F_STR(struct instance, "availabilityZone", availability_zone),
+};
+SCHEMA(placement_schema, struct instance, placement_fields);
+static const struct xml_field hibernation_fields[] = {
+    F_BOOL(struct instance, "configured", hibernation_configured),
+};
+SCHEMA(hibernation_schema, struct instance, hibernation_fields);
+static const struct xml_field state_reason_fields[] = {
+    F_STR(struct instance, "code", state_reason),
+};
+SCHEMA(state_reason_schema, struct instance, state_reason_fields);
 static const struct xml_field instance_fields[] = {
     F_STR(struct instance, "instanceId", instance_id),
     F_STR(struct instance, "imageId", image_id),
@@ -732,6 +745,13 @@ static const struct xml_field instance_fields[] = {
     F_STR(struct instance, "rootDeviceName", root_device_name),
     F_STR(struct instance, "platform", platform),
     F_STR(struct instance, "platformDetails", platform_details),
+    F_INLINE("placement", placement_schema),
+    F_STR(struct instance, "instanceLifecycle", lifecycle),
+    F_INLINE("hibernationOptions", hibernation_schema),
+    F_BOOL(struct instance, "enaSupport", ena_support),
+    F_STR(struct instance, "bootMode", boot_mode),
+    F_STR(struct instance, "currentInstanceBootMode", current_boot_mode),
+    F_INLINE("stateReason", state_reason_schema),
     F_LIST_J(struct instance, "blockDeviceMapping", "BlockDeviceMappings", block_devices,
 	     bdm_schema),
     F_LIST_J(struct instance, "networkInterfaceSet", "NetworkInterfaces", interfaces, eni_schema),
@@ -754,6 +774,7 @@ static const struct xml_field itype_proc_fields[] = {
 SCHEMA(itype_proc_schema, struct instance_type_info, itype_proc_fields);
 static const struct xml_field itype_net_fields[] = {
     F_BOOL(struct instance_type_info, "ipv6Supported", ipv6_supported),
+    F_STR(struct instance_type_info, "enaSupport", ena_support),
 };
 SCHEMA(itype_net_schema, struct instance_type_info, itype_net_fields);
 static const struct xml_field itype_vcpu_fields[] = {
@@ -764,6 +785,14 @@ static const struct xml_field itype_mem_fields[] = {
     F_LONG(struct instance_type_info, "sizeInMiB", memory_mib),
 };
 SCHEMA(itype_mem_schema, struct instance_type_info, itype_mem_fields);
+static const struct xml_field itype_ebs_fields[] = {
+    F_STR(struct instance_type_info, "nvmeSupport", ebs_nvme),
+};
+SCHEMA(itype_ebs_schema, struct instance_type_info, itype_ebs_fields);
+static const struct xml_field itype_storage_fields[] = {
+    F_STR(struct instance_type_info, "nvmeSupport", storage_nvme),
+};
+SCHEMA(itype_storage_schema, struct instance_type_info, itype_storage_fields);
 static const struct xml_field itype_fields[] = {
     F_STR(struct instance_type_info, "instanceType", instance_type),
     F_BOOL(struct instance_type_info, "currentGeneration", current_generation),
@@ -773,9 +802,47 @@ static const struct xml_field itype_fields[] = {
     F_INLINE("networkInfo", itype_net_schema),
     F_INLINE("vCpuInfo", itype_vcpu_schema),
     F_INLINE("memoryInfo", itype_mem_schema),
+    F_INLINE("ebsInfo", itype_ebs_schema),
+    F_INLINE("instanceStorageInfo", itype_storage_schema),
+    F_STRLIST(struct instance_type_info, "supportedBootModes", boot_modes),
 };
 SCHEMA(itype_schema, struct instance_type_info, itype_fields);
 static const struct xml_field describe_itypes_fields[] = {
     F_LIST_J(struct observed, "instanceTypeSet", "InstanceTypes", instance_types, itype_schema),
 };
 ROOT_SCHEMA(ec2_xml_describe_instance_types, describe_itypes_fields);
+
+static const struct xml_field image_fields[] = {
+    F_STR(struct image, "imageId", image_id),
+    F_STR(struct image, "rootDeviceType", root_device_type),
+    F_STR(struct image, "bootMode", boot_mode),
+    F_LIST_J(struct image, "blockDeviceMapping", "BlockDeviceMappings", mappings, bdm_schema),
+};
+SCHEMA(image_schema, struct image, image_fields);
+static const struct xml_field describe_images_fields[] = {
+    F_LIST_J(struct observed, "imagesSet", "Images", images, image_schema),
+};
+ROOT_SCHEMA(ec2_xml_describe_images, describe_images_fields);
+
+static const struct xml_field offering_fields[] = {
+    F_STR(struct type_offering, "instanceType", instance_type),
+    F_STR(struct type_offering, "location", location),
+};
+SCHEMA(offering_schema, struct type_offering, offering_fields);
+static const struct xml_field describe_offerings_fields[] = {
+    F_LIST_J(struct observed, "instanceTypeOfferingSet", "InstanceTypeOfferings", type_offerings,
+	     offering_schema),
+};
+ROOT_SCHEMA(ec2_xml_describe_type_offerings, describe_offerings_fields);
+
+static const struct xml_field stop_value_fields[] = {
+    F_BOOL(struct stop_protection, "value", disable_api_stop),
+};
+SCHEMA(stop_value_schema, struct stop_protection, stop_value_fields);
+static const struct xml_field stop_protection_fields[] = {
+    F_STR(struct stop_protection, "instanceId", instance_id),
+    F_INLINE("disableApiStop", stop_value_schema),
+};
+const struct xml_schema ec2_xml_describe_stop_protection = {
+    sizeof(struct stop_protection), stop_protection_fields,
+    sizeof(stop_protection_fields) / sizeof(stop_protection_fields[0])};

@@ -122,6 +122,9 @@ extern const struct xml_schema ec2_xml_describe_security_groups;
 extern const struct xml_schema ec2_xml_describe_network_acls;
 extern const struct xml_schema ec2_xml_describe_instances;
 extern const struct xml_schema ec2_xml_describe_instance_types;
+extern const struct xml_schema ec2_xml_describe_images;
+extern const struct xml_schema ec2_xml_describe_type_offerings;
+extern const struct xml_schema ec2_xml_describe_stop_protection; /* into a stop_protection */
 
 /* Item schemas, for answers of mutating calls that return one object. */
 extern const struct xml_schema ec2_xml_cidr_assoc_ipv6; /* ipv6CidrBlockAssociation */

@@ -5,7 +5,7 @@
 const char *ec2_class_name(enum ec2_class cls)
 {
 	static const char *const names[] = {"ok",	 "duplicate", "not-found", "throttled",
-					    "transient", "state",     "fatal"};
+					    "transient", "state",     "fatal",	   "capacity"};
 	return (unsigned)cls < sizeof(names) / sizeof(names[0]) ? names[cls] : "unknown";
 }
 
@@ -38,6 +38,13 @@ static const struct {
     {"IncorrectState", EC2_STATE},
     {"InvalidState", EC2_STATE},
     {"PendingVerification", EC2_STATE},
+    /* EC2 answers these with HTTP 500, but resending the same request will not help: the
+     * caller decides (a resize rolls back) */
+    {"InsufficientInstanceCapacity", EC2_CAPACITY},
+    {"InsufficientHostCapacity", EC2_CAPACITY},
+    {"InsufficientCapacity", EC2_CAPACITY},
+    {"InsufficientReservedInstanceCapacity", EC2_CAPACITY},
+    {"InsufficientCapacityOnHost", EC2_CAPACITY},
 };
 
 enum ec2_class ec2_classify(int http_status, const char *code)

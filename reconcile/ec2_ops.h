@@ -15,6 +15,7 @@ enum ec2_class {
 	EC2_TRANSIENT, /* 5xx, timeouts, resets: retry with backoff */
 	EC2_STATE,     /* IncorrectInstanceState and the like: wait, then retry */
 	EC2_FATAL,     /* bad request or auth: never retried blindly */
+	EC2_CAPACITY,  /* InsufficientInstanceCapacity and the like: not now, not this type */
 };
 
 struct ec2_error {
@@ -42,6 +43,10 @@ enum obs_kind {
 	OBS_NETWORK_ACLS,
 	OBS_INSTANCES,
 	OBS_INSTANCE_TYPES,
+	/* what a resize needs to know before it stops an instance */
+	OBS_IMAGES,	     /* DescribeImages, by image-id filter (names) */
+	OBS_TYPE_OFFERINGS,  /* DescribeInstanceTypeOfferings in AZs (filter) of types (names) */
+	OBS_STOP_PROTECTION, /* DescribeInstanceAttribute disableApiStop of names[0] */
 	OBS_KIND_COUNT
 };
 
@@ -86,6 +91,8 @@ struct ec2_port {
 			unsigned flags, ec2_call_fn done, void *ud);
 	/* Runs fn after delay_s on the caller's loop: waits never block. */
 	int (*after)(void *ctx, double delay_s, ec2_timer_fn fn, void *ud);
+	/* The loop's monotonic time in seconds (what `after` counts in). */
+	double (*now)(void *ctx);
 	/* The id in a CreateEgressOnlyInternetGateway answer (the codec's). */
 	int (*decode_eigw)(const char *xml, size_t len, char *eigw_id, size_t size);
 };

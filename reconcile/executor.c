@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
 #include "cidr.h"
 #include "guest.h"
+#include "poller.h"
 
 struct executor {
 	const struct ec2_port *port;
@@ -24,10 +26,23 @@ struct executor {
 	int own_stops;
 	int *stops_running; /* opt.shared_stops, or &own_stops */
 	int mutating_calls;
-	bool scheduling, again, finished;
+	bool scheduling, again, finished, cancelled;
 	bool slot_timer; /* a re-check for a free stop slot is due */
 	exec_done_fn done;
 	void *ud;
+};
+
+/* Where a resize stands, beyond what the instance's state and tags say. */
+struct resize_state {
+	bool tagged;	   /* the crash-safety tags are on the instance */
+	bool start_sent;   /* StartInstances was accepted for the new type */
+	bool rolling_back; /* a retype or start failed for good: back to `from` */
+	bool rollback_tagged;
+	bool failed_tagged;
+	bool deferred; /* the window closed before the stop: untag, then wait for the next */
+	bool retype_back_failed; /* the original type was refused too: start as it is */
+	int step;		 /* the enum rz_step of the call in flight */
+	char why[200];		 /* what made it roll back */
 };
 
 /* One running action. */
@@ -35,19 +50,17 @@ struct act {
 	struct executor *e;
 	int i;
 	const struct plan_action *a;
-	struct observed obs;
 	double waited_s;
 	double next_wait_s;
 	bool ambiguous; /* the write failed ambiguously: the re-read decides */
-	bool tagged;	/* resize: the crash-safety tags are on the instance */
 	bool counts_stop;
+	struct resize_state rz;
 };
 
 static void schedule(struct executor *e);
 
 static void act_free(struct act *x)
 {
-	observed_cleanup(&x->obs);
 	free(x);
 }
 
@@ -110,40 +123,33 @@ static void call(struct act *x, const char *action, struct buf *params, unsigned
 
 /* ---- waits and re-reads ---- */
 
-typedef void (*reread_fn)(struct act *x, int rc, const struct ec2_error *err);
+typedef void (*reread_fn)(struct act *x, int rc, const struct ec2_error *err,
+			  const struct observed *snap);
 
 struct read_ud {
 	struct act *x;
 	reread_fn fn;
 };
 
-static void on_read(void *ud, int rc, const struct ec2_error *err)
+static void on_read(void *ud, int rc, const struct ec2_error *err, const struct observed *snap)
 {
 	struct read_ud *ru = ud;
 	struct act *x = ru->x;
 	reread_fn fn = ru->fn;
 	free(ru);
-	fn(x, rc, err);
+	fn(x, rc, err, snap);
 }
 
-/* Re-reads one resource of kind into x->obs (emptied first). */
-static void reread(struct act *x, enum obs_kind kind, const char *filter, const char *value,
-		   reread_fn fn)
+/* Re-reads one resource of kind through the batched poller, after at least delay_s. */
+static void reread_after(struct act *x, enum obs_kind kind, const char *id, double delay_s,
+			 reread_fn fn)
 {
-	observed_cleanup(&x->obs);
-	observed_init(&x->obs);
-	const char *vpc = x->a->vpc_id;
-	struct ec2_read r = {.kind = kind,
-			     .vpc_ids = &vpc,
-			     .n_vpc_ids = 1,
-			     .filter_name = filter,
-			     .filter_value = value};
 	struct read_ud *ru = malloc(sizeof(*ru));
 	int rc = ru ? DS_OK : DS_ENOMEM;
 	if (ru) {
 		ru->x = x;
 		ru->fn = fn;
-		rc = x->e->port->read(x->e->port->ctx, &r, &x->obs, on_read, ru);
+		rc = poller_wait(x->e->opt.poller, kind, id, delay_s, on_read, ru);
 	}
 	if (rc) {
 		free(ru);
@@ -151,37 +157,30 @@ static void reread(struct act *x, enum obs_kind kind, const char *filter, const 
 	}
 }
 
-typedef void (*step_fn)(struct act *x);
-
-struct wait_ud {
-	struct act *x;
-	step_fn fn;
-};
-
-static void on_timer(void *ud)
+static void reread(struct act *x, enum obs_kind kind, const char *id, reread_fn fn)
 {
-	struct wait_ud *wu = ud;
-	struct act *x = wu->x;
-	step_fn fn = wu->fn;
-	free(wu);
-	fn(x);
+	reread_after(x, kind, id, 0, fn);
 }
 
-/* Waits with backoff (poll_s doubling to 10 s); false when the wait timeout is spent. */
-static bool wait_then(struct act *x, step_fn fn)
+/* The next wait of a poll: poll_s doubling to 10 s; false when the wait timeout is spent. */
+static bool next_wait(struct act *x, double *delay_s)
 {
 	if (x->waited_s >= x->e->opt.wait_timeout_s)
 		return false;
 	double d = x->next_wait_s > 0 ? x->next_wait_s : x->e->opt.poll_s;
 	x->next_wait_s = d * 2 > 10 ? 10 : d * 2;
 	x->waited_s += d;
-	struct wait_ud *wu = malloc(sizeof(*wu));
-	if (!wu || x->e->port->after(x->e->port->ctx, d, on_timer, wu)) {
-		free(wu);
+	*delay_s = d;
+	return true;
+}
+
+/* Polls kind/id again after the next backoff step; false when the wait timed out. */
+static bool poll_later(struct act *x, enum obs_kind kind, const char *id, reread_fn fn)
+{
+	double d;
+	if (!next_wait(x, &d))
 		return false;
-	}
-	wu->x = x;
-	wu->fn = fn;
+	reread_after(x, kind, id, d, fn);
 	return true;
 }
 
@@ -249,7 +248,8 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 		if (!rc)
 			rc = buf_put_pairf(out, "TagSpecification.1.Tag.1.Value", "dualstackd");
 		break;
-	case ACT_CREATE_ROUTE_V6: {
+	case ACT_CREATE_ROUTE_V6:
+	case ACT_REPLACE_ROUTE_V6: {
 		const char *target = a->target_kind == TARGET_NEW_EIGW ? new_eigw : a->target_id;
 		const char *key =
 		    a->target_kind == TARGET_TGW ? "TransitGatewayId"
@@ -330,18 +330,17 @@ static const struct cidr_assoc *live_v6(const struct cidr_assoc_vec *v)
 	return best;
 }
 
-static void poll_vpc(struct act *x);
-
-static void on_vpc_read(struct act *x, int rc, const struct ec2_error *err)
+static void on_vpc_read(struct act *x, int rc, const struct ec2_error *err,
+			const struct observed *o)
 {
 	const struct cidr_assoc *a = NULL;
 	if (rc && err && err->cls != EC2_NOT_FOUND) {
 		finish_action(x, ACTION_FAILED, "DescribeVpcs: %s: %s", err->code, err->message);
 		return;
 	}
-	for (size_t i = 0; i < x->obs.vpcs.n; i++)
-		if (!strcmp(x->obs.vpcs.v[i].vpc_id, x->a->vpc_id))
-			a = live_v6(&x->obs.vpcs.v[i].ipv6_assocs);
+	for (size_t i = 0; !rc && i < o->vpcs.n; i++)
+		if (!strcmp(o->vpcs.v[i].vpc_id, x->a->vpc_id))
+			a = live_v6(&o->vpcs.v[i].ipv6_assocs);
 	if (a && !strcmp(a->state, "associated") && a->cidr[0]) {
 		snprintf(x->e->vpc_block, sizeof(x->e->vpc_block), "%s", a->cidr);
 		finish_action(x, ACTION_DONE, "%s %s", a->association_id, a->cidr);
@@ -352,14 +351,9 @@ static void on_vpc_read(struct act *x, int rc, const struct ec2_error *err)
 			      "AssociateVpcCidrBlock failed and no block appeared");
 		return;
 	}
-	if (!wait_then(x, poll_vpc))
+	if (!poll_later(x, OBS_VPCS, x->a->vpc_id, on_vpc_read))
 		finish_action(x, ACTION_FAILED, "the VPC's IPv6 block is still %s",
 			      a ? a->state : "absent");
-}
-
-static void poll_vpc(struct act *x)
-{
-	reread(x, OBS_VPCS, NULL, NULL, on_vpc_read);
 }
 
 static void on_vpc_assoc(struct act *x, const struct ec2_answer *ans)
@@ -371,21 +365,20 @@ static void on_vpc_assoc(struct act *x, const struct ec2_answer *ans)
 	}
 	/* No client token: an ambiguous failure is settled by reading, never by resending. */
 	x->ambiguous = ans->rc != 0;
-	poll_vpc(x);
+	reread(x, OBS_VPCS, x->a->vpc_id, on_vpc_read);
 }
 
-static void poll_subnet(struct act *x);
-
-static void on_subnet_read(struct act *x, int rc, const struct ec2_error *err)
+static void on_subnet_read(struct act *x, int rc, const struct ec2_error *err,
+			   const struct observed *o)
 {
 	const struct cidr_assoc *a = NULL;
 	if (rc) {
 		finish_action(x, ACTION_FAILED, "DescribeSubnets: %s", err ? err->code : "error");
 		return;
 	}
-	for (size_t i = 0; i < x->obs.subnets.n; i++)
-		if (!strcmp(x->obs.subnets.v[i].subnet_id, x->a->resource_id))
-			a = live_v6(&x->obs.subnets.v[i].ipv6_assocs);
+	for (size_t i = 0; i < o->subnets.n; i++)
+		if (!strcmp(o->subnets.v[i].subnet_id, x->a->resource_id))
+			a = live_v6(&o->subnets.v[i].ipv6_assocs);
 	if (a && !strcmp(a->state, "associated")) {
 		finish_action(x, ACTION_DONE, "%s %s", a->association_id, a->cidr);
 		return;
@@ -395,14 +388,9 @@ static void on_subnet_read(struct act *x, int rc, const struct ec2_error *err)
 			      "AssociateSubnetCidrBlock failed and no /64 appeared");
 		return;
 	}
-	if (!wait_then(x, poll_subnet))
+	if (!poll_later(x, OBS_SUBNETS, x->a->resource_id, on_subnet_read))
 		finish_action(x, ACTION_FAILED, "the subnet's /64 is still %s",
 			      a ? a->state : "absent");
-}
-
-static void poll_subnet(struct act *x)
-{
-	reread(x, OBS_SUBNETS, "subnet-id", x->a->resource_id, on_subnet_read);
 }
 
 static void on_subnet_assoc(struct act *x, const struct ec2_answer *ans)
@@ -413,7 +401,7 @@ static void on_subnet_assoc(struct act *x, const struct ec2_answer *ans)
 		return;
 	}
 	x->ambiguous = ans->rc != 0;
-	poll_subnet(x);
+	reread(x, OBS_SUBNETS, x->a->resource_id, on_subnet_read);
 }
 
 /* ---- simple idempotent writes ---- */
@@ -449,12 +437,13 @@ static void on_eigw(struct act *x, const struct ec2_answer *ans)
 
 /* ---- step 5: one IPv6 address ---- */
 
-static void on_address_reread(struct act *x, int rc, const struct ec2_error *err)
+static void on_address_reread(struct act *x, int rc, const struct ec2_error *err,
+			      const struct observed *o)
 {
 	(void)err;
-	for (size_t i = 0; !rc && i < x->obs.instances.n; i++)
-		for (size_t k = 0; k < x->obs.instances.v[i].interfaces.n; k++) {
-			const struct network_interface *n = &x->obs.instances.v[i].interfaces.v[k];
+	for (size_t i = 0; !rc && i < o->instances.n; i++)
+		for (size_t k = 0; k < o->instances.v[i].interfaces.n; k++) {
+			const struct network_interface *n = &o->instances.v[i].interfaces.v[k];
 			if (!strcmp(n->network_interface_id, x->a->resource_id) &&
 			    n->ipv6_addresses.n) {
 				finish_action(x, ACTION_DONE, "%s", n->ipv6_addresses.v[0].address);
@@ -472,7 +461,7 @@ static void on_address(struct act *x, const struct ec2_answer *ans)
 		finish_action(x, ACTION_DONE, "ok");
 	} else if (ans->ambiguous) {
 		/* additive and without a client token: read, never resend */
-		reread(x, OBS_INSTANCES, "instance-id", x->a->instance_id, on_address_reread);
+		reread(x, OBS_INSTANCES, x->a->instance_id, on_address_reread);
 	} else {
 		finish_action(x, ACTION_FAILED, "AssignIpv6Addresses: %s: %s", ans->err.code,
 			      ans->err.message);
@@ -536,56 +525,188 @@ static void send_guest_config(struct act *x)
 	}
 }
 
-/* ---- step 4: the resize state machine ---- */
+/* ---- step 4: the resize state machine ----
+ * Every step is decided from a fresh read of the instance (state, type, tags) plus what this
+ * action itself did, so whatever came before - this run, a crashed one, a lost answer - the
+ * next call is the right one:
+ *   forward   [window] tag -> [window] stop -> (stopped) retype -> start -> (running) untag
+ *   rollback  tag why -> [retype back to from] -> start if it was running -> tag failed, untag
+ *   restore   start if it was running -> untag          (no stop and no retype, ever)
+ * A retype or start that fails for good rolls back; a window that closes before the stop
+ * removes the tags again and leaves the instance as it was. */
 
-static void resize_step(struct act *x);
+enum rz_step {
+	RZ_WAIT,	 /* pending/stopping: read again later */
+	RZ_TAG,		 /* CreateTags from/to/was, before anything stops */
+	RZ_STOP,	 /* StopInstances */
+	RZ_RETYPE,	 /* ModifyInstanceAttribute InstanceType=to */
+	RZ_START,	 /* StartInstances */
+	RZ_TAG_ROLLBACK, /* CreateTags rollback=why: a crash now resumes the rollback */
+	RZ_RETYPE_BACK,	 /* ModifyInstanceAttribute InstanceType=from */
+	RZ_TAG_FAILED,	 /* CreateTags failed=why: no retry until an operator removes it */
+	RZ_UNTAG,	 /* DeleteTags from/to/was/rollback */
+	RZ_DONE,
+};
+
+#define START_RESEND_S 30 /* a start that left the instance stopped, with no reason given */
+
+static bool window_open(const struct executor *e)
+{
+	if (!e->opt.policy)
+		return true;
+	time_t now = e->opt.clock ? e->opt.clock(e->opt.clock_ud) : time(NULL);
+	return policy_in_window(e->opt.policy, now);
+}
+
+static enum rz_step resize_decide(const struct act *x, const struct instance *in, bool window)
+{
+	const struct plan_action *a = x->a;
+	const struct resize_state *rz = &x->rz;
+	bool stopped = !strcmp(in->state, "stopped"), running = !strcmp(in->state, "running");
+	bool typed = !strcmp(in->instance_type, a->to_type);
+	bool original = !strcmp(in->instance_type, a->from_type);
+	bool tags = tag_get(&in->tags, TAG_RESIZE_TO) || tag_get(&in->tags, TAG_RESIZE_ROLLBACK);
+	if (!stopped && !running)
+		return RZ_WAIT;
+	if (rz->rolling_back || a->resize_mode == RESIZE_ROLLBACK) {
+		bool back = a->resize_mode != RESIZE_ROLLBACK || a->retype_back;
+		if (stopped && !rz->rollback_tagged && !tag_get(&in->tags, TAG_RESIZE_ROLLBACK))
+			return RZ_TAG_ROLLBACK;
+		if (stopped && !original && back && typed && !rz->retype_back_failed)
+			return RZ_RETYPE_BACK;
+		if (stopped && a->was_running)
+			return RZ_START;
+		if (!rz->failed_tagged)
+			return RZ_TAG_FAILED;
+		return tags ? RZ_UNTAG : RZ_DONE;
+	}
+	if (a->resize_mode == RESIZE_RESTORE || rz->deferred) {
+		if (stopped && a->was_running && !rz->deferred)
+			return RZ_START;
+		return tags || rz->tagged ? RZ_UNTAG : RZ_DONE;
+	}
+	if (typed) {
+		if (stopped && a->was_running)
+			return RZ_START;
+		return tags || rz->tagged ? RZ_UNTAG : RZ_DONE;
+	}
+	if (!tags && !rz->tagged)
+		return running && !window ? RZ_DONE : RZ_TAG;
+	if (running)
+		return RZ_STOP;
+	return RZ_RETYPE;
+}
+
+static void resize_read(struct act *x);
+static void on_resize_read(struct act *x, int rc, const struct ec2_error *err,
+			   const struct observed *o);
 
 static void resize_retry_later(struct act *x, const char *why)
 {
-	if (!wait_then(x, resize_step))
-		finish_action(x, ACTION_FAILED, "resize of %s: %s, and the wait timed out",
+	if (!poll_later(x, OBS_INSTANCES, x->a->instance_id, on_resize_read))
+		finish_action(x, ACTION_FAILED,
+			      "resize of %s: %s, and the wait timed out; the next reconcile "
+			      "resumes it from its tags",
 			      x->a->instance_id, why);
 }
 
-static void on_resize_call(struct act *x, const struct ec2_answer *ans)
+/* A retype or start failed for good (or the stop was refused): back to `from`. */
+static void roll_back(struct act *x, const char *what, const struct ec2_error *err)
 {
-	if (ans->rc && ans->err.cls != EC2_STATE && ans->err.cls != EC2_TRANSIENT &&
-	    ans->err.cls != EC2_THROTTLED) {
-		finish_action(x, ACTION_FAILED, "resize of %s: %s: %s", x->a->instance_id,
-			      ans->err.code, ans->err.message);
-		return;
-	}
-	/* whatever happened, the next read of the instance says what to do next */
+	if (!x->rz.rolling_back)
+		snprintf(x->rz.why, sizeof(x->rz.why), "%s: %s", what, err->code);
+	x->rz.rolling_back = true;
 	x->next_wait_s = 0;
-	if (ans->rc)
-		resize_retry_later(x, ans->err.code);
-	else
-		resize_step(x);
+	resize_read(x);
 }
 
-static void on_resize_read(struct act *x, int rc, const struct ec2_error *err)
+static void on_resize_call(struct act *x, const struct ec2_answer *ans);
+
+static void resize_call(struct act *x, const char *action, struct buf *p)
+{
+	call(x, action, p, EC2_PORT_IDEMPOTENT, on_resize_call);
+}
+
+static const char *step_action(enum rz_step st)
+{
+	switch (st) {
+	case RZ_TAG:
+	case RZ_TAG_ROLLBACK:
+	case RZ_TAG_FAILED: return "CreateTags";
+	case RZ_STOP: return "StopInstances";
+	case RZ_RETYPE:
+	case RZ_RETYPE_BACK: return "ModifyInstanceAttribute";
+	case RZ_START: return "StartInstances";
+	case RZ_UNTAG: return "DeleteTags";
+	default: return "";
+	}
+}
+
+static void resize_read(struct act *x)
+{
+	reread(x, OBS_INSTANCES, x->a->instance_id, on_resize_read);
+}
+
+static void resize_finish(struct act *x, const struct instance *in)
+{
+	const char *id = x->a->instance_id;
+	if (x->rz.rolling_back || x->a->resize_mode == RESIZE_ROLLBACK)
+		finish_action(x, ACTION_FAILED, "rolled back: %s is %s on %s again (%s)", id,
+			      in->state, in->instance_type, x->rz.why[0] ? x->rz.why : "resumed");
+	else if (x->rz.deferred)
+		finish_action(x, ACTION_SKIPPED,
+			      "deferred: the maintenance window closed before %s was stopped", id);
+	else if (x->a->resize_mode == RESIZE_RESTORE)
+		finish_action(x, ACTION_DONE, "restored: %s is %s on %s", id, in->state,
+			      in->instance_type);
+	else
+		finish_action(x, ACTION_DONE, "%s is %s on %s", id, in->state, in->instance_type);
+}
+
+static void on_resize_read(struct act *x, int rc, const struct ec2_error *err,
+			   const struct observed *o)
 {
 	const struct plan_action *a = x->a;
 	const struct instance *in = NULL;
 	struct buf p;
-	buf_init(&p, 0);
 	if (rc) {
 		resize_retry_later(x, err ? err->code : "read failed");
 		return;
 	}
-	for (size_t i = 0; i < x->obs.instances.n; i++)
-		if (!strcmp(x->obs.instances.v[i].instance_id, a->instance_id))
-			in = &x->obs.instances.v[i];
-	if (!in) {
+	for (size_t i = 0; i < o->instances.n; i++)
+		if (!strcmp(o->instances.v[i].instance_id, a->instance_id))
+			in = &o->instances.v[i];
+	if (!in || !strcmp(in->state, "terminated") || !strcmp(in->state, "shutting-down")) {
 		finish_action(x, ACTION_FAILED, "instance %s is gone", a->instance_id);
 		return;
 	}
-	bool typed = !strcmp(in->instance_type, a->to_type);
-	bool has_tags = tag_get(&in->tags, TAG_RESIZE_TO) != NULL;
-	const char *s = in->state;
-	if (!has_tags && !typed && !x->tagged) {
-		/* Before anything stops: the tags that let any later run finish the job. */
-		x->tagged = true;
+	bool window = window_open(x->e);
+	enum rz_step st = resize_decide(x, in, window);
+	/* started on the new type and back to stopped: EC2 could not place it */
+	if (st == RZ_START && x->rz.start_sent && !x->rz.rolling_back) {
+		if (!strncmp(in->state_reason, "Server.", 7)) {
+			struct ec2_error e = {0};
+			snprintf(e.code, sizeof(e.code), "%s", in->state_reason);
+			roll_back(x, "StartInstances", &e);
+			return;
+		}
+		if (x->waited_s < START_RESEND_S) {
+			resize_retry_later(x, "start not visible yet");
+			return;
+		}
+		x->waited_s = 0; /* no reason given for a while: StartInstances again */
+	}
+	if (st == RZ_STOP && !window) {
+		/* checked as the stop is about to be sent: the tags come off, the instance stays
+		 * as it is, and the resize waits for the next window */
+		x->rz.deferred = true;
+		st = resize_decide(x, in, window);
+	}
+	buf_init(&p, 0);
+	switch (st) {
+	case RZ_WAIT: resize_retry_later(x, in->state); return;
+	case RZ_DONE: resize_finish(x, in); return;
+	case RZ_TAG:
 		buf_put_pairf(&p, "ResourceId.1", "%s", a->instance_id);
 		buf_put_pairf(&p, "Tag.1.Key", TAG_RESIZE_FROM);
 		buf_put_pairf(&p, "Tag.1.Value", "%s", a->from_type);
@@ -593,51 +714,96 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err)
 		buf_put_pairf(&p, "Tag.2.Value", "%s", a->to_type);
 		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
 		buf_put_pairf(&p, "Tag.3.Value", "%s", a->was_running ? "running" : "stopped");
-		call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
-		return;
-	}
-	if (!strcmp(s, "pending") || !strcmp(s, "stopping") || !strcmp(s, "shutting-down")) {
-		resize_retry_later(x, s);
-		return;
-	}
-	if (!strcmp(s, "terminated")) {
-		finish_action(x, ACTION_FAILED, "instance %s was terminated", a->instance_id);
-		return;
-	}
-	if (!strcmp(s, "running") && !typed) {
-		buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id);
-		call(x, "StopInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
-		return;
-	}
-	if (!strcmp(s, "stopped") && !typed) {
+		break;
+	case RZ_STOP: buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id); break;
+	case RZ_RETYPE:
+	case RZ_RETYPE_BACK:
 		buf_put_pairf(&p, "InstanceId", "%s", a->instance_id);
-		buf_put_pairf(&p, "InstanceType.Value", "%s", a->to_type);
-		call(x, "ModifyInstanceAttribute", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
-		return;
-	}
-	if (!strcmp(s, "stopped") && a->was_running) {
-		buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id);
-		call(x, "StartInstances", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
-		return;
-	}
-	if (has_tags) {
-		/* done: running again (or stopped as it was), on the new type */
+		buf_put_pairf(&p, "InstanceType.Value", "%s",
+			      st == RZ_RETYPE ? a->to_type : a->from_type);
+		break;
+	case RZ_START: buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id); break;
+	case RZ_TAG_ROLLBACK:
+	case RZ_TAG_FAILED:
+		buf_put_pairf(&p, "ResourceId.1", "%s", a->instance_id);
+		buf_put_pairf(&p, "Tag.1.Key",
+			      st == RZ_TAG_ROLLBACK ? TAG_RESIZE_ROLLBACK : TAG_RESIZE_FAILED);
+		/* a tag value holds 256 characters */
+		buf_put_pairf(&p, "Tag.1.Value", "%.200s -> %.20s: %.120s", a->from_type,
+			      a->to_type, x->rz.why[0] ? x->rz.why : "interrupted rollback");
+		break;
+	case RZ_UNTAG:
 		buf_put_pairf(&p, "ResourceId.1", "%s", a->instance_id);
 		buf_put_pairf(&p, "Tag.1.Key", TAG_RESIZE_FROM);
 		buf_put_pairf(&p, "Tag.2.Key", TAG_RESIZE_TO);
 		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
-		call(x, "DeleteTags", &p, EC2_PORT_IDEMPOTENT, on_resize_call);
-		return;
+		buf_put_pairf(&p, "Tag.4.Key", TAG_RESIZE_ROLLBACK);
+		break;
 	}
-	finish_action(x, ACTION_DONE, "%s is %s on %s", a->instance_id, s, in->instance_type);
+	x->rz.step = st;
+	resize_call(x, step_action(st), &p);
 }
 
-static void resize_step(struct act *x)
+static void on_resize_call(struct act *x, const struct ec2_answer *ans)
 {
-	reread(x, OBS_INSTANCES, "instance-id", x->a->instance_id, on_resize_read);
+	enum rz_step st = (enum rz_step)x->rz.step;
+	if (!ans->rc) {
+		x->next_wait_s = 0;
+		switch (st) {
+		case RZ_TAG: x->rz.tagged = true; break;
+		case RZ_START: x->rz.start_sent = !x->rz.rolling_back; break;
+		case RZ_TAG_ROLLBACK: x->rz.rollback_tagged = true; break;
+		case RZ_TAG_FAILED: x->rz.failed_tagged = true; break;
+		case RZ_UNTAG: x->rz.tagged = false; break;
+		default: break;
+		}
+		/* a state change takes a moment; a tag is there at once */
+		if (st == RZ_STOP || st == RZ_START || st == RZ_RETYPE || st == RZ_RETYPE_BACK)
+			resize_retry_later(x, "changing state");
+		else
+			resize_read(x);
+		return;
+	}
+	enum ec2_class cls = ans->err.cls;
+	bool for_good = cls == EC2_FATAL || cls == EC2_CAPACITY;
+	if (for_good && !x->rz.rolling_back &&
+	    (st == RZ_STOP || st == RZ_RETYPE || st == RZ_START)) {
+		roll_back(x, step_action(st), &ans->err);
+		return;
+	}
+	if (for_good && st == RZ_RETYPE_BACK) {
+		/* the original type is refused too: the instance still has to run */
+		x->rz.retype_back_failed = true;
+		snprintf(x->rz.why + strlen(x->rz.why), sizeof(x->rz.why) - strlen(x->rz.why),
+			 "; retype back: %s", ans->err.code);
+		resize_read(x);
+		return;
+	}
+	if (for_good && st == RZ_TAG) {
+		finish_action(x, ACTION_FAILED,
+			      "resize of %s: CreateTags: %s: %s (nothing stopped)",
+			      x->a->instance_id, ans->err.code, ans->err.message);
+		return;
+	}
+	if (for_good && st == RZ_TAG_ROLLBACK) {
+		/* without the marker a crash would resume forward; getting the instance running
+		 * again matters more */
+		x->rz.rollback_tagged = true;
+		resize_read(x);
+		return;
+	}
+	if (for_good && (st == RZ_TAG_FAILED || st == RZ_UNTAG)) {
+		finish_action(x, ACTION_FAILED, "resize of %s: %s: %s: %s", x->a->instance_id,
+			      step_action(st), ans->err.code, ans->err.message);
+		return;
+	}
+	/* throttled, transient, state, not yet visible, ambiguous: read and decide again */
+	resize_retry_later(x, ans->err.code);
 }
 
 /* ---- scheduling ---- */
+
+static bool takes_stop_slot(const struct plan_action *a);
 
 static void start(struct executor *e, int i)
 {
@@ -651,14 +817,13 @@ static void start(struct executor *e, int i)
 	x->e = e;
 	x->i = i;
 	x->a = a;
-	observed_init(&x->obs);
 	e->results[i].status = ACTION_RUNNING;
 	e->running++;
 	if (a->kind == ACT_RESIZE_INSTANCE) {
-		x->counts_stop = a->was_running;
+		x->counts_stop = takes_stop_slot(a);
 		*e->stops_running += x->counts_stop;
-		x->tagged = a->resume;
-		resize_step(x);
+		x->rz.tagged = a->resume;
+		resize_read(x);
 		return;
 	}
 	if (a->kind == ACT_GUEST_DHCPV6) {
@@ -684,6 +849,12 @@ static void start(struct executor *e, int i)
 	case ACT_ASSIGN_IPV6_ADDRESS: call(x, api, &p, 0, on_address); break;
 	default: call(x, api, &p, EC2_PORT_IDEMPOTENT, on_simple); break;
 	}
+}
+
+/* Only a forward resize of a running instance stops it. */
+static bool takes_stop_slot(const struct plan_action *a)
+{
+	return a->kind == ACT_RESIZE_INSTANCE && a->was_running && a->resize_mode == RESIZE_FORWARD;
 }
 
 static bool deps_state(const struct executor *e, const struct plan_action *a, int *failed_dep)
@@ -733,7 +904,13 @@ static void schedule(struct executor *e)
 			}
 			if (!ready)
 				continue;
-			if (a->kind == ACT_RESIZE_INSTANCE && a->was_running &&
+			if (e->cancelled) {
+				r->status = ACTION_SKIPPED;
+				snprintf(r->detail, sizeof(r->detail),
+					 "not started: the reconcile was cancelled");
+				continue;
+			}
+			if (takes_stop_slot(a) &&
 			    *e->stops_running >= e->opt.max_concurrent_stops) {
 				waiting_for_slot++; /* max_concurrent_stops: a resize must end first */
 				continue;
@@ -742,15 +919,15 @@ static void schedule(struct executor *e)
 		}
 	} while (e->again);
 	e->scheduling = false;
-	if (e->running == 0 && waiting_for_slot && !e->finished) {
+	if (e->running == 0 && !e->finished) {
 		/* The slots are held by other executors of this account and region: look again
-		 * shortly instead of ending with work undone. */
-		if (!e->slot_timer && !e->port->after(e->port->ctx, 1.0, on_slot_timer, e))
+		 * shortly instead of ending with work undone. A pending timer holds the executor
+		 * (it calls back into it), so nothing ends before it fired. */
+		if (waiting_for_slot && !e->slot_timer &&
+		    !e->port->after(e->port->ctx, 1.0, on_slot_timer, e))
 			e->slot_timer = true;
 		if (e->slot_timer)
 			return;
-	}
-	if (e->running == 0 && !e->finished) {
 		struct exec_report rep = {0};
 		for (size_t i = 0; i < e->plan->actions.n; i++) {
 			enum action_status st = e->results[i].status;
@@ -768,6 +945,14 @@ static void schedule(struct executor *e)
 		e->finished = true;
 		e->done(e->ud, &rep);
 	}
+}
+
+void executor_cancel(struct executor *e)
+{
+	if (!e || e->finished || e->cancelled)
+		return;
+	e->cancelled = true;
+	schedule(e);
 }
 
 struct executor *executor_start(const struct ec2_port *port, const struct plan *plan,

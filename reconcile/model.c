@@ -104,6 +104,12 @@ void observed_cleanup(struct observed *o)
 	vec_free(&o->instances);
 	vec_free(&o->instance_types);
 	vec_free(&o->ssm_instances);
+	for (size_t i = 0; i < o->images.n; i++)
+		vec_free(&o->images.v[i].mappings);
+	vec_free(&o->images);
+	vec_free(&o->type_offerings);
+	vec_free(&o->stop_protection);
+	o->resize_facts_read = false;
 }
 
 const char *tag_get(const struct tag_vec *tags, const char *key)

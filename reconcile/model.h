@@ -197,6 +197,7 @@ struct network_interface {
 struct block_device {
 	char device_name[DS_ID_LEN];
 	char ebs_volume_id[DS_ID_LEN]; /* empty: not an EBS mapping (instance store) */
+	char virtual_name[DS_ID_LEN];  /* an AMI's "ephemeralN" mapping (DescribeImages) */
 };
 
 struct instance {
@@ -215,6 +216,13 @@ struct instance {
 	char root_device_name[DS_ID_LEN];
 	char platform[DS_STATE_LEN];
 	char platform_details[DS_DESC_LEN];
+	char availability_zone[DS_ID_LEN];
+	char lifecycle[DS_STATE_LEN];	      /* instanceLifecycle: "spot", "scheduled", "" */
+	bool hibernation_configured;	      /* hibernationOptions/configured */
+	bool ena_support;		      /* enaSupport */
+	char boot_mode[DS_STATE_LEN];	      /* the AMI's, as DescribeInstances reports it */
+	char current_boot_mode[DS_STATE_LEN]; /* currentInstanceBootMode */
+	char state_reason[DS_ID_LEN];	      /* stateReason/code, e.g. Server.Insufficient... */
 	DS_VEC(struct block_device) block_devices;
 	DS_VEC(struct network_interface) interfaces;
 	struct tag_vec tags;
@@ -225,6 +233,10 @@ struct instance_type_info {
 	bool current_generation;
 	bool ipv6_supported;
 	bool instance_storage_supported;
+	char storage_nvme[DS_STATE_LEN]; /* instanceStorageInfo/nvmeSupport: "required", ... */
+	char ena_support[DS_STATE_LEN]; /* networkInfo/enaSupport: unsupported|supported|required */
+	char ebs_nvme[DS_STATE_LEN];	/* ebsInfo/nvmeSupport: unsupported|supported|required */
+	char boot_modes[DS_ID_LEN];	/* supportedBootModes, comma-separated */
 	char virtualization_types[DS_ID_LEN]; /* comma-separated: "hvm,paravirtual" */
 	char architectures[DS_ID_LEN];	      /* comma-separated: "x86_64,i386" */
 	int default_vcpus;
@@ -240,6 +252,27 @@ struct ssm_instance {
 	char platform_version[DS_ID_LEN];
 };
 
+/* An AMI as DescribeImages tells it: whether its block device mapping brings ephemeral
+ * (instance store) volumes to every instance launched from it. */
+struct image {
+	char image_id[DS_ID_LEN];
+	char root_device_type[DS_STATE_LEN];
+	char boot_mode[DS_STATE_LEN];
+	DS_VEC(struct block_device) mappings;
+};
+
+/* An instance type offered in an Availability Zone (DescribeInstanceTypeOfferings). */
+struct type_offering {
+	char instance_type[DS_ID_LEN];
+	char location[DS_ID_LEN];
+};
+
+/* DescribeInstanceAttribute disableApiStop of one instance (stop protection). */
+struct stop_protection {
+	char instance_id[DS_ID_LEN];
+	bool disable_api_stop;
+};
+
 /* Everything observed about a set of VPCs (one account and region). */
 struct observed {
 	DS_VEC(struct vpc) vpcs;
@@ -252,6 +285,11 @@ struct observed {
 	DS_VEC(struct instance) instances;
 	DS_VEC(struct instance_type_info) instance_types;
 	DS_VEC(struct ssm_instance) ssm_instances;
+	/* read only for instances a resize would stop (the reader's last phase) */
+	DS_VEC(struct image) images;
+	DS_VEC(struct type_offering) type_offerings;
+	DS_VEC(struct stop_protection) stop_protection;
+	bool resize_facts_read; /* the three above were read (else "unknown", never "safe") */
 };
 
 void observed_init(struct observed *o);

@@ -24,6 +24,7 @@ enum action_kind {
 	ACT_SET_SUBNET_ASSIGN_IPV6, /* ModifySubnetAttribute AssignIpv6AddressOnCreation */
 	ACT_CREATE_EIGW,	    /* CreateEgressOnlyInternetGateway (+ ClientToken, tag) */
 	ACT_CREATE_ROUTE_V6,	    /* CreateRoute ::/0 */
+	ACT_REPLACE_ROUTE_V6,	    /* ReplaceRoute ::/0 (a blackhole whose target is clear) */
 	ACT_AUTHORIZE_SG_INGRESS,   /* AuthorizeSecurityGroupIngress, one IPv6 range */
 	ACT_AUTHORIZE_SG_EGRESS,    /* AuthorizeSecurityGroupEgress, one IPv6 range */
 	ACT_CREATE_NACL_ENTRY,	    /* CreateNetworkAclEntry, IPv6 */
@@ -48,6 +49,15 @@ struct v6_ref {
 };
 
 enum target_kind { TARGET_NONE, TARGET_GATEWAY, TARGET_EIGW, TARGET_TGW, TARGET_NEW_EIGW };
+
+/* What a step-4 action does with an instance. */
+enum resize_mode {
+	RESIZE_FORWARD,	 /* tag, stop, retype, start, untag (or finish an interrupted one) */
+	RESIZE_RESTORE,	 /* an interrupted resize the policy no longer backs: no stop and no
+			    retype; start it if it was running, then untag */
+	RESIZE_ROLLBACK, /* an interrupted rollback: back to the original type, running as it
+			    was, then recorded as failed */
+};
 
 #define PLAN_MAX_DEPS 3
 
@@ -78,9 +88,11 @@ struct plan_action {
 	char from_type[DS_ID_LEN];
 	char to_type[DS_ID_LEN];
 	bool was_running;
-	bool resume;  /* an interrupted resize (tags present) being driven to completion */
-	int guest_os; /* step 6: enum guest_os */
-	int calls;    /* the mutating EC2 calls this action makes (a resize makes several) */
+	bool resume; /* an interrupted resize (tags present) being driven to completion */
+	enum resize_mode resize_mode;
+	bool retype_back; /* ROLLBACK: the policy backs `to`, so retyping back to `from` is ours */
+	int guest_os;	  /* step 6: enum guest_os */
+	int calls;	  /* the mutating EC2 calls this action makes (a resize makes several) */
 
 	char reason[256];
 };
@@ -131,10 +143,13 @@ const char *plan_action_api(enum action_kind kind);
 int plan_format_params(const struct plan_action *a, struct buf *out);
 
 /* Tag keys dualstackd writes. */
-#define TAG_SUBNET_MANAGED "dualstack:ipv6-by"
-#define TAG_RESIZE_FROM	   "dualstack:resize-from"
-#define TAG_RESIZE_TO	   "dualstack:resize-to"
-#define TAG_RESIZE_WAS	   "dualstack:resize-was"
-#define TAG_CREATED_BY	   "dualstack:created-by"
+#define TAG_SUBNET_MANAGED  "dualstack:ipv6-by"
+#define TAG_RESIZE_FROM	    "dualstack:resize-from"
+#define TAG_RESIZE_TO	    "dualstack:resize-to"
+#define TAG_RESIZE_WAS	    "dualstack:resize-was"
+#define TAG_CREATED_BY	    "dualstack:created-by"
+#define TAG_RESIZE_ROLLBACK "dualstack:resize-rollback" /* a rollback is under way: why */
+#define TAG_RESIZE_FAILED   "dualstack:resize-failed"	/* rolled back: why; remove to retry */
+#define TAG_INSTANCE_STORE  "dualstack:instance-store"	/* the owner's word: none | present */
 
 #endif

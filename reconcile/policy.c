@@ -715,6 +715,34 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	return v.n_errors ? DS_EINVAL : DS_OK;
 }
 
+struct policy *policy_new(const char *name, const char *text, size_t len, struct buf *errors)
+{
+	struct policy *p = malloc(sizeof(*p));
+	if (!p) {
+		buf_printf(errors, "%s: out of memory\n", name);
+		return NULL;
+	}
+	if (policy_parse(name, text, len, p, errors)) {
+		free(p);
+		return NULL;
+	}
+	p->refs = 1;
+	return p;
+}
+
+struct policy *policy_ref(struct policy *p)
+{
+	if (p)
+		p->refs++;
+	return p;
+}
+
+void policy_unref(struct policy *p)
+{
+	if (p && --p->refs <= 0)
+		free(p);
+}
+
 /* ---- scope ---- */
 
 bool policy_account_in_scope(const struct policy *p, const char *account)

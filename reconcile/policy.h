@@ -76,6 +76,8 @@ struct policy {
 	enum policy_guest guest_config;
 	double api_budget;
 	char assume_role[256]; /* "" = the controller's own credentials */
+
+	int refs; /* policy_new's: every reconcile holds the policy it started with */
 };
 
 /* The defaults of spec §2 (enforce, everything on, resize never, budget 0.5, ...). */
@@ -85,6 +87,12 @@ void policy_defaults(struct policy *p);
  * not start with '{'). Errors, one per line, are appended to errors, naming `name`. */
 int policy_parse(const char *name, const char *text, size_t len, struct policy *out,
 		 struct buf *errors);
+
+/* A heap policy with one reference (policy_parse's rules); NULL with errors filled. */
+struct policy *policy_new(const char *name, const char *text, size_t len, struct buf *errors);
+/* References: a reload swaps the daemon's policy while runs keep the one they started with. */
+struct policy *policy_ref(struct policy *p);
+void policy_unref(struct policy *p); /* NULL is a no-op */
 
 /* Parses a JSON or YAML document (same rule as policy_parse for which) into cJSON; NULL with
  * err filled on a syntax error. Shared with the daemon's config file. */

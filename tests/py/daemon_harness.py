@@ -14,7 +14,8 @@ POLICY = os.path.join(ROOT, "tests", "policies", "canonical.json")
 
 
 class Daemon:
-    def __init__(self, kafka, moto, policy=POLICY, suffix=None, group=None, extra=None):
+    def __init__(self, kafka, moto, policy=POLICY, suffix=None, group=None, extra=None,
+                 endpoint=None):
         self.suffix = suffix or uuid.uuid4().hex[:8]
         self.dir = tempfile.mkdtemp(prefix="dualstackd-")
         self.topics = {"input": f"ec2-events-{self.suffix}", "work": f"work-{self.suffix}",
@@ -35,7 +36,7 @@ class Daemon:
         cfg.update(extra or {})
         with open(self.config, "w") as f:
             json.dump(cfg, f)
-        self.env = moto.env()
+        self.env = moto.env(endpoint)
         self.env["DUALSTACKD_BUCKET_SCALE"] = "10"
         self.kafka = kafka
         self.proc = None

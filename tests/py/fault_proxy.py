@@ -88,6 +88,15 @@ class FaultProxy:
         self.drop_action = None
         # SSM DescribeInstanceInformation, which moto lacks: {instance id: platform dict}
         self.ssm_instances = None
+        # instance state as the calls that went through say it: what a stop does to a fleet
+        self.stopped = {}  # instance id -> time of its StopInstances
+        self.max_stopped = 0  # most instances stopped by calls at one time
+        self.types = {}  # instance id -> type set by ModifyInstanceAttribute
+        # EC2 out of capacity for these types: StartInstances of an instance modified to one
+        # of them answers InsufficientInstanceCapacity (HTTP 500), as EC2 does
+        self.no_capacity = set()
+        # {action: (code, http status)}: every call of the action fails with it (not forwarded)
+        self.fail_actions = {}
         self.drop_seen = threading.Event()
         self.drop_release = threading.Event()
         self.rng = random.Random(seed)
@@ -155,6 +164,27 @@ class FaultProxy:
         with self.lock:
             self.counts.clear()
             self.events.clear()
+
+    def track(self, action, params):
+        """Follows stops and starts that EC2 accepted."""
+        ids = [v for k, v in params.items() if k.startswith("InstanceId")]
+        with self.lock:
+            if action == "StopInstances":
+                for i in ids:
+                    self.stopped.setdefault(i, time.monotonic())
+                self.max_stopped = max(self.max_stopped, len(self.stopped))
+            elif action == "StartInstances":
+                for i in ids:
+                    self.stopped.pop(i, None)
+            elif action == "ModifyInstanceAttribute" and params.get("InstanceType.Value"):
+                self.types[params.get("InstanceId")] = params["InstanceType.Value"]
+
+    def capacity_refused(self, action, params):
+        if action != "StartInstances" or not self.no_capacity:
+            return False
+        ids = [v for k, v in params.items() if k.startswith("InstanceId")]
+        with self.lock:
+            return any(self.types.get(i) in self.no_capacity for i in ids)
 
     def bucket_for(self, action, params):
         cat = category(action, params)
@@ -239,6 +269,15 @@ class FaultProxy:
             self.count(action, "ok")
             return self.reply(req, 200, json.dumps({"InstanceInformationList": items}).encode(),
                               [("Content-Type", "application/x-amz-json-1.1")])
+        if self.capacity_refused(action, params):
+            self.count(action, "InsufficientInstanceCapacity")
+            return self.reply(req, 500, FAULT_XML.replace(b"injected by fault_proxy",
+                              b"We currently do not have sufficient capacity.") %
+                              (b"InsufficientInstanceCapacity", rid))
+        if action in self.fail_actions:
+            code, status = self.fail_actions[action]
+            self.count(action, code)
+            return self.reply(req, status, FAULT_XML % (code.encode(), rid))
         with self.lock:
             roll = self.rng.random()
         if roll < self.p5xx:
@@ -251,6 +290,8 @@ class FaultProxy:
         except OSError:
             self.count(action, "upstream-error")
             return self.reply(req, 502, b"bad gateway")
+        if status == 200:
+            self.track(action, params)
         if roll < self.p5xx + self.preset:
             self.count(action, "reset")  # the call happened; its answer is lost
             return self.reset(req)

@@ -146,3 +146,22 @@ def generate_fleet(ec2, n=50, seed=1):
                               SubnetId=sub, SecurityGroupIds=[web],
                               TagSpecifications=[{"ResourceType": "instance", "Tags": tags}] if tags else [])
     return vpcs
+
+
+def resize_fleet(ec2, n=20, per_vpc=2, itype="m3.large"):
+    """n small VPCs (a public subnet behind an internet gateway) each running per_vpc
+    instances of a type without IPv6: a fleet whose reconcile is mostly resizes."""
+    out = []
+    for i in range(n):
+        vpc = ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{i}.0.0/24")["Subnet"]["SubnetId"]
+        rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+        ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
+        ids = [x["InstanceId"] for x in ec2.run_instances(
+            ImageId="ami-760aaa0f", InstanceType=itype, MinCount=per_vpc, MaxCount=per_vpc,
+            SubnetId=sub)["Instances"]]
+        out.append({"vpc": vpc, "subnet": sub, "instances": ids})
+    return out

@@ -239,3 +239,36 @@ def test_resync_converges_a_vpc_no_event_named(kafka, moto):
         assert "dualstackd_vpcs_in_scope 2" in m  # the example and the default VPC
     finally:
         assert d.stop() == 0
+
+
+def test_resync_of_many_resizes_holds_max_concurrent_stops(kafka, moto):
+    """max_concurrent_stops (2 in the policy) holds per account and region across every
+    reconcile the daemon runs at once: measured at the proxy, from each StopInstances to the
+    instance's StartInstances, during a resync of 12 VPCs with 2 resizes each."""
+    from fault_proxy import FaultProxy
+    from fleet import resize_fleet
+    proxy = FaultProxy(moto.endpoint).start()
+    ec2 = moto.client()
+    fleet = resize_fleet(ec2, n=12, per_vpc=2)
+    d = Daemon(kafka, moto, endpoint=proxy.endpoint,
+               extra={"resync_interval_s": 3600, "resync_initial_delay_s": 1,
+                      "max_concurrent_reconciles": 8})
+    d.start()
+    try:
+        ids = [i for v in fleet for i in v["instances"]]
+        end = time.time() + 240
+        while time.time() < end:
+            insts = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+                     for i in r["Instances"]]
+            if all(i["InstanceType"] == "m4.large" and i["State"]["Name"] == "running"
+                   for i in insts):
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("resizes did not finish")
+        assert proxy.calls("StopInstances", "ok") >= 24
+        assert proxy.max_stopped <= 2, f"{proxy.max_stopped} instances stopped at once"
+        assert not proxy.stopped, "instances left stopped"
+    finally:
+        assert d.stop() == 0
+        proxy.stop()

@@ -1,0 +1,85 @@
+/* reconcile.h - one reconcile of a group of VPCs of one account and region: read, plan,
+ * execute, re-read and plan again, until the plans are empty or a round fails.
+ * Owns: the rounds, the executor options taken from the policy, the state every run of one
+ * (account, region) shares in this process (max_concurrent_stops slots, the batched poller),
+ * and the policy reference each run holds from start to end (a reload never pulls a policy
+ * from under a running reconcile). `apply`, `plan`, `report` and the daemon all reconcile
+ * through this object, so each guarantee holds once for all of them.
+ * Not: where the VPCs come from, how calls are made (the port) or what is printed. */
+#ifndef DS_RECONCILE_H
+#define DS_RECONCILE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "ec2_ops.h"
+#include "executor.h"
+#include "plan.h"
+#include "policy.h"
+
+#define RECONCILE_MAX_ROUNDS 4
+
+enum reconcile_outcome {
+	RC_CONVERGED, /* the last plan is empty and nothing is blocked */
+	RC_BLOCKED,   /* nothing left to call, but findings block convergence */
+	RC_PENDING,   /* calls planned and not made: a plan-only run, or dry-run mode */
+	RC_FAILED,    /* calls failed, or the rounds ran out */
+	RC_GONE,      /* the VPC does not exist (any more) */
+};
+
+const char *reconcile_outcome_name(enum reconcile_outcome o);
+
+/* What one VPC came to. */
+struct reconcile_vpc {
+	char vpc_id[DS_ID_LEN];
+	enum reconcile_outcome outcome;
+	struct plan plan;	       /* the latest plan (empty when converged) */
+	struct plan executed;	       /* the last plan that was executed (empty if none) */
+	struct action_result *results; /* one per action of `executed` */
+	int mutating_calls;	       /* over every round */
+	int rounds;
+};
+
+struct reconciler;
+struct reconcile_run;
+
+/* The process-wide reconciler; takes a reference to policy. clock may be NULL (time()). */
+struct reconciler *reconciler_new(struct policy *policy, time_t (*clock)(void *ud), void *clock_ud);
+void reconciler_free(struct reconciler *r);
+/* A reload: new runs use policy (a reference is taken); running ones keep theirs. */
+void reconciler_set_policy(struct reconciler *r, struct policy *policy);
+const struct policy *reconciler_policy(const struct reconciler *r);
+/* Tuning for tests (defaults: poll 1 s, wait 900 s). */
+void reconciler_set_timing(struct reconciler *r, double poll_s, double wait_timeout_s);
+/* Stops in flight for an account and region, over every run of this process. */
+int reconciler_stops_running(struct reconciler *r, const char *account, const char *region);
+
+struct reconcile_request {
+	const struct ec2_port *port; /* every read and call of the run */
+	/* a port as long-lived as the reconciler, for the reads every run of the target shares
+	 * (the batched poller); NULL: the run polls through `port` on its own */
+	const struct ec2_port *shared_port;
+	const char *account; /* the target: the key of the shared state */
+	const char *region;
+	const char *const *vpc_ids; /* none: every VPC of the target that the policy admits */
+	size_t n_vpc_ids;
+	bool execute; /* false: read and plan only (plan, report) */
+};
+
+typedef void (*reconcile_done_fn)(void *ud, struct reconcile_run *run);
+
+/* Starts a run; done is called once, on the loop (never from inside reconcile_start). */
+struct reconcile_run *reconcile_start(struct reconciler *r, const struct reconcile_request *req,
+				      reconcile_done_fn done, void *ud);
+void reconcile_run_free(struct reconcile_run *run);
+/* Starts no new action and no new round; what runs finishes (a resize under way is driven
+ * until its instance runs again), then done is called. */
+void reconcile_cancel(struct reconcile_run *run);
+
+/* After done: the VPCs, an error that stopped the run before planning (rc != 0, err set). */
+size_t reconcile_run_count(const struct reconcile_run *run);
+struct reconcile_vpc *reconcile_run_vpc(struct reconcile_run *run, size_t i);
+int reconcile_run_error(const struct reconcile_run *run, const struct ec2_error **err);
+const struct policy *reconcile_run_policy(const struct reconcile_run *run);
+
+#endif
