@@ -141,6 +141,47 @@ bool plan_map_cidr(const struct plan_ctx *c, const char *v4, struct v6_ref *out,
 	return false;
 }
 
+static int cmp_instance_ptr(const void *a, const void *b)
+{
+	const struct instance *const *x = a, *const *y = b;
+	return strcmp((*x)->instance_id, (*y)->instance_id);
+}
+
+/* The VPC's in-scope instances (not in an opted-out subnet, not opted out), by id. */
+static int collect_instances(struct plan_ctx *c)
+{
+	const struct observed *o = c->obs;
+	const struct instance **list = calloc(o->instances.n + 1, sizeof(*list));
+	size_t n = 0;
+	if (!list)
+		return DS_ENOMEM;
+	for (size_t i = 0; i < o->instances.n; i++) {
+		const struct instance *in = &o->instances.v[i];
+		const struct subnet_state *s = plan_subnet(c, in->subnet_id);
+		if (strcmp(in->vpc_id, c->vpc->vpc_id) != 0)
+			continue;
+		if (s && s->in_scope && !policy_opted_out(c->pol, &in->tags))
+			list[n++] = in;
+		else if (tag_get(&in->tags, TAG_RESIZE_FROM) && strcmp(in->state, "terminated"))
+			/* hands off: but someone must know it may be stopped mid-resize */
+			plan_add_finding(
+			    c, FIND_BLOCKED, 4, in->instance_id, "interrupted-resize-opted-out",
+			    "carries dualstackd's resize tags and is %s, but it is opted "
+			    "out: start it if needed and remove the dualstack:resize-* tags",
+			    in->state);
+	}
+	qsort(list, n, sizeof(*list), cmp_instance_ptr);
+	for (size_t i = 0; i < n; i++) {
+		c->instances[i].inst = list[i];
+		c->instances[i].resize_action = -1;
+		c->instances[i].address_action = -1;
+		snprintf(c->instances[i].final_type, DS_ID_LEN, "%s", list[i]->instance_type);
+	}
+	c->n_instances = n;
+	free(list);
+	return DS_OK;
+}
+
 static int cmp_subnet_state(const void *a, const void *b)
 {
 	const struct subnet_state *x = a, *y = b;
@@ -194,6 +235,7 @@ int plan_build(const struct plan_input *in, struct plan *out)
 	}
 	qsort(c.subnets, c.n_subnets, sizeof(*c.subnets), cmp_subnet_state);
 
+	c.rc = collect_instances(&c);
 	plan_step_cidrs(&c);
 	if (c.pol->routes_enabled)
 		plan_step_routes(&c);
@@ -237,6 +279,7 @@ static const char *const api_names[ACT_KIND_COUNT] = {
     [ACT_SET_SUBNET_ASSIGN_IPV6] = "ModifySubnetAttribute",
     [ACT_CREATE_EIGW] = "CreateEgressOnlyInternetGateway",
     [ACT_CREATE_ROUTE_V6] = "CreateRoute",
+    [ACT_REPLACE_ROUTE_V6] = "ReplaceRoute",
     [ACT_AUTHORIZE_SG_INGRESS] = "AuthorizeSecurityGroupIngress",
     [ACT_AUTHORIZE_SG_EGRESS] = "AuthorizeSecurityGroupEgress",
     [ACT_CREATE_NACL_ENTRY] = "CreateNetworkAclEntry",
@@ -296,6 +339,7 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 				a->resource_id, a->resource_id, TAG_CREATED_BY);
 		break;
 	case ACT_CREATE_ROUTE_V6:
+	case ACT_REPLACE_ROUTE_V6:
 		rc = buf_printf(out, "RouteTableId=%s DestinationIpv6CidrBlock=::/0",
 				a->resource_id);
 		if (!rc)
@@ -325,13 +369,21 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 		if (!rc)
 			rc = put_ref(out, &a->cidr, a->vpc_id);
 		break;
-	case ACT_RESIZE_INSTANCE:
+	case ACT_RESIZE_INSTANCE: {
+		static const char *const steps[][2] = {
+		    [RESIZE_FORWARD] = {" (tag, modify, untag; stays stopped)",
+					" (tag, stop, modify, start, untag)"},
+		    [RESIZE_RESTORE] = {" restore: untag; no stop, no retype",
+					" restore: start if stopped, untag; no stop, no retype"},
+		    [RESIZE_ROLLBACK] = {" rollback: back to the original type, tag failed, untag",
+					 " rollback: back to the original type, start, tag "
+					 "failed, untag"},
+		};
 		rc = buf_printf(out, "InstanceId=%s %s -> %s%s, %d calls%s", a->instance_id,
-				a->from_type, a->to_type,
-				a->was_running ? " (tag, stop, modify, start, untag)"
-					       : " (tag, modify, untag; stays stopped)",
+				a->from_type, a->to_type, steps[a->resize_mode][a->was_running],
 				a->calls, a->resume ? ", resuming" : "");
 		break;
+	}
 	case ACT_ASSIGN_IPV6_ADDRESS:
 		rc = buf_printf(out, "NetworkInterfaceId=%s Ipv6AddressCount=1 (instance %s)",
 				a->resource_id, a->instance_id);

@@ -131,6 +131,17 @@ int plan_build(const struct plan_input *in, struct plan *out);
 int plan_wanted_instance_types(const struct policy *pol, const struct observed *obs, char ***names,
 			       size_t *n);
 
+/* What step 4 needs read before it may stop anything: the AMIs, Availability Zones and
+ * candidate types of the instances a resize could touch, and those instances (stop
+ * protection). Each list is owned (strdup'ed); plan_resize_reads_cleanup frees them. */
+struct plan_resize_reads {
+	char **images, **zones, **types, **instances;
+	size_t n_images, n_zones, n_types, n_instances;
+};
+int plan_resize_reads(const struct policy *pol, const struct observed *obs,
+		      struct plan_resize_reads *out);
+void plan_resize_reads_cleanup(struct plan_resize_reads *r);
+
 /* Counts. */
 size_t plan_blocked(const struct plan *p);
 size_t plan_calls(const struct plan *p); /* mutating EC2 calls the plan makes */

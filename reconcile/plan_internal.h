@@ -59,6 +59,7 @@ const struct subnet_state *plan_subnet(const struct plan_ctx *c, const char *sub
  * ref's deps (the action creating it) go to *dep (-1 for none). */
 bool plan_map_cidr(const struct plan_ctx *c, const char *v4, struct v6_ref *out, int *dep);
 bool plan_live_assoc(const struct cidr_assoc *a);
+const struct instance_type_info *plan_type_info(const struct observed *o, const char *type);
 
 void plan_step_cidrs(struct plan_ctx *c);
 void plan_step_routes(struct plan_ctx *c);

@@ -22,6 +22,8 @@ struct read_state {
 	char **types;
 	size_t n_types;
 	size_t ssm_offset; /* first instance of the current SSM request (50 ids per request) */
+	struct plan_resize_reads rz;
+	bool rz_failed;
 };
 
 int reader_decode_ssm(const char *json, size_t len, struct observed *obs, char *next_token,
@@ -64,6 +66,7 @@ int reader_decode_ssm(const char *json, size_t len, struct observed *obs, char *
 static void finish(struct read_state *st)
 {
 	st->done(st->ud, st->rc, st->rc ? &st->err : NULL);
+	plan_resize_reads_cleanup(&st->rz);
 	for (size_t i = 0; i < st->n_vpc_ids; i++)
 		free(st->vpc_ids[i]);
 	for (size_t i = 0; i < st->n_types; i++)
@@ -73,15 +76,80 @@ static void finish(struct read_state *st)
 	free(st);
 }
 
+/* Step 4's facts are optional: a failure leaves them unknown, and the planner stops nothing
+ * it cannot vouch for (resize_facts_read stays false). */
+static void on_resize_fact(void *ud, int rc, const struct ec2_error *err)
+{
+	struct read_state *st = ud;
+	(void)err;
+	if (rc)
+		st->rz_failed = true;
+	if (--st->outstanding)
+		return;
+	st->obs->resize_facts_read = !st->rz_failed;
+	finish(st);
+}
+
+#define IDS_PER_READ 100 /* under EC2's 200 values per filter */
+
+/* The last phase: AMIs, type offerings in the instances' zones, stop protection - only for
+ * instances a resize could stop. */
+static void read_resize_facts(struct read_state *st)
+{
+	const struct ec2_port *p = st->port;
+	struct plan_resize_reads *rz = &st->rz;
+	if (plan_resize_reads(st->pol, st->obs, rz)) {
+		st->rz_failed = true;
+		rz->n_instances = 0;
+	}
+	st->outstanding = 1; /* held until every read is submitted */
+	for (size_t i = 0; i < rz->n_images; i += IDS_PER_READ) {
+		size_t n = rz->n_images - i < IDS_PER_READ ? rz->n_images - i : IDS_PER_READ;
+		struct ec2_read q = {
+		    .kind = OBS_IMAGES, .names = (const char *const *)rz->images + i, .n_names = n};
+		st->outstanding++;
+		if (p->read(p->ctx, &q, st->obs, on_resize_fact, st))
+			on_resize_fact(st, DS_ENOMEM, NULL);
+	}
+	for (size_t i = 0; rz->n_zones && i < rz->n_types; i += IDS_PER_READ) {
+		size_t n = rz->n_types - i < IDS_PER_READ ? rz->n_types - i : IDS_PER_READ;
+		struct ec2_read q = {.kind = OBS_TYPE_OFFERINGS,
+				     .names = (const char *const *)rz->types + i,
+				     .n_names = n,
+				     .filter_name = "location",
+				     .filter_values = (const char *const *)rz->zones,
+				     .n_filter_values = rz->n_zones};
+		st->outstanding++;
+		if (p->read(p->ctx, &q, st->obs, on_resize_fact, st))
+			on_resize_fact(st, DS_ENOMEM, NULL);
+	}
+	/* DescribeInstanceAttribute takes one instance: one call per instance a resize would
+	 * stop (rare, and never for a VPC that needs none) */
+	for (size_t i = 0; i < rz->n_instances; i++) {
+		struct ec2_read q = {.kind = OBS_STOP_PROTECTION,
+				     .names = (const char *const *)rz->instances + i,
+				     .n_names = 1};
+		st->outstanding++;
+		if (p->read(p->ctx, &q, st->obs, on_resize_fact, st))
+			on_resize_fact(st, DS_ENOMEM, NULL);
+	}
+	on_resize_fact(st, DS_OK, NULL);
+}
+
 static void on_types(void *ud, int rc, const struct ec2_error *err)
 {
 	struct read_state *st = ud;
 	if (rc && !st->rc) {
 		st->rc = rc;
-		st->err = *err;
+		if (err)
+			st->err = *err;
 	}
-	if (--st->outstanding == 0)
+	if (--st->outstanding)
+		return;
+	if (st->rc)
 		finish(st);
+	else
+		read_resize_facts(st);
 }
 
 static int ssm_page(struct read_state *st, const char *token);
@@ -101,8 +169,7 @@ static void on_ssm(void *ud, const struct ec2_answer *ans)
 		if (!ssm_page(st, NULL))
 			return;
 	}
-	if (--st->outstanding == 0)
-		finish(st);
+	on_types(st, DS_OK, NULL);
 }
 
 static int ssm_page(struct read_state *st, const char *token)
@@ -156,8 +223,7 @@ static void on_kind(void *ud, int rc, const struct ec2_error *err)
 		r = st->port->read(st->port->ctx, &req, st->obs, on_types, st);
 	if (r) {
 		st->rc = r;
-		if (--st->outstanding == 0)
-			finish(st);
+		on_types(st, r, NULL);
 	}
 }
 

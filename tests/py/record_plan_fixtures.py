@@ -3,7 +3,11 @@ and the raw XML of every Describe call the planner reads is saved, with the case
 tests/fixtures/plan/<case>/. The expected plans (expected.txt) are written by the unit test
 with DS_UPDATE_GOLDEN=1 and then reviewed by hand; this script never writes them.
 
-  python3 tests/py/record_plan_fixtures.py [CASE...]"""
+  python3 tests/py/record_plan_fixtures.py [CASE...]
+  python3 tests/py/record_plan_fixtures.py --augment [CASE...]
+      adds step 4's reads (DescribeImages, DescribeInstanceTypeOfferings, and one
+      DescribeInstanceAttribute disableApiStop per instance) to cases recorded before they
+      existed, without re-recording (and renumbering) the rest"""
 import json
 import os
 import re
@@ -270,6 +274,76 @@ def instance_store(ec2):
                        network_acls__enabled=False), NOW
 
 
+def resize_safety(ec2):
+    """Instances a stop would harm, or whose facts are unknown; and the types a target must
+    match (ENA, the zone's offerings)."""
+    vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.10.1.0/24")["Subnet"]["SubnetId"]
+    zone_d = ec2.create_subnet(VpcId=vpc, CidrBlock="10.10.2.0/24",
+                               AvailabilityZone="us-east-1d")["Subnet"]["SubnetId"]
+
+    def run(name, itype="m3.large", ami="ami-760aaa0f", subnet=sub, tags=(), **kw):
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}] + list(tags)}]
+        return ec2.run_instances(ImageId=ami, InstanceType=itype, MinCount=1, MaxCount=1,
+                                 SubnetId=subnet, TagSpecifications=spec, **kw)[
+            "Instances"][0]["InstanceId"]
+    run("asg", tags=[{"Key": "aws:autoscaling:groupName", "Value": "web-asg"}])
+    run("eks", tags=[{"Key": "eks:nodegroup-name", "Value": "ng-1"}])
+    run("spot", InstanceMarketOptions={"MarketType": "spot"})
+    run("hibernate", HibernationOptions={"Configured": True})
+    run("stop-protected", DisableApiStop=True)
+    run("store-present", tags=[{"Key": "dualstack:instance-store", "Value": "present"}])
+    run("store-none", tags=[{"Key": "dualstack:instance-store", "Value": "none"}])
+    base = run("ami-source")
+    eph = ec2.create_image(InstanceId=base, Name="with-ephemeral")["ImageId"]
+    gone = ec2.create_image(InstanceId=base, Name="deregistered")["ImageId"]
+    run("ami-ephemeral", ami=eph)
+    run("ami-gone", ami=gone)
+    ec2.deregister_image(ImageId=gone)
+    run("ena-required", itype="m3.xlarge")  # type_map: m5.xlarge, which needs ENA
+    run("not-offered", itype="m1.medium", subnet=zone_d)  # type_map: c3.large, not in 1d
+    # moto keeps no ephemeral mappings: the AMI's is written into the recorded answer
+    REWRITES["DescribeImages.xml"] = [(
+        r"(<blockDeviceMapping>)((?:(?!<imageId>).)*?<imageId>%s</imageId>)" % eph,
+        r"\1<item><deviceName>/dev/sdb</deviceName><virtualName>ephemeral0</virtualName></item>\2")]
+    return vpc, policy(routes__enabled=False, security_groups__enabled=False,
+                       network_acls__enabled=False, instances__assign_ipv6=False,
+                       instances__type_map={"m3.large": "m4.large", "m3.xlarge": "m5.xlarge",
+                                            "m1.medium": "c3.large"}), NOW
+
+
+def resize_resume(ec2):
+    """Interrupted resizes: one the policy backs (finished), one it does not (restored, no
+    retype), an interrupted rollback (finished back to the original type), and one rolled back
+    earlier (left until an operator removes the tag)."""
+    vpc = ec2.create_vpc(CidrBlock="10.11.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.11.1.0/24")["Subnet"]["SubnetId"]
+
+    def run(name, tags, itype="m3.large", stop=True):
+        spec = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}] + tags}]
+        i = ec2.run_instances(ImageId="ami-760aaa0f", InstanceType=itype, MinCount=1, MaxCount=1,
+                              SubnetId=sub, TagSpecifications=spec)["Instances"][0]["InstanceId"]
+        if stop:
+            ec2.stop_instances(InstanceIds=[i])
+        return i
+
+    def resize_tags(to, extra=()):
+        return [{"Key": "dualstack:resize-from", "Value": "m3.large"},
+                {"Key": "dualstack:resize-to", "Value": to},
+                {"Key": "dualstack:resize-was", "Value": "running"}] + list(extra)
+    run("backed", resize_tags("m4.large"))
+    run("not-backed", resize_tags("m5.large"))
+    run("tagged-then-crashed", resize_tags("m4.large"), stop=False)
+    run("rollback", resize_tags("m4.large", [
+        {"Key": "dualstack:resize-rollback", "Value": "StartInstances: InsufficientInstanceCapacity"}]),
+        itype="m4.large")
+    run("failed-before", [{"Key": "dualstack:resize-failed",
+                           "Value": "m3.large -> m4.large: StartInstances: "
+                                    "InsufficientInstanceCapacity"}], stop=False)
+    return vpc, policy(routes__enabled=False, security_groups__enabled=False,
+                       network_acls__enabled=False, instances__assign_ipv6=False), NOW
+
+
 def opted_out_vpc(ec2):
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     ec2.create_tags(Resources=[vpc], Tags=[{"Key": "team", "Value": "legacy"}])
@@ -279,7 +353,7 @@ def opted_out_vpc(ec2):
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
     partly_dual_stack, routes, security_groups, network_acls, instances, instance_store,
-    opted_out_vpc)}
+    opted_out_vpc, resize_safety, resize_resume)}
 
 READS = [
     ("DescribeVpcs", "describe_vpcs", "vpc-id"),
@@ -291,6 +365,60 @@ READS = [
     ("DescribeNetworkAcls", "describe_network_acls", "vpc-id"),
     ("DescribeInstances", "describe_instances", "vpc-id"),
 ]
+
+
+ATTRIBUTE_XML = ('<?xml version="1.0" encoding="utf-8"?>\n<DescribeInstanceAttributeResponse '
+                 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15"><instanceId>%s</instanceId>'
+                 '<disableApiStop><value>%s</value></disableApiStop><requestId>request-id'
+                 '</requestId></DescribeInstanceAttributeResponse>')
+
+
+def record_resize_reads(ec2, last, d, instances, types, live=False):
+    """Step 4's facts, as the reader asks for them: the AMIs and zones of the instances, the
+    candidate types offered there, and each instance's DisableApiStop (asked of moto when the
+    instances are live, else written in moto's shape)."""
+    images = sorted({i["ImageId"] for i in instances})
+    zones = sorted({i["Placement"]["AvailabilityZone"] for i in instances})
+    ec2.describe_images(Filters=[{"Name": "image-id", "Values": images}], IncludeDeprecated=True)
+    open(os.path.join(d, "DescribeImages.xml"), "wb").write(last["body"])
+    ec2.describe_instance_type_offerings(LocationType="availability-zone", Filters=[
+        {"Name": "instance-type", "Values": sorted(types)}, {"Name": "location", "Values": zones}])
+    open(os.path.join(d, "DescribeInstanceTypeOfferings.xml"), "wb").write(last["body"])
+    for i in instances:
+        path = os.path.join(d, f"DescribeInstanceAttribute-{i['InstanceId']}.xml")
+        if live:
+            ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="disableApiStop")
+            open(path, "wb").write(last["body"])
+        else:
+            open(path, "w").write(ATTRIBUTE_XML % (i["InstanceId"], "false"))
+
+
+def augment(name):
+    """Adds step 4's reads to a case recorded before they existed (ids stay as recorded: the
+    AMIs and types are moto's built-in ones, the attribute answers are written in moto's
+    shape)."""
+    d = os.path.join(OUT, name)
+    xml = open(os.path.join(d, "DescribeInstances.xml")).read()
+    instances = [{"InstanceId": m.group(1), "ImageId": m.group(2), "Placement": {
+        "AvailabilityZone": m.group(3)}} for m in re.finditer(
+        r"<instanceId>(i-[0-9a-f]+)</instanceId><imageId>(ami-[0-9a-f]+)</imageId>.*?"
+        r"<availabilityZone>([a-z0-9-]+)</availabilityZone>", xml, re.S)]
+    types = re.findall(r"<instanceType>([a-z0-9.]+)</instanceType>",
+                       open(os.path.join(d, "DescribeInstanceTypes.xml")).read())
+    moto = Moto()
+    moto.FREE_ACTIONS = 10**6
+    moto.start()
+    try:
+        ec2 = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="y")
+        last = {}
+        ec2.meta.events.register("after-call.ec2",
+                                 lambda **kw: last.__setitem__("body", kw["http_response"].content))
+        if instances:
+            record_resize_reads(ec2, last, d, instances, types)
+        print("augmented", name, len(instances), "instances")
+    finally:
+        moto.stop()
 
 
 def record(name, build):
@@ -321,9 +449,16 @@ def record(name, build):
                 wanted.add(f"{s}.{size}")
             wanted.add(f"c3.{size}")
         wanted |= set(pol["instances"]["type_map"].values()) | {"m4.large"}
+        wanted |= {v for r in ec2.describe_instances(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+            "Reservations"] for i in r["Instances"] for t in i.get("Tags", [])
+            if t["Key"].startswith("dualstack:resize-") for v in [t["Value"]] if "." in v}
         known = [t["InstanceType"] for t in ec2.describe_instance_types()["InstanceTypes"]]
         ec2.describe_instance_types(InstanceTypes=sorted(w for w in wanted if w in known))
         open(os.path.join(d, "DescribeInstanceTypes.xml"), "wb").write(last["body"])
+        instances = [i for r in ec2.describe_instances(Filters=[
+            {"Name": "vpc-id", "Values": [vpc]}])["Reservations"] for i in r["Instances"]]
+        if instances:
+            record_resize_reads(ec2, last, d, instances, wanted & set(known), live=True)
         for fname, subs in REWRITES.items():
             path = os.path.join(d, fname)
             text = open(path).read()
@@ -340,5 +475,10 @@ def record(name, build):
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or SCENARIOS:
-        record(name, SCENARIOS[name])
+    args = sys.argv[1:]
+    if args[:1] == ["--augment"]:
+        for name in args[1:] or sorted(os.listdir(OUT)):
+            augment(name)
+    else:
+        for name in args or SCENARIOS:
+            record(name, SCENARIOS[name])

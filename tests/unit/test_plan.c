@@ -47,6 +47,51 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 		CHECK_MSG(rc == 0, "%s: %s: %s", dir, reads[i].file, xml ? err : "missing");
 		free(xml);
 	}
+	/* step 4's facts, when the case has them: AMIs, offerings, and stop protection (one
+	 * DescribeInstanceAttribute answer per instance) */
+	static const struct {
+		const char *file;
+		const struct xml_schema *schema;
+	} facts[] = {
+	    {"DescribeImages.xml", &ec2_xml_describe_images},
+	    {"DescribeInstanceTypeOfferings.xml", &ec2_xml_describe_type_offerings},
+	};
+	for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]) && !rc; i++) {
+		char fp[1024];
+		snprintf(fp, sizeof(fp), "%s/plan/%s/%s", check_fixtures, dir, facts[i].file);
+		FILE *ff = fopen(fp, "r");
+		if (!ff)
+			continue;
+		fclose(ff);
+		size_t len;
+		snprintf(rel, sizeof(rel), "plan/%s/%s", dir, facts[i].file);
+		char *xml = check_read_fixture(rel, &len);
+		char err[256];
+		rc = xml ? ec2_xml_decode(facts[i].schema, obs, xml, len, NULL, err, sizeof(err))
+			 : -1;
+		CHECK_MSG(rc == 0, "%s: %s: %s", dir, facts[i].file, xml ? err : "missing");
+		free(xml);
+		obs->resize_facts_read = true;
+	}
+	char dpath[1024];
+	snprintf(dpath, sizeof(dpath), "%s/plan/%s", check_fixtures, dir);
+	DIR *dd = opendir(dpath);
+	for (struct dirent *de; dd && (de = readdir(dd)) != NULL;) {
+		if (strncmp(de->d_name, "DescribeInstanceAttribute-", 26) != 0)
+			continue;
+		size_t len;
+		snprintf(rel, sizeof(rel), "plan/%s/%s", dir, de->d_name);
+		char *xml = check_read_fixture(rel, &len);
+		struct stop_protection *sp = vec_push(&obs->stop_protection, sizeof(*sp));
+		char err[256];
+		CHECK_MSG(xml && sp &&
+			      ec2_xml_decode(&ec2_xml_describe_stop_protection, sp, xml, len, NULL,
+					     err, sizeof(err)) == 0,
+			  "%s: %s", dir, de->d_name);
+		free(xml);
+	}
+	if (dd)
+		closedir(dd);
 	/* step 6: what SSM knows, when the case has it */
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/plan/%s/DescribeInstanceInformation.json", check_fixtures,
