@@ -328,6 +328,9 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 				 conflict, dir);
 		goto out;
 	}
+	/* Written in rule order, each after the one before it: a twin that fails stops the rest
+	 * of the direction, so an allow is never written when the deny before it failed. */
+	int prev_action = -1;
 	for (size_t i = 0; i < nt; i++) {
 		const struct nacl_twin *t = &tw[i];
 		if (t->exists)
@@ -350,6 +353,8 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 		act->icmp_code = t->want.icmp_code;
 		act->cidr = t->cidr;
 		plan_add_dep(c, a, t->dep);
+		plan_add_dep(c, a, prev_action);
+		prev_action = a;
 	}
 out:
 	free(v4);

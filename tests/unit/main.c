@@ -16,14 +16,16 @@ void test_policy(void);
 void test_events(void);
 void test_queue(void);
 void test_msk(void);
+void test_executor(void);
 
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } suites[] = {
-    {"sigv4", test_sigv4},   {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
-    {"creds", test_creds},   {"plan", test_plan},	{"policy", test_policy},
-    {"events", test_events}, {"queue", test_queue},	{"msk", test_msk},
+    {"sigv4", test_sigv4},	 {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
+    {"creds", test_creds},	 {"plan", test_plan},	    {"policy", test_policy},
+    {"events", test_events},	 {"queue", test_queue},	    {"msk", test_msk},
+    {"executor", test_executor},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)
