@@ -353,8 +353,17 @@ int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *actio
 		rc = aws_form_add(&st->body, "Version", "2016-11-15");
 	if (!rc && params_len)
 		rc = buf_putc(&st->body, '&');
-	if (!rc && params_len)
-		rc = buf_append(&st->body, params, params_len);
+	/* application/x-www-form-urlencoded writes a space as '+', as botocore sends it; EC2
+	 * takes either, but emulators that re-encode the form to check the signature do not */
+	for (size_t i = 0; !rc && i < params_len; i++) {
+		if (params[i] == '%' && i + 2 < params_len && params[i + 1] == '2' &&
+		    params[i + 2] == '0') {
+			rc = buf_putc(&st->body, '+');
+			i += 2;
+		} else {
+			rc = buf_putc(&st->body, params[i]);
+		}
+	}
 	if (rc) {
 		call_free(st);
 		return rc;

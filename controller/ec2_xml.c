@@ -493,6 +493,8 @@ static const struct xml_field cidr6_fields[] = {
     F_STR(struct cidr_assoc, "associationId", association_id),
     F_STR(struct cidr_assoc, "ipv6CidrBlock", cidr),
     F_INLINE("ipv6CidrBlockState", assoc_state_schema),
+    F_STR(struct cidr_assoc, "networkBorderGroup", network_border_group),
+    F_STR(struct cidr_assoc, "ipv6Pool", ipv6_pool),
 };
 const struct xml_schema ec2_xml_cidr_assoc_ipv6 = {sizeof(struct cidr_assoc), cidr6_fields,
 						   sizeof(cidr6_fields) / sizeof(cidr6_fields[0])};

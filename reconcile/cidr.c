@@ -68,22 +68,45 @@ bool cidr_is_any(const struct cidr *c)
 	return c->len == 0;
 }
 
-int cidr_subnet64(const struct cidr *block56, int index, struct cidr *out)
+long cidr_subnets64(const struct cidr *block)
 {
-	if (block56->family != 6 || block56->len != 56 || index < 0 || index > 255)
+	if (block->family != 6 || block->len < CIDR_BLOCK_MIN_LEN || block->len > 64)
+		return 0;
+	return 1L << (64 - block->len);
+}
+
+/* Bits len..63 of an IPv6 address as a number (the /64's index within a /len). */
+static long bits_to_64(const uint8_t *addr, int len)
+{
+	long v = 0;
+	for (int bit = len; bit < 64; bit++)
+		v = (v << 1) | ((addr[bit / 8] >> (7 - bit % 8)) & 1);
+	return v;
+}
+
+int cidr_subnet64(const struct cidr *block, long index, struct cidr *out)
+{
+	long n = cidr_subnets64(block);
+	if (!n || index < 0 || index >= n)
 		return DS_EINVAL;
-	*out = *block56;
-	out->addr[7] = (uint8_t)index;
+	*out = *block;
+	for (int bit = 63; bit >= block->len; bit--, index >>= 1) {
+		uint8_t mask = (uint8_t)(0x80u >> (bit % 8));
+		out->addr[bit / 8] =
+		    (uint8_t)((out->addr[bit / 8] & ~mask) | ((index & 1) ? mask : 0));
+	}
 	out->len = 64;
 	return DS_OK;
 }
 
-int cidr_index_in56(const struct cidr *block56, const struct cidr *sub64)
+long cidr_index_in_block(const struct cidr *block, const struct cidr *sub64)
 {
-	if (block56->family != 6 || sub64->family != 6 || block56->len != 56 || sub64->len != 64 ||
-	    memcmp(block56->addr, sub64->addr, 7) != 0)
+	if (!cidr_subnets64(block) || sub64->family != 6 || sub64->len != 64)
 		return -1;
-	return sub64->addr[7];
+	for (int bit = 0; bit < block->len; bit++)
+		if (((block->addr[bit / 8] ^ sub64->addr[bit / 8]) >> (7 - bit % 8)) & 1)
+			return -1;
+	return bits_to_64(sub64->addr, block->len);
 }
 
 int cidr_v4_third_octet(const struct cidr *c)

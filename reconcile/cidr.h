@@ -23,10 +23,14 @@ int cidr_canonical(const char *s, char out[DS_CIDR_LEN]);
 bool cidr_equal(const struct cidr *a, const struct cidr *b);
 bool cidr_is_any(const struct cidr *c); /* 0.0.0.0/0 or ::/0 */
 
-/* The /64 at `index` (0..255) inside a /56. */
-int cidr_subnet64(const struct cidr *block56, int index, struct cidr *out);
-/* The index of a /64 inside a /56, or -1 if it is not one of its /64s. */
-int cidr_index_in56(const struct cidr *block56, const struct cidr *sub64);
+/* Blocks subnets are numbered from: IPv6 /44 (BYOIP, IPAM) to /64; Amazon's are /56. */
+#define CIDR_BLOCK_MIN_LEN 44
+/* How many /64s an IPv6 block holds (0 when its length is outside /44../64). */
+long cidr_subnets64(const struct cidr *block);
+/* The /64 at `index` (0..cidr_subnets64-1) inside an IPv6 block. */
+int cidr_subnet64(const struct cidr *block, long index, struct cidr *out);
+/* The index of a /64 inside a block, or -1 if it is not one of its /64s. */
+long cidr_index_in_block(const struct cidr *block, const struct cidr *sub64);
 /* The third octet of an IPv4 CIDR (10.0.7.0/24 -> 7). */
 int cidr_v4_third_octet(const struct cidr *c);
 

@@ -40,6 +40,8 @@ struct cidr_assoc {
 	char association_id[DS_ID_LEN];
 	char cidr[DS_CIDR_LEN];
 	char state[DS_STATE_LEN];
+	char network_border_group[DS_ID_LEN]; /* IPv6: the region, or a Local Zone's group */
+	char ipv6_pool[DS_ID_LEN];	      /* IPv6: "Amazon", or a BYOIP/IPAM pool */
 };
 struct cidr_assoc_vec {
 	struct cidr_assoc *v;

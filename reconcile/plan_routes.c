@@ -8,6 +8,16 @@
 
 #include "plan_internal.h"
 
+/* A ::/0 whose target is gone (state blackhole). */
+static const struct route *blackhole_v6(const struct route_table *t)
+{
+	for (size_t i = 0; i < t->routes.n; i++)
+		if (!strcmp(t->routes.v[i].dest_ipv6_cidr, "::/0") &&
+		    !strcmp(t->routes.v[i].state, "blackhole"))
+			return &t->routes.v[i];
+	return NULL;
+}
+
 static const struct route *default_route(const struct route_table *t, bool v6)
 {
 	for (size_t i = 0; i < t->routes.n; i++) {
@@ -38,16 +48,22 @@ static const struct route_table *table_of(const struct plan_ctx *c, const char *
 	return main_table;
 }
 
-/* The VPC's attached egress-only gateway, preferring one dualstackd created. */
+/* The VPC's attached egress-only gateway, preferring one dualstackd created; several are
+ * reported (a VPC needs one). */
 static void find_eigw(struct plan_ctx *c)
 {
 	const struct gateway *best = NULL;
+	char ids[256] = "";
+	int n = 0;
 	for (size_t i = 0; i < c->obs->egress_only_gateways.n; i++) {
 		const struct gateway *g = &c->obs->egress_only_gateways.v[i];
 		for (size_t a = 0; a < g->attachments.n; a++) {
 			if (strcmp(g->attachments.v[a].vpc_id, c->vpc->vpc_id) != 0 ||
 			    strcmp(g->attachments.v[a].state, "detached") == 0)
 				continue;
+			n++;
+			size_t l = strlen(ids);
+			snprintf(ids + l, sizeof(ids) - l, "%s%s", l ? ", " : "", g->gateway_id);
 			if (!best ||
 			    (tag_get(&g->tags, TAG_CREATED_BY) &&
 			     !tag_get(&best->tags, TAG_CREATED_BY)) ||
@@ -59,6 +75,12 @@ static void find_eigw(struct plan_ctx *c)
 	}
 	if (best)
 		snprintf(c->eigw_id, sizeof(c->eigw_id), "%s", best->gateway_id);
+	if (n > 1)
+		plan_add_finding(c, FIND_WARNING, 2, c->vpc->vpc_id, "several-egress-only-gateways",
+				 "%d egress-only gateways are attached (%s); IPv6 routes use %s%s",
+				 n, ids, best->gateway_id,
+				 tag_get(&best->tags, TAG_CREATED_BY) ? ", the one dualstackd made"
+								      : "");
 }
 
 static int cmp_table_ptr(const void *a, const void *b)
@@ -76,11 +98,17 @@ static void plan_table(struct plan_ctx *c, const struct route_table *t)
 	}
 	const struct route *v4 = default_route(t, false);
 	const struct route *v6 = default_route(t, true);
+	const struct route *dead = v6 ? NULL : blackhole_v6(t);
 	enum target_kind want = TARGET_NONE;
 	const char *want_id = "";
 	const char *why = "";
-	if (!v4)
-		return; /* isolated: no IPv6 default route either */
+	if (!v4) { /* isolated: no IPv6 default route either */
+		if (dead)
+			plan_add_finding(c, FIND_WARNING, 2, id, "ipv6-default-route-blackhole",
+					 "::/0 is a blackhole (its target is gone) and there is no "
+					 "IPv4 default route to tell its replacement: left");
+		return;
+	}
 	if (strncmp(v4->gateway_id, "igw-", 4) == 0) {
 		want = TARGET_GATEWAY;
 		want_id = v4->gateway_id;
@@ -121,7 +149,9 @@ static void plan_table(struct plan_ctx *c, const struct route_table *t)
 						 "private subnets route through NAT; IPv6 needs an "
 						 "egress-only internet gateway");
 	}
-	int a = plan_add_action(c, ACT_CREATE_ROUTE_V6, 2, id, "%s", why);
+	/* a blackhole ::/0 is replaced, not created again: EC2 would answer "already exists" */
+	int a = plan_add_action(c, dead ? ACT_REPLACE_ROUTE_V6 : ACT_CREATE_ROUTE_V6, 2, id, "%s%s",
+				why, dead ? " (::/0 is a blackhole: its target is gone)" : "");
 	if (a < 0)
 		return;
 	struct plan_action *act = &c->out->actions.v[a];

@@ -9,25 +9,37 @@
 
 #include "plan_internal.h"
 
-/* ICMPv4 (type, code) -> ICMPv6; false when there is no twin. -1 means "all". */
-static bool icmp_map(int type, int code, int *t6, int *c6)
+/* ICMPv4 (type, code) -> its ICMPv6 twins; -1 means "all". Type numbers per RFC 4443; what
+ * must pass per RFC 4890: path-MTU discovery needs Packet Too Big (2), which IPv4 signals
+ * with destination unreachable / fragmentation needed (3/4) - so "unreachable, all codes"
+ * brings both 1 and 2. Returns how many twins (0: reported, never guessed).
+ *   v4 -1          -> v6 -1             (all)
+ *   v4 8 (0|-1)    -> v6 128 (same)     echo request
+ *   v4 0 (0|-1)    -> v6 129 (same)     echo reply
+ *   v4 11 (0|1|-1) -> v6 3 (same)       time exceeded (codes mean the same)
+ *   v4 3 -1        -> v6 1 -1, 2 0      destination unreachable, and packet too big
+ *   v4 3 4         -> v6 2 0            fragmentation needed = packet too big
+ * Other codes of 3 differ between the families, and other types have no twin. */
+struct icmp_twin {
+	int type, code;
+};
+
+static int icmp_map(int type, int code, struct icmp_twin out[2])
 {
-	if (type == -1) {
-		*t6 = -1;
-		*c6 = -1;
-		return true;
-	}
-	*c6 = code;
 	switch (type) {
-	case 8: /* echo request */ *t6 = 128; return code == -1 || code == 0;
-	case 0: /* echo reply */ *t6 = 129; return code == -1 || code == 0;
-	case 11: /* time exceeded: codes 0 and 1 mean the same in both */
-		*t6 = 3;
-		return code == -1 || code == 0 || code == 1;
-	case 3: /* destination unreachable: the v4 and v6 codes differ, so only "all codes" */
-		*t6 = 1;
-		return code == -1;
-	default: return false;
+	case -1: out[0] = (struct icmp_twin){-1, -1}; return 1;
+	case 8: out[0] = (struct icmp_twin){128, code}; return code == -1 || code == 0;
+	case 0: out[0] = (struct icmp_twin){129, code}; return code == -1 || code == 0;
+	case 11: out[0] = (struct icmp_twin){3, code}; return code == -1 || code == 0 || code == 1;
+	case 3:
+		if (code == 4) {
+			out[0] = (struct icmp_twin){2, 0};
+			return 1;
+		}
+		out[0] = (struct icmp_twin){1, -1};
+		out[1] = (struct icmp_twin){2, 0};
+		return code == -1 ? 2 : 0;
+	default: return 0;
 	}
 }
 
@@ -102,10 +114,35 @@ static bool planned(const struct plan_ctx *c, enum action_kind kind, const char 
 	return false;
 }
 
+/* Plans one IPv6 permission unless the group has it or the plan already adds it; non-zero
+ * on allocation failure. */
+static int add_sg_twin(struct plan_ctx *c, const struct security_group *g,
+		       const struct sg_permission_vec *perms, const struct sg_permission *p,
+		       const struct sg_range *range, const struct sg_twin *t, int dep, bool egress)
+{
+	enum action_kind kind = egress ? ACT_AUTHORIZE_SG_EGRESS : ACT_AUTHORIZE_SG_INGRESS;
+	if (sg_has(perms, t) || planned(c, kind, g->group_id, t))
+		return 0;
+	int a = plan_add_action(c, kind, 3, g->group_id, "%s twin of %s %s%s%s",
+				egress ? "egress" : "ingress", p->protocol, range->cidr,
+				range->description[0] ? " - " : "", range->description);
+	if (a < 0)
+		return -1;
+	struct plan_action *act = &c->out->actions.v[a];
+	snprintf(act->protocol, sizeof(act->protocol), "%s", t->proto);
+	act->has_ports = t->has_ports;
+	act->from_port = t->from;
+	act->to_port = t->to;
+	act->cidr = t->cidr;
+	act->egress = egress;
+	snprintf(act->description, sizeof(act->description), "%s", range->description);
+	plan_add_dep(c, a, dep);
+	return 0;
+}
+
 static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 			     const struct sg_permission_vec *perms, bool egress)
 {
-	enum action_kind kind = egress ? ACT_AUTHORIZE_SG_EGRESS : ACT_AUTHORIZE_SG_INGRESS;
 	const char *dir = egress ? "egress" : "ingress";
 	for (size_t i = 0; i < perms->n; i++) {
 		const struct sg_permission *p = &perms->v[i];
@@ -122,10 +159,13 @@ static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 						 range->cidr);
 				continue;
 			}
+			struct sg_twin twins[2] = {t, t};
+			int n_twins = 1;
 			if (!strcmp(t.proto, "icmp")) {
-				int t6, c6;
-				if (!icmp_map(p->has_ports ? p->from_port : -1,
-					      p->has_ports ? p->to_port : -1, &t6, &c6)) {
+				struct icmp_twin it[2];
+				n_twins = icmp_map(p->has_ports ? p->from_port : -1,
+						   p->has_ports ? p->to_port : -1, it);
+				if (!n_twins) {
 					plan_add_finding(c, FIND_WARNING, 3, g->group_id,
 							 "unmapped-icmp",
 							 "%s ICMP type %d code %d %s %s has no "
@@ -134,28 +174,16 @@ static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 							 egress ? "to" : "from", range->cidr);
 					continue;
 				}
-				t.proto = "icmpv6";
-				t.has_ports = true;
-				t.from = t6;
-				t.to = c6;
+				for (int k = 0; k < n_twins; k++) {
+					twins[k].proto = "icmpv6";
+					twins[k].has_ports = true;
+					twins[k].from = it[k].type;
+					twins[k].to = it[k].code;
+				}
 			}
-			if (sg_has(perms, &t) || planned(c, kind, g->group_id, &t))
-				continue;
-			int a = plan_add_action(
-			    c, kind, 3, g->group_id, "%s twin of %s %s%s%s", dir, p->protocol,
-			    range->cidr, range->description[0] ? " - " : "", range->description);
-			if (a < 0)
-				return;
-			struct plan_action *act = &c->out->actions.v[a];
-			snprintf(act->protocol, sizeof(act->protocol), "%s", t.proto);
-			act->has_ports = t.has_ports;
-			act->from_port = t.from;
-			act->to_port = t.to;
-			act->cidr = t.cidr;
-			act->egress = egress;
-			snprintf(act->description, sizeof(act->description), "%s",
-				 range->description);
-			plan_add_dep(c, a, dep);
+			for (int k = 0; k < n_twins; k++)
+				if (add_sg_twin(c, g, perms, p, range, &twins[k], dep, egress))
+					return;
 		}
 	}
 }
@@ -228,12 +256,30 @@ static bool entry_matches(const struct nacl_entry *have, const struct nacl_twin 
 	return true;
 }
 
+static bool same_twin(const struct nacl_twin *a, const struct nacl_twin *b)
+{
+	const struct nacl_entry *x = &a->want, *y = &b->want;
+	return refs_equal(&a->cidr, &b->cidr) && !strcmp(x->protocol, y->protocol) &&
+	       !strcmp(x->rule_action, y->rule_action) && x->has_ports == y->has_ports &&
+	       (!x->has_ports || (x->port_from == y->port_from && x->port_to == y->port_to)) &&
+	       x->has_icmp == y->has_icmp &&
+	       (!x->has_icmp || (x->icmp_type == y->icmp_type && x->icmp_code == y->icmp_code));
+}
+
+static bool same_twin_before(const struct nacl_twin *tw, size_t n, const struct nacl_twin *t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_twin(&tw[i], t))
+			return true;
+	return false;
+}
+
 static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bool egress)
 {
 	const char *dir = egress ? "egress" : "ingress";
 	size_t n = acl->entries.n;
 	const struct nacl_entry **v4 = calloc(n + 1, sizeof(*v4));
-	struct nacl_twin *tw = calloc(n + 1, sizeof(*tw));
+	struct nacl_twin *tw = calloc(2 * n + 1, sizeof(*tw)); /* an ICMP entry can have two */
 	bool *taken = calloc(32768, sizeof(bool));
 	size_t nv4 = 0, nt = 0;
 	if (!v4 || !tw || !taken) {
@@ -264,10 +310,12 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 			continue;
 		}
 		t->want = *e;
+		struct icmp_twin it[2];
+		int n_twins = 1;
 		if (!strcmp(e->protocol, "1")) {
-			int t6, c6;
-			if (!icmp_map(e->has_icmp ? e->icmp_type : -1,
-				      e->has_icmp ? e->icmp_code : -1, &t6, &c6)) {
+			n_twins = icmp_map(e->has_icmp ? e->icmp_type : -1,
+					   e->has_icmp ? e->icmp_code : -1, it);
+			if (!n_twins) {
 				plan_add_finding(
 				    c, FIND_WARNING, 3, acl->network_acl_id, "unmapped-icmp",
 				    "%s rule %d ICMP type %d code %d has no ICMPv6 twin; "
@@ -275,21 +323,34 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 				    dir, e->rule_number, e->icmp_type, e->icmp_code);
 				continue;
 			}
-			snprintf(t->want.protocol, sizeof(t->want.protocol), "58");
-			t->want.has_icmp = true;
-			t->want.icmp_type = t6;
-			t->want.icmp_code = c6;
 		}
-		t->number = -1;
-		for (size_t k = 0; k < n; k++) {
-			const struct nacl_entry *have = &acl->entries.v[k];
-			if (have->egress == egress && entry_matches(have, t)) {
-				t->exists = true;
-				t->number = have->rule_number;
-				break;
+		for (int k = 0; k < n_twins; k++) {
+			struct nacl_twin *tk = &tw[nt];
+			if (k)
+				*tk = tw[nt - 1];
+			if (!strcmp(e->protocol, "1")) {
+				snprintf(tk->want.protocol, sizeof(tk->want.protocol), "58");
+				tk->want.has_icmp = true;
+				tk->want.icmp_type = it[k].type;
+				tk->want.icmp_code = it[k].code;
 			}
+			/* Two IPv4 entries can have one twin (a secondary CIDR and the primary both
+			 * map to the /56; two cidr_map keys with one value). NACLs stop at the first
+			 * match, so the later one is shadowed in IPv6: it needs no twin of its own. */
+			if (same_twin_before(tw, nt, tk))
+				continue;
+			tk->number = -1;
+			tk->exists = false;
+			for (size_t h = 0; h < n; h++) {
+				const struct nacl_entry *have = &acl->entries.v[h];
+				if (have->egress == egress && entry_matches(have, tk)) {
+					tk->exists = true;
+					tk->number = have->rule_number;
+					break;
+				}
+			}
+			nt++;
 		}
-		nt++;
 	}
 
 	/* Place the new twins: n + offset, else the next free number, always below the next

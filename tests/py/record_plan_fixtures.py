@@ -344,6 +344,105 @@ def resize_resume(ec2):
                        network_acls__enabled=False, instances__assign_ipv6=False), NOW
 
 
+def nacl_acl_with_shared_twins(ec2, vpc):
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    e = lambda n, action, cidr: ec2.create_network_acl_entry(  # noqa: E731
+        NetworkAclId=acl, RuleNumber=n, Protocol="-1", RuleAction=action, Egress=False,
+        CidrBlock=cidr)
+    e(100, "allow", "10.20.0.0/16")    # primary CIDR -> the /56
+    e(110, "allow", "10.21.0.0/16")    # secondary CIDR -> the same /56: one twin
+    e(120, "deny", "198.51.100.0/24")  # cidr_map -> 2001:db8:1234::/48
+    e(130, "deny", "192.0.2.0/24")     # cidr_map, same value: one twin
+    return acl
+
+
+def shared_twin_policy():
+    return policy(routes__enabled=False, security_groups__enabled=False,
+                  instances__assign_ipv6=False, subnets__enabled=False,
+                  security_groups__cidr_map={"198.51.100.0/24": "2001:db8:1234::/48",
+                                             "192.0.2.0/24": "2001:db8:1234::/48"})
+
+
+def nacl_shared_twin(ec2):
+    """A secondary IPv4 CIDR and two cidr_map keys with one value: four IPv4 entries, two twins."""
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="10.21.0.0/16")
+    nacl_acl_with_shared_twins(ec2, vpc)
+    return vpc, shared_twin_policy(), NOW
+
+
+def nacl_shared_twin_converged(ec2):
+    """The same after the first apply wrote the two twins: the plan is empty, no conflict."""
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="10.21.0.0/16")
+    acl = nacl_acl_with_shared_twins(ec2, vpc)
+    block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    for n, action, cidr in ((101, "allow", block), (121, "deny", "2001:db8:1234::/48")):
+        ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=n, Protocol="-1",
+                                     RuleAction=action, Egress=False, Ipv6CidrBlock=cidr)
+    return vpc, shared_twin_policy(), NOW
+
+
+def blackhole_v6(ec2):
+    """::/0 routes whose target is gone: replaced where the IPv4 default says where to, reported
+    where nothing does."""
+    vpc = ec2.create_vpc(CidrBlock="10.22.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    old = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    rts = []
+    for i in range(2):
+        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.22.{i}.0/24")["Subnet"]["SubnetId"]
+        rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
+        rts.append(rt)
+    ec2.create_route(RouteTableId=rts[0], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    for rt in rts:  # ::/0 to a gateway that is then "deleted": written as a blackhole below
+        ec2.create_route(RouteTableId=rt, DestinationIpv6CidrBlock="::/0", GatewayId=old)
+    REWRITES["DescribeRouteTables.xml"] = [
+        (r"(<routeTableId>%s</routeTableId>.*?<destinationIpv6CidrBlock>::/0"
+         r"</destinationIpv6CidrBlock>.*?<state>)active(</state>)" % rt, r"\1blackhole\2")
+        for rt in rts]
+    return vpc, policy(security_groups__enabled=False, network_acls__enabled=False,
+                       instances__assign_ipv6=False), NOW
+
+
+def several_eigws(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.23.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    pub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.23.0.0/24")["Subnet"]["SubnetId"]
+    priv = ec2.create_subnet(VpcId=vpc, CidrBlock="10.23.1.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=pub, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.associate_route_table(RouteTableId=rt, SubnetId=priv)
+    ec2.create_egress_only_internet_gateway(VpcId=vpc)
+    ec2.create_egress_only_internet_gateway(VpcId=vpc, TagSpecifications=[{
+        "ResourceType": "egress-only-internet-gateway",
+        "Tags": [{"Key": "dualstack:created-by", "Value": "dualstackd"}]}])
+    return vpc, policy(security_groups__enabled=False, network_acls__enabled=False,
+                       instances__assign_ipv6=False), NOW
+
+
+def byoip_block(ec2):
+    """A /60 from a BYOIP pool (written over moto's /56: 16 /64s), 18 subnets of which one
+    holds the first /64 and one sits in a Local Zone without a block: 15 numbered, 2 left
+    with a finding each, and the Local Zone subnet's own finding."""
+    vpc = ec2.create_vpc(CidrBlock="10.24.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    block = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    subs = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.24.{i}.0/24")["Subnet"]["SubnetId"]
+            for i in range(19)]
+    ec2.associate_subnet_cidr_block(SubnetId=subs[0], Ipv6CidrBlock=block.replace("/56", "/64"))
+    REWRITES["DescribeVpcs.xml"] = [(re.escape(block), block.replace("/56", "/60"))]
+    REWRITES["DescribeSubnets.xml"] = [(
+        r"(<subnetId>%s</subnetId>(?:(?!<subnetId>).)*?<availabilityZone>)us-east-1[a-f]"
+        % subs[18], r"\1us-east-1-bos-1a")]
+    return vpc, policy(routes__enabled=False, security_groups__enabled=False,
+                       network_acls__enabled=False, instances__assign_ipv6=False), NOW
+
+
 def opted_out_vpc(ec2):
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     ec2.create_tags(Resources=[vpc], Tags=[{"Key": "team", "Value": "legacy"}])
@@ -353,7 +452,8 @@ def opted_out_vpc(ec2):
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
     partly_dual_stack, routes, security_groups, network_acls, instances, instance_store,
-    opted_out_vpc, resize_safety, resize_resume)}
+    opted_out_vpc, resize_safety, resize_resume, nacl_shared_twin, nacl_shared_twin_converged,
+    blackhole_v6, several_eigws, byoip_block)}
 
 READS = [
     ("DescribeVpcs", "describe_vpcs", "vpc-id"),
