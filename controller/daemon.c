@@ -508,7 +508,8 @@ static int audit_ssm_call(void *ctx, const char *operation, const char *json, si
 {
 	struct run *run = ctx;
 	const struct ec2_port *p = &run->target->port.port;
-	if (!strcmp(operation, "DescribeInstanceInformation")) /* a read: not audited */
+	if (!strcmp(operation, "DescribeInstanceInformation") ||
+	    !strcmp(operation, "GetCommandInvocation")) /* reads: not audited */
 		return p->ssm_call(p->ctx, operation, json, len, flags, done, ud);
 	return audited(run, true, operation, json, len, flags, done, ud);
 }

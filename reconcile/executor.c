@@ -55,6 +55,7 @@ struct act {
 	bool ambiguous; /* the write failed ambiguously: the re-read decides */
 	bool counts_stop;
 	struct resize_state rz;
+	char guest_cmd[96]; /* step 6: the SSM command id */
 };
 
 static void schedule(struct executor *e);
@@ -468,13 +469,88 @@ static void on_address(struct act *x, const struct ec2_answer *ans)
 	}
 }
 
-/* ---- step 6: DHCPv6 in the guest, through SSM Run Command ---- */
+/* ---- step 6: DHCPv6 in the guest, through SSM Run Command ----
+ * SendCommand, then GetCommandInvocation until the command ends. Only Success is recorded
+ * (the tag that makes it once); Failed, TimedOut or Cancelled fail the action, so the next
+ * reconcile (with its backoff) sends it again - the scripts check before they edit. */
+
+static void ssm_send(struct act *x, const char *op, cJSON *req, answer_fn fn, bool mutating)
+{
+	char *json = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	struct call_ud *cu = malloc(sizeof(*cu));
+	int rc = json && cu ? DS_OK : DS_ENOMEM;
+	if (!rc) {
+		cu->x = x;
+		cu->fn = fn;
+		if (mutating) {
+			x->e->mutating_calls++;
+			x->e->results[x->i].calls++;
+		}
+		rc = x->e->port->ssm_call(x->e->port->ctx, op, json, strlen(json),
+					  mutating ? 0 : EC2_PORT_IDEMPOTENT, on_answer, cu);
+	}
+	free(json);
+	if (rc) {
+		free(cu);
+		finish_action(x, ACTION_FAILED, "%s: %s", op, ds_strerror(rc));
+	}
+}
+
+static void ask_invocation(void *ud);
+
+static void on_invocation(struct act *x, const struct ec2_answer *ans)
+{
+	char status[48] = "", err[160] = "";
+	if (!ans->rc) {
+		cJSON *j = cJSON_ParseWithLength(ans->body, ans->body_len);
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "Status");
+		const cJSON *se = cJSON_GetObjectItemCaseSensitive(j, "StandardErrorContent");
+		snprintf(status, sizeof(status), "%s", cJSON_IsString(st) ? st->valuestring : "");
+		snprintf(err, sizeof(err), "%.*s",
+			 cJSON_IsString(se) ? (int)strcspn(se->valuestring, "\n") : 0,
+			 cJSON_IsString(se) ? se->valuestring : "");
+		cJSON_Delete(j);
+	}
+	if (!strcmp(status, "Success")) {
+		struct buf p;
+		buf_init(&p, 0);
+		buf_put_pairf(&p, "ResourceId.1", "%s", x->a->instance_id);
+		buf_put_pairf(&p, "Tag.1.Key", TAG_GUEST_CONFIG);
+		/* the record that makes it once: which command, and that it succeeded */
+		buf_put_pairf(&p, "Tag.1.Value", "%s Success", x->guest_cmd);
+		call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_simple);
+		return;
+	}
+	if (status[0] && strcmp(status, "Pending") && strcmp(status, "InProgress") &&
+	    strcmp(status, "Delayed")) {
+		finish_action(x, ACTION_FAILED,
+			      "SendCommand %s: %s%s%s; sent again by a later "
+			      "reconcile",
+			      x->guest_cmd, status, err[0] ? ": " : "", err);
+		return;
+	}
+	/* running, or not visible yet (InvocationDoesNotExist), or a failed read: ask again */
+	double d;
+	if (!next_wait(x, &d) || x->e->port->after(x->e->port->ctx, d, ask_invocation, x))
+		finish_action(x, ACTION_FAILED, "SendCommand %s: no outcome (%s)", x->guest_cmd,
+			      ans->rc ? ans->err.code : status);
+}
+
+static void ask_invocation(void *ud)
+{
+	struct act *x = ud;
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "CommandId", x->guest_cmd);
+	cJSON_AddStringToObject(req, "InstanceId", x->a->instance_id);
+	ssm_send(x, "GetCommandInvocation", req, on_invocation, false);
+}
 
 static void on_guest_sent(struct act *x, const struct ec2_answer *ans)
 {
 	if (ans->rc) {
 		/* the scripts check before they edit, so a later resend after an ambiguous
-		 * failure is harmless; the tag is only written once a command is accepted */
+		 * failure is harmless; nothing is recorded until a command succeeded */
 		finish_action(x, ACTION_FAILED, "SendCommand: %s: %s", ans->err.code,
 			      ans->err.message);
 		return;
@@ -482,15 +558,16 @@ static void on_guest_sent(struct act *x, const struct ec2_answer *ans)
 	cJSON *j = cJSON_ParseWithLength(ans->body, ans->body_len);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(j, "Command"), "CommandId");
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "%s", cJSON_IsString(id) ? id->valuestring : "sent");
+	bool ok = cJSON_IsString(id) && strlen(id->valuestring) < sizeof(x->guest_cmd);
+	if (ok)
+		snprintf(x->guest_cmd, sizeof(x->guest_cmd), "%s", id->valuestring);
 	cJSON_Delete(j);
-	struct buf p;
-	buf_init(&p, 0);
-	buf_put_pairf(&p, "ResourceId.1", "%s", x->a->instance_id);
-	buf_put_pairf(&p, "Tag.1.Key", TAG_GUEST_CONFIG);
-	buf_put_pairf(&p, "Tag.1.Value", "%s", cmd); /* the record that makes it once */
-	call(x, "CreateTags", &p, EC2_PORT_IDEMPOTENT, on_simple);
+	if (!ok) {
+		finish_action(x, ACTION_FAILED, "SendCommand: no CommandId in the answer");
+		return;
+	}
+	x->next_wait_s = 0;
+	ask_invocation(x);
 }
 
 static void send_guest_config(struct act *x)
@@ -506,23 +583,7 @@ static void send_guest_config(struct act *x)
 	for (size_t i = 0; cmds && cmds[i]; i++)
 		cJSON_AddItemToArray(list, cJSON_CreateString(cmds[i]));
 	cJSON_AddStringToObject(req, "Comment", "dualstackd: DHCPv6 for IPv6 (step 6)");
-	char *json = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	struct call_ud *cu = malloc(sizeof(*cu));
-	int rc = json && cu ? DS_OK : DS_ENOMEM;
-	if (!rc) {
-		cu->x = x;
-		cu->fn = on_guest_sent;
-		x->e->mutating_calls++;
-		x->e->results[x->i].calls++;
-		rc = x->e->port->ssm_call(x->e->port->ctx, "SendCommand", json, strlen(json), 0,
-					  on_answer, cu);
-	}
-	free(json);
-	if (rc) {
-		free(cu);
-		finish_action(x, ACTION_FAILED, "SendCommand: %s", ds_strerror(rc));
-	}
+	ssm_send(x, "SendCommand", req, on_guest_sent, true);
 }
 
 /* ---- step 4: the resize state machine ----

@@ -142,6 +142,13 @@ int plan_resize_reads(const struct policy *pol, const struct observed *obs,
 		      struct plan_resize_reads *out);
 void plan_resize_reads_cleanup(struct plan_resize_reads *r);
 
+/* The ICMPv6 twins of an ICMPv4 (type, code) (-1: all); how many, 0 when there is none (the
+ * table is in plan_rules.c, RFC 4443 / RFC 4890). */
+struct icmp_twin {
+	int type, code;
+};
+int plan_icmp_twins(int type, int code, struct icmp_twin out[2]);
+
 /* Counts. */
 size_t plan_blocked(const struct plan *p);
 size_t plan_calls(const struct plan *p); /* mutating EC2 calls the plan makes */

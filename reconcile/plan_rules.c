@@ -20,11 +20,7 @@
  *   v4 3 -1        -> v6 1 -1, 2 0      destination unreachable, and packet too big
  *   v4 3 4         -> v6 2 0            fragmentation needed = packet too big
  * Other codes of 3 differ between the families, and other types have no twin. */
-struct icmp_twin {
-	int type, code;
-};
-
-static int icmp_map(int type, int code, struct icmp_twin out[2])
+int plan_icmp_twins(int type, int code, struct icmp_twin out[2])
 {
 	switch (type) {
 	case -1: out[0] = (struct icmp_twin){-1, -1}; return 1;
@@ -163,8 +159,8 @@ static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 			int n_twins = 1;
 			if (!strcmp(t.proto, "icmp")) {
 				struct icmp_twin it[2];
-				n_twins = icmp_map(p->has_ports ? p->from_port : -1,
-						   p->has_ports ? p->to_port : -1, it);
+				n_twins = plan_icmp_twins(p->has_ports ? p->from_port : -1,
+							  p->has_ports ? p->to_port : -1, it);
 				if (!n_twins) {
 					plan_add_finding(c, FIND_WARNING, 3, g->group_id,
 							 "unmapped-icmp",
@@ -313,8 +309,8 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 		struct icmp_twin it[2];
 		int n_twins = 1;
 		if (!strcmp(e->protocol, "1")) {
-			n_twins = icmp_map(e->has_icmp ? e->icmp_type : -1,
-					   e->has_icmp ? e->icmp_code : -1, it);
+			n_twins = plan_icmp_twins(e->has_icmp ? e->icmp_type : -1,
+						  e->has_icmp ? e->icmp_code : -1, it);
 			if (!n_twins) {
 				plan_add_finding(
 				    c, FIND_WARNING, 3, acl->network_acl_id, "unmapped-icmp",

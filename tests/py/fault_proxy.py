@@ -88,6 +88,9 @@ class FaultProxy:
         self.drop_action = None
         # SSM DescribeInstanceInformation, which moto lacks: {instance id: platform dict}
         self.ssm_instances = None
+        # SSM GetCommandInvocation outcomes moto cannot produce (it reports Success for
+        # everything): {instance id: "Failed" | "TimedOut" | ...}
+        self.command_status = {}
         # instance state as the calls that went through say it: what a stop does to a fleet
         self.stopped = {}  # instance id -> time of its StopInstances
         self.max_stopped = 0  # most instances stopped by calls at one time
@@ -278,6 +281,15 @@ class FaultProxy:
             code, status = self.fail_actions[action]
             self.count(action, code)
             return self.reply(req, status, FAULT_XML % (code.encode(), rid))
+        if action == "GetCommandInvocation" and self.command_status:
+            req_json = json.loads(body or b"{}")
+            status = self.command_status.get(req_json.get("InstanceId"))
+            if status:
+                self.count(action, "ok")
+                return self.reply(req, 200, json.dumps({
+                    "CommandId": req_json.get("CommandId"), "InstanceId": req_json.get("InstanceId"),
+                    "Status": status, "StandardErrorContent": "dhclient: no lease\n"}).encode(),
+                    [("Content-Type", "application/x-amz-json-1.1")])
         with self.lock:
             roll = self.rng.random()
         if roll < self.p5xx:

@@ -239,6 +239,33 @@ def test_step6_guest_config_through_ssm_once(proxied, tmp_path):
     assert "mutating calls: 0" in out.stdout and proxy.calls("SendCommand") == 0
 
 
+def test_step6_records_only_a_command_that_succeeded(proxied, tmp_path):
+    """A command that fails in the guest is reported and not recorded, so a later reconcile
+    sends it again; once it succeeds, the tag records it."""
+    moto, proxy, env = proxied
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy.ssm_instances = {ids["web"]: {"PingStatus": "Online", "PlatformType": "Linux",
+                                        "PlatformName": "Ubuntu", "PlatformVersion": "14.04"}}
+    proxy.command_status = {ids["web"]: "Failed"}
+    pol = json.load(open(POLICY))
+    pol["guest_config"] = "ssm"
+    path = tmp_path / "ssm.json"
+    path.write_text(json.dumps(pol))
+    out = apply(env, ids["vpc"], policy=str(path), check=False)
+    assert out.returncode == 1
+    assert "SendCommand" in out.stdout and "Failed: dhclient: no lease" in out.stdout
+    web = ec2.describe_instances(InstanceIds=[ids["web"]])["Reservations"][0]["Instances"][0]
+    assert not any(t["Key"] == "dualstack:guest-config" for t in web.get("Tags", []))
+    proxy.command_status = {}
+    proxy.reset_counts()
+    apply(env, ids["vpc"], policy=str(path))
+    assert proxy.calls("SendCommand", "ok") == 1
+    web = ec2.describe_instances(InstanceIds=[ids["web"]])["Reservations"][0]["Instances"][0]
+    tag = {t["Key"]: t["Value"] for t in web.get("Tags", [])}.get("dualstack:guest-config", "")
+    assert tag.endswith(" Success"), tag
+
+
 def test_step6_asks_ssm_about_every_instance_not_just_the_first_50(proxied, tmp_path):
     """The InstanceIds filter of DescribeInstanceInformation takes 50 ids: 60 instances need
     two requests, and every one of them gets its command planned."""

@@ -181,8 +181,8 @@ static void test_guest_os_table(void)
 	    {"Linux", "Ubuntu", "14.04", GUEST_OS_UBUNTU_14},
 	    {"Linux", "Ubuntu", "16.04", GUEST_OS_UBUNTU_16},
 	    {"Linux", "Ubuntu", "22.04", GUEST_OS_CONFIGURED},
-	    {"Linux", "Red Hat Enterprise Linux Server", "7.9", GUEST_OS_RHEL_CENTOS},
-	    {"Linux", "CentOS Linux", "6.10", GUEST_OS_RHEL_CENTOS},
+	    {"Linux", "Red Hat Enterprise Linux Server", "7.9", GUEST_OS_RHEL_CENTOS_7},
+	    {"Linux", "CentOS Linux", "6.10", GUEST_OS_RHEL_CENTOS_6},
 	    {"Linux", "Red Hat Enterprise Linux", "9.2", GUEST_OS_CONFIGURED},
 	    {"Windows", "Microsoft Windows Server 2008 Datacenter", "6.0.6002",
 	     GUEST_OS_WINDOWS_OLD},
@@ -204,9 +204,70 @@ static void test_guest_os_table(void)
 	}
 }
 
+/* Linux scripts find the interface on the host; RHEL/CentOS 7 keeps cloud-init off it. */
+static void test_guest_scripts(void)
+{
+	static const enum guest_os linux_os[] = {GUEST_OS_AMAZON_LINUX_OLD, GUEST_OS_UBUNTU_14,
+						 GUEST_OS_UBUNTU_16, GUEST_OS_RHEL_CENTOS_6,
+						 GUEST_OS_RHEL_CENTOS_7};
+	for (size_t i = 0; i < sizeof(linux_os) / sizeof(linux_os[0]); i++) {
+		const char *const *c = guest_commands(linux_os[i]);
+		bool finds = false, uses_eth0 = false, leases = false;
+		for (size_t k = 0; c && c[k]; k++) {
+			finds |= strstr(c[k], "route show to default") != NULL;
+			uses_eth0 |= strstr(c[k], "eth0") != NULL;
+			leases |= strstr(c[k], "dhclient -6") != NULL;
+		}
+		CHECK_MSG(finds && !uses_eth0 && leases, "%s: interface %s, eth0 %s, lease %s",
+			  guest_os_name(linux_os[i]), finds ? "found" : "not found",
+			  uses_eth0 ? "hard-coded" : "not used", leases ? "asked" : "not asked");
+	}
+	bool cloud_init = false;
+	for (const char *const *c = guest_commands(GUEST_OS_RHEL_CENTOS_7); c && *c; c++)
+		cloud_init |= strstr(*c, "/etc/cloud/cloud.cfg.d/") != NULL;
+	CHECK(cloud_init);
+	CHECK_STR(guest_document(GUEST_OS_WINDOWS_OLD), "AWS-RunPowerShellScript");
+	CHECK_STR(guest_document(GUEST_OS_UBUNTU_16), "AWS-RunShellScript");
+}
+
+/* The ICMP table (RFC 4443 numbers, RFC 4890 on what must pass). */
+static void test_icmp_table(void)
+{
+	static const struct {
+		int type, code, n;
+		struct icmp_twin want[2];
+	} cases[] = {
+	    {-1, -1, 1, {{-1, -1}}},	   /* all */
+	    {8, -1, 1, {{128, -1}}},	   /* echo request */
+	    {8, 0, 1, {{128, 0}}},	   /* echo request, code 0 */
+	    {0, -1, 1, {{129, -1}}},	   /* echo reply */
+	    {11, 0, 1, {{3, 0}}},	   /* time exceeded in transit */
+	    {11, 1, 1, {{3, 1}}},	   /* fragment reassembly time exceeded */
+	    {3, -1, 2, {{1, -1}, {2, 0}}}, /* unreachable: and packet too big (PMTUD) */
+	    {3, 4, 1, {{2, 0}}},	   /* fragmentation needed = packet too big */
+	    {3, 3, 0, {{0, 0}}},	   /* port unreachable: the codes differ */
+	    {13, -1, 0, {{0, 0}}},	   /* timestamp: no twin */
+	    {5, -1, 0, {{0, 0}}},	   /* redirect: no twin */
+	    {8, 3, 0, {{0, 0}}},	   /* echo with a code that does not exist */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct icmp_twin got[2] = {{0, 0}, {0, 0}};
+		int n = plan_icmp_twins(cases[i].type, cases[i].code, got);
+		CHECK_MSG(n == cases[i].n, "icmp %d/%d: %d twins, want %d", cases[i].type,
+			  cases[i].code, n, cases[i].n);
+		for (int k = 0; k < n && k < cases[i].n; k++)
+			CHECK_MSG(got[k].type == cases[i].want[k].type &&
+				      got[k].code == cases[i].want[k].code,
+				  "icmp %d/%d twin %d: %d/%d", cases[i].type, cases[i].code, k,
+				  got[k].type, got[k].code);
+	}
+}
+
 void test_plan(void)
 {
 	test_guest_os_table();
+	test_guest_scripts();
+	test_icmp_table();
 	char path[512];
 	snprintf(path, sizeof(path), "%s/plan", check_fixtures);
 	DIR *d = opendir(path);
