@@ -117,11 +117,14 @@ def test_reads_are_batched(proxied):
     proxy.reset_counts()
     plan_json(env, ids["vpc"])
     describes = {a: n["ok"] for a, n in proxy.actions().items() if a.startswith("Describe")}
-    # one call per kind for the VPC (the fixture fits one page), never one per resource
+    # one call per kind for the VPC (the fixture fits one page), never one per resource;
+    # step 4's facts only for what a resize would stop: the AMIs and zones of those instances,
+    # and their stop protection (the one per-instance read: the database here)
     assert describes == {k: 1 for k in (
         "DescribeVpcs", "DescribeSubnets", "DescribeRouteTables", "DescribeInternetGateways",
         "DescribeEgressOnlyInternetGateways", "DescribeSecurityGroups", "DescribeNetworkAcls",
-        "DescribeInstances", "DescribeInstanceTypes")}, describes
+        "DescribeInstances", "DescribeInstanceTypes", "DescribeImages",
+        "DescribeInstanceTypeOfferings", "DescribeInstanceAttribute")}, describes
 
 
 def test_dry_run_changes_nothing_and_lists_exactly_the_calls(proxied, tmp_path):
