@@ -481,22 +481,20 @@ static int sts_decode(const struct http_response *resp, const char *endpoint, st
 	return DS_OK;
 }
 
-static int sts_call(const struct creds_env *env, const struct aws_creds *signer_creds,
-		    const char *region, const char *body, size_t body_len, struct aws_creds *out,
-		    char *err, size_t len)
+/* Signs (when signer_creds) and sends an STS Query request; resp holds the answer. */
+static int sts_fetch(const struct creds_env *env, const struct aws_creds *signer_creds,
+		     const char *region, const char *body, size_t body_len,
+		     struct http_response *resp, char *endpoint, size_t endpoint_size)
 {
-	char endpoint[1024];
 	struct aws_signed signed_req;
-	struct http_response resp;
 	const char *const *headers = NULL;
 	const char *plain[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8"};
 	size_t n_headers = 1;
 	struct sigv4_signer *signer = NULL;
 	int rc = DS_OK;
 
-	memset(&resp, 0, sizeof(resp));
 	aws_signed_init(&signed_req);
-	creds_endpoint(env, "sts", region, endpoint, sizeof(endpoint));
+	creds_endpoint(env, "sts", region, endpoint, endpoint_size);
 	headers = plain;
 	if (signer_creds) {
 		signer = sigv4_signer_new();
@@ -518,13 +516,74 @@ static int sts_call(const struct creds_env *env, const struct aws_creds *signer_
 	    .timeout_ms = 10000,
 	    .max_body = 256 * 1024,
 	};
-	rc = env->fetch(&req, &resp);
-	if (!rc || resp.transport_error)
-		rc = sts_decode(&resp, endpoint, out, err, len);
+	rc = env->fetch(&req, resp);
 out:
-	http_response_cleanup(&resp);
 	aws_signed_cleanup(&signed_req);
 	sigv4_signer_free(signer);
+	return rc;
+}
+
+static int sts_call(const struct creds_env *env, const struct aws_creds *signer_creds,
+		    const char *region, const char *body, size_t body_len, struct aws_creds *out,
+		    char *err, size_t len)
+{
+	char endpoint[1024];
+	struct http_response resp;
+	memset(&resp, 0, sizeof(resp));
+	int rc =
+	    sts_fetch(env, signer_creds, region, body, body_len, &resp, endpoint, sizeof(endpoint));
+	if (!rc || resp.transport_error)
+		rc = sts_decode(&resp, endpoint, out, err, len);
+	http_response_cleanup(&resp);
+	return rc;
+}
+
+struct caller_identity {
+	char account[32];
+	char arn[512];
+};
+static const struct xml_field identity_fields[] = {
+    F_STR(struct caller_identity, "Account", account),
+    F_STR(struct caller_identity, "Arn", arn),
+};
+static const struct xml_schema identity_schema = {sizeof(struct caller_identity), identity_fields,
+						  2};
+static const struct xml_field identity_root_fields[] = {
+    F_INLINE("GetCallerIdentityResult", identity_schema),
+};
+static const struct xml_schema identity_root = {sizeof(struct caller_identity),
+						identity_root_fields, 1};
+
+int sts_get_caller_identity(const struct creds_env *env, const struct aws_creds *creds,
+			    const char *region, char *account, size_t size, char *err,
+			    size_t err_len)
+{
+	static const char body[] = "Action=GetCallerIdentity&Version=2011-06-15";
+	char endpoint[1024], xerr[256];
+	struct http_response resp;
+	struct caller_identity id;
+	memset(&resp, 0, sizeof(resp));
+	memset(&id, 0, sizeof(id));
+	int rc = sts_fetch(env, creds, region, body, sizeof(body) - 1, &resp, endpoint,
+			   sizeof(endpoint));
+	if (rc || resp.transport_error) {
+		set_err(err, err_len, "sts %s: %s", endpoint,
+			resp.transport_error ? resp.transport_msg : ds_strerror(rc));
+		rc = rc ? rc : resp.transport_error;
+	} else if (resp.status != 200) {
+		struct ec2_error e;
+		ec2_xml_decode_error((int)resp.status, resp.body.data, resp.body.len, &e);
+		set_err(err, err_len, "sts GetCallerIdentity: %s: %s", e.code, e.message);
+		rc = DS_ECREDS;
+	} else if (ec2_xml_decode(&identity_root, &id, resp.body.data, resp.body.len, NULL, xerr,
+				  sizeof(xerr)) ||
+		   strlen(id.account) >= size || !id.account[0]) {
+		set_err(err, err_len, "sts GetCallerIdentity: unreadable answer%s%s", "", "");
+		rc = DS_ECREDS;
+	} else {
+		memcpy(account, id.account, strlen(id.account) + 1);
+	}
+	http_response_cleanup(&resp);
 	return rc;
 }
 
@@ -596,6 +655,7 @@ struct role_entry {
 
 struct creds_cache {
 	const struct creds_env *env;
+	char session_name[65]; /* AssumeRole's RoleSessionName: in CloudTrail, says who */
 	char region[64];
 	struct aws_creds base;
 	int have_base;
@@ -609,8 +669,22 @@ struct creds_cache *creds_cache_new(const struct creds_env *env, const char *reg
 	if (!c)
 		return NULL;
 	c->env = env;
+	snprintf(c->session_name, sizeof(c->session_name), "dualstackd");
 	snprintf(c->region, sizeof(c->region), "%s", region ? region : "us-east-1");
 	return c;
+}
+
+void creds_cache_set_session_name(struct creds_cache *c, const char *replica)
+{
+	/* RoleSessionName is [\w+=,.@-]{2,64}: anything else becomes '-' */
+	int n = snprintf(c->session_name, sizeof(c->session_name), "dualstackd-%s", replica);
+	for (int i = 0; i < n && c->session_name[i]; i++) {
+		char ch = c->session_name[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || strchr("_+=,.@-", ch);
+		if (!ok)
+			c->session_name[i] = '-';
+	}
 }
 
 void creds_cache_free(struct creds_cache *c)
@@ -687,7 +761,8 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 	if (rc)
 		return rc;
 	struct aws_creds next;
-	rc = sts_assume_role(c->env, base, c->region, role_arn, "dualstackd", &next, err, err_len);
+	rc = sts_assume_role(c->env, base, c->region, role_arn, c->session_name, &next, err,
+			     err_len);
 	if (rc) {
 		if (e && e->valid && e->creds.expires_at > c->env->now()) {
 			*out = &e->creds;
@@ -795,7 +870,7 @@ int creds_cache_role_async(struct creds_cache *c, struct http_client *http, cons
 		r->c = c;
 		snprintf(r->role_arn, sizeof(r->role_arn), "%s", role_arn);
 		creds_endpoint(c->env, "sts", c->region, r->endpoint, sizeof(r->endpoint));
-		rc = assume_role_body(&body, role_arn, "dualstackd");
+		rc = assume_role_body(&body, role_arn, c->session_name);
 	}
 	if (!rc)
 		rc = aws_query_sign(signer, base, "sts", c->region, r->endpoint, body.data,

@@ -46,6 +46,8 @@ struct creds_cache;
 
 struct creds_cache *creds_cache_new(const struct creds_env *env, const char *region);
 void creds_cache_free(struct creds_cache *c);
+/* AssumeRole sessions are named "dualstackd-<replica>" (CloudTrail then says which replica). */
+void creds_cache_set_session_name(struct creds_cache *c, const char *replica);
 /* The controller's own credentials, refreshed when within the refresh margin of expiry. */
 int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err,
 		     size_t err_len);
@@ -72,6 +74,11 @@ int sts_assume_role_with_web_identity(const struct creds_env *env, const char *r
 				      const char *role_arn, const char *session_name,
 				      const char *token, struct aws_creds *out, char *err,
 				      size_t err_len);
+
+/* The account of creds (STS GetCallerIdentity). */
+int sts_get_caller_identity(const struct creds_env *env, const struct aws_creds *creds,
+			    const char *region, char *account, size_t size, char *err,
+			    size_t err_len);
 
 /* Parses an ISO 8601 UTC time ("2026-11-26T07:00:00Z", fractions allowed); -1 if invalid. */
 time_t creds_parse_iso8601(const char *s);

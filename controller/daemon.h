@@ -7,6 +7,7 @@
 #ifndef DS_DAEMON_H
 #define DS_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct daemon_config {
@@ -26,6 +27,9 @@ struct daemon_config {
 	double resync_initial_delay_s; /* first resync after start (default 10 s, jittered) */
 	int max_concurrent_reconciles;
 	size_t max_queued_vpcs;
+	double revoke_timeout_s;   /* how long a handover waits for running reconciles */
+	int work_topic_partitions; /* when the work topic is created: 0 = the broker's default */
+	bool watch_policy;	   /* reload when the policy file changes (default true) */
 };
 
 /* Parses the config file (JSON or YAML); errors name the file and the key. */

@@ -126,6 +126,28 @@ int daemon_config_load(const char *path, struct daemon_config *cfg, char *err, s
 	cfg->max_concurrent_reconciles = cJSON_IsNumber(mc) ? (int)mc->valuedouble : 8;
 	const cJSON *mq = cJSON_GetObjectItemCaseSensitive(root, "max_queued_vpcs");
 	cfg->max_queued_vpcs = cJSON_IsNumber(mq) ? (size_t)mq->valuedouble : 100000;
+	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "revoke_timeout_s");
+	cfg->revoke_timeout_s = cJSON_IsNumber(rt) ? rt->valuedouble : 60;
+	const cJSON *wp = cJSON_GetObjectItemCaseSensitive(k, "work_topic_partitions");
+	cfg->work_topic_partitions = cJSON_IsNumber(wp) ? (int)wp->valuedouble : 0;
+	const cJSON *wpol = cJSON_GetObjectItemCaseSensitive(root, "watch_policy");
+	cfg->watch_policy = !cJSON_IsFalse(wpol);
+	/* a handover must end well inside the group's rebalance timeout (max.poll.interval.ms):
+	 * past it the broker removes this member and hands its partitions on regardless */
+	const cJSON *mpi = cJSON_GetObjectItemCaseSensitive(props, "max.poll.interval.ms");
+	double max_poll_s = cJSON_IsString(mpi) ? strtod(mpi->valuestring, NULL) / 1000 : 300;
+	if (!rc && (cfg->revoke_timeout_s < 1 || cfg->revoke_timeout_s > max_poll_s - 30)) {
+		snprintf(err, err_len,
+			 "%s: $.revoke_timeout_s: expected 1 to %.0f s (30 s under "
+			 "max.poll.interval.ms), got %g",
+			 path, max_poll_s - 30, cfg->revoke_timeout_s);
+		rc = -1;
+	}
+	if (!rc && (cfg->work_topic_partitions < 0 || cfg->work_topic_partitions > 10000)) {
+		snprintf(err, err_len, "%s: $.kafka.work_topic_partitions: expected 0 to 10000",
+			 path);
+		rc = -1;
+	}
 	if (!rc && (cfg->resync_interval_s < 10 || cfg->max_concurrent_reconciles < 1)) {
 		snprintf(err, err_len,
 			 "%s: resync_interval_s must be >= 10 and "

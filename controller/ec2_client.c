@@ -32,6 +32,8 @@ struct ec2_client {
 	size_t pending;
 	void (*observer)(void *ud, const char *action, const char *outcome);
 	void *observer_ud;
+	void (*creds_error)(void *ud, const char *err);
+	void *creds_error_ud;
 };
 
 struct ec2_call_state {
@@ -159,6 +161,26 @@ static void finish(struct ec2_call_state *st, struct ec2_result *res)
 	call_free(st);
 }
 
+void ec2_client_set_budget(struct ec2_client *c, double budget)
+{
+	if (budget <= 0 || budget > 1)
+		return;
+	c->opt.budget = budget;
+	for (size_t i = 0; i < c->n_slots; i++) {
+		struct ec2_bucket_spec spec = ec2_bucket_spec_of(c->slots[i].cat);
+		spec.size *= c->opt.bucket_scale;
+		spec.refill_per_s *= c->opt.bucket_scale;
+		rate_bucket_set_budget(&c->slots[i].bucket, spec, budget, ev_now(c->loop));
+	}
+}
+
+void ec2_client_on_credentials_error(struct ec2_client *c, void (*fn)(void *ud, const char *err),
+				     void *ud)
+{
+	c->creds_error = fn;
+	c->creds_error_ud = ud;
+}
+
 void ec2_client_observe(struct ec2_client *c,
 			void (*fn)(void *ud, const char *action, const char *outcome), void *ud)
 {
@@ -186,7 +208,12 @@ static void fail_local(struct ec2_call_state *st, const char *code, const char *
 	res.rc = DS_EAWS;
 	snprintf(res.err.code, sizeof(res.err.code), "%s", code);
 	snprintf(res.err.message, sizeof(res.err.message), "%s", msg);
-	res.err.cls = EC2_FATAL;
+	/* no credentials now is a passing state (a refresh failed, STS is down): the call was
+	 * not sent, and the caller retries later - it never rolls a resize back */
+	bool creds = !strcmp(code, "CredentialsError");
+	res.err.cls = creds ? EC2_TRANSIENT : EC2_FATAL;
+	if (creds && st->c->creds_error)
+		st->c->creds_error(st->c->creds_error_ud, msg);
 	finish(st, &res);
 }
 

@@ -63,6 +63,11 @@ struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_tar
 				      enum ec2_category cat);
 size_t ec2_client_pending(const struct ec2_client *c);
 
+/* Changes the budget (fraction of each EC2 bucket) of every bucket, now and to come. */
+void ec2_client_set_budget(struct ec2_client *c, double budget);
+/* Tells about credentials that could not be had (for readiness). */
+void ec2_client_on_credentials_error(struct ec2_client *c, void (*fn)(void *ud, const char *err),
+				     void *ud);
 /* Observes every call's final outcome ("ok" or its class) - for metrics. */
 void ec2_client_observe(struct ec2_client *c,
 			void (*fn)(void *ud, const char *action, const char *outcome), void *ud);

@@ -1,10 +1,16 @@
 /* Each client's queue writes a byte to a pipe when it becomes non-empty
  * (rd_kafka_queue_io_event_enable); an ev_io on the pipe drains the queue completely, so no
- * event is left waiting and nothing polls on a timer. */
+ * event is left waiting and nothing polls on a timer.
+ *
+ * Two consumers: one for the input topics (group `group`) and one for the work topic (group
+ * `group.work`). The work topic is how VPCs are split among replicas, so its partitions must
+ * be balanced among them on their own: one group over every topic lets the sticky assignor
+ * give one replica all the input partitions and another all the work. */
 #include "kafka.h"
 
 #include <fcntl.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +24,41 @@ struct qwatch {
 	rd_kafka_queue_t *q;
 };
 
+struct kafka;
+
+/* One consumer-group member. */
+struct consumer {
+	struct kafka *k;
+	rd_kafka_t *rk;
+	struct qwatch q;
+	char group[256];
+	bool holds_revokes;			   /* revoke_wait applies (the work topic) */
+	rd_kafka_topic_partition_list_t *revoking; /* held by revoke_wait */
+	bool revoking_cooperative;
+};
+
+enum { INPUT, WORK, N_CONSUMERS };
+
 struct kafka {
 	struct ev_loop *loop;
 	struct kafka_callbacks cb;
 	int (*oauth_token)(void *, char *, size_t, int64_t *, char *, size_t, char *, size_t);
 	void *oauth_ud;
-	rd_kafka_t *consumer;
+	struct consumer consumers[N_CONSUMERS];
+	char work_topic[256];
 	rd_kafka_t *producer;
 	rd_kafka_t *mock_owner; /* holds the embedded cluster */
 	rd_kafka_mock_cluster_t *mock;
 	char bootstrap[512];
-	struct qwatch cq, pq;
+	struct qwatch pq;
 	bool closed;
+	/* group membership, counted on a thread */
+	struct ev_async members_async;
+	pthread_t members_thread;
+	bool members_running;
+	int members_result;
+	void (*members_done)(void *ud, int members);
+	void *members_ud;
 };
 
 static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t err_len)
@@ -40,6 +69,60 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, s
 		return -1;
 	}
 	return 0;
+}
+
+/* Properties that only a consumer (or only a producer) reads: `properties` holds both kinds,
+ * and each client gets its own (librdkafka warns about the others at every start). */
+static const char *const consumer_only[] = {
+    "group.",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "partition.assignment.strategy",
+    "fetch.",
+    "queued.",
+    "isolation.level",
+    "check.crcs",
+    "enable.partition.eof",
+    "coordinator.query.interval.ms",
+    "consume.callback.max.messages",
+    "allow.auto.create.topics",
+    "offset.store.",
+};
+static const char *const producer_only[] = {
+    "acks",
+    "request.required.acks",
+    "linger.ms",
+    "queue.buffering.",
+    "batch.",
+    "compression.",
+    "enable.idempotence",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "transactional.id",
+    "transaction.timeout.ms",
+    "partitioner",
+    "sticky.partitioning.linger.ms",
+    "retry.backoff.",
+    "message.send.max.retries",
+    "retries",
+    "delivery.report.only.error",
+    "enable.gapless.guarantee",
+    "queue.buffering.max.",
+};
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(list[i]);
+		if (list[i][l - 1] == '.' ? !strncmp(name, list[i], l) : !strcmp(name, list[i]))
+			return true;
+	}
+	return false;
 }
 
 static int apply_properties(rd_kafka_conf_t *conf, const cJSON *props, bool consumer, char *err,
@@ -53,11 +136,15 @@ static int apply_properties(rd_kafka_conf_t *conf, const cJSON *props, bool cons
 				 p->string);
 			return -1;
 		}
+		if (consumer ? in_list(p->string, producer_only,
+				       sizeof(producer_only) / sizeof(producer_only[0]))
+			     : in_list(p->string, consumer_only,
+				       sizeof(consumer_only) / sizeof(consumer_only[0])))
+			continue;
 		char e[256];
 		rd_kafka_conf_res_t r =
 		    rd_kafka_conf_set(conf, p->string, p->valuestring, e, sizeof(e));
-		/* consumer-only properties are refused by nothing, but keep both clients quiet */
-		if (r != RD_KAFKA_CONF_OK && consumer) {
+		if (r != RD_KAFKA_CONF_OK) {
 			snprintf(err, err_len, "kafka property %s: %s", p->string, e);
 			return -1;
 		}
@@ -74,12 +161,13 @@ static void drain_pipe(int fd)
 
 static void on_consumer_io(struct ev_loop *loop, struct ev_io *w, int revents)
 {
-	struct kafka *k = (struct kafka *)((char *)w - offsetof(struct kafka, cq));
+	struct consumer *c = (struct consumer *)((char *)w - offsetof(struct consumer, q));
+	struct kafka *k = c->k;
 	(void)loop;
 	(void)revents;
-	drain_pipe(k->cq.fds[0]);
+	drain_pipe(c->q.fds[0]);
 	rd_kafka_message_t *m;
-	while (!k->closed && (m = rd_kafka_consumer_poll(k->consumer, 0)) != NULL) {
+	while (!k->closed && (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL) {
 		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_kv("warn", "kafka consumer error", "error", rd_kafka_message_errstr(m),
 			       NULL);
@@ -148,10 +236,13 @@ static int set_oauth(struct kafka *k, rd_kafka_conf_t *conf, char *err, size_t e
 	return 0;
 }
 
+static void on_members(struct ev_loop *loop, struct ev_async *w, int revents);
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-	struct kafka *k = opaque;
+	struct consumer *c = opaque;
+	struct kafka *k = c->k;
 	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (cooperative)
@@ -162,14 +253,74 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			k->cb.assigned(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
 		return;
 	}
-	/* revoked: the partitions' in-flight work belongs to their next owner now */
+	if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+		/* a failed rebalance: librdkafka wants the assignment cleared */
+		log_kv("warn", "kafka rebalance failed", "error", rd_kafka_err2str(err), NULL);
+		for (int i = 0; i < parts->cnt && k->cb.revoked; i++)
+			k->cb.revoked(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
+		if (cooperative)
+			rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+		else
+			rd_kafka_assign(rk, NULL);
+		return;
+	}
+	/* revoked: nothing new starts for the partitions; their running work may have to end
+	 * first (revoke_wait), and the group waits for us - within max.poll.interval.ms */
 	for (int i = 0; i < parts->cnt; i++)
 		if (k->cb.revoked)
 			k->cb.revoked(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
+	if (c->holds_revokes && k->cb.revoke_wait && k->cb.revoke_wait(k->cb.ud)) {
+		if (c->revoking) /* a second revoke while one is held: one list */
+			for (int i = 0; i < parts->cnt; i++)
+				rd_kafka_topic_partition_list_add(
+				    c->revoking, parts->elems[i].topic, parts->elems[i].partition);
+		else
+			c->revoking = rd_kafka_topic_partition_list_copy(parts);
+		c->revoking_cooperative = cooperative;
+		return;
+	}
 	if (cooperative)
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
 	else
 		rd_kafka_assign(rk, NULL);
+}
+
+void kafka_revoke_done(struct kafka *k)
+{
+	struct consumer *c = &k->consumers[WORK];
+	if (!c->revoking)
+		return;
+	if (c->revoking_cooperative)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(c->rk, c->revoking));
+	else
+		rd_kafka_assign(c->rk, NULL);
+	rd_kafka_topic_partition_list_destroy(c->revoking);
+	c->revoking = NULL;
+}
+
+static void report_error(struct kafka *k, rd_kafka_t *rk, int err, const char *reason)
+{
+	int fatal = 0;
+	char fr[512];
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		err = rd_kafka_fatal_error(rk, fr, sizeof(fr));
+		reason = fr;
+		fatal = 1;
+	}
+	if (k->cb.error)
+		k->cb.error(k->cb.ud, (rd_kafka_resp_err_t)err, reason, fatal);
+	else
+		log_kv("warn", "kafka error", "error", reason, NULL);
+}
+
+static void on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	report_error(opaque, rk, err, reason);
+}
+
+static void on_consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	report_error(((struct consumer *)opaque)->k, rk, err, reason);
 }
 
 /* Creates the topics that do not exist yet; an operator who pre-created them (or denies
@@ -183,8 +334,12 @@ static void ensure_topics(rd_kafka_t *rk, const struct kafka_options *opt)
 	rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	for (size_t i = 0; nt && i < n; i++) {
-		nt[i] = rd_kafka_NewTopic_new(opt->ensure_topics[i], opt->new_topic_partitions, -1,
-					      e, sizeof(e));
+		int parts = opt->partitioned_topic &&
+				    !strcmp(opt->partitioned_topic, opt->ensure_topics[i]) &&
+				    opt->partitioned_count > 0
+				? opt->partitioned_count
+				: opt->new_topic_partitions;
+		nt[i] = rd_kafka_NewTopic_new(opt->ensure_topics[i], parts, -1, e, sizeof(e));
 		if (!nt[i]) {
 			log_kv("warn", "cannot describe a new topic", "topic",
 			       opt->ensure_topics[i], "error", e, NULL);
@@ -223,19 +378,77 @@ static void ensure_topics(rd_kafka_t *rk, const struct kafka_options *opt)
 	rd_kafka_queue_destroy(q);
 }
 
+/* A consumer-group member subscribed to topics, its queue bridged onto the loop. */
+static int start_consumer(struct kafka *k, struct consumer *c, const struct kafka_options *opt,
+			  const char *group, const char *const *topics, size_t n_topics,
+			  bool holds_revokes, char *err, size_t err_len)
+{
+	char e[512];
+	rd_kafka_conf_t *cc = rd_kafka_conf_new();
+	snprintf(c->group, sizeof(c->group), "%s", group);
+	c->holds_revokes = holds_revokes;
+	if (set(cc, "bootstrap.servers", k->bootstrap, err, err_len) ||
+	    set(cc, "group.id", group, err, err_len) ||
+	    /* at-least-once: only offsets whose work is finished are stored, then committed */
+	    set(cc, "enable.auto.offset.store", "false", err, err_len) ||
+	    set(cc, "enable.auto.commit", "true", err, err_len) ||
+	    set(cc, "auto.commit.interval.ms", "500", err, err_len) ||
+	    set(cc, "auto.offset.reset", "earliest", err, err_len) ||
+	    /* the internal topics may not exist yet: let the subscription create them (the
+	     * operator pre-creates them with the partitions they want in production) */
+	    set(cc, "allow.auto.create.topics", "true", err, err_len) ||
+	    set(cc, "topic.metadata.refresh.interval.ms", "5000", err, err_len) ||
+	    /* a rebalance moves only the partitions that change owner, and a revoke waits for
+	     * their reconciles (the operator may choose another assignor in properties) */
+	    set(cc, "partition.assignment.strategy", "cooperative-sticky", err, err_len) ||
+	    set_oauth(k, cc, err, err_len) ||
+	    apply_properties(cc, opt->properties, true, err, err_len)) {
+		rd_kafka_conf_destroy(cc);
+		return -1;
+	}
+	rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+	rd_kafka_conf_set_error_cb(cc, on_consumer_error);
+	rd_kafka_conf_set_opaque(cc, c);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof(e));
+	if (!c->rk) {
+		rd_kafka_conf_destroy(cc);
+		snprintf(err, err_len, "kafka consumer: %s", e);
+		return -1;
+	}
+	rd_kafka_poll_set_consumer(c->rk);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n_topics);
+	for (size_t i = 0; i < n_topics; i++)
+		rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (se) {
+		snprintf(err, err_len, "kafka subscribe: %s", rd_kafka_err2str(se));
+		return -1;
+	}
+	if (watch_queue(k, &c->q, rd_kafka_queue_get_consumer(c->rk), on_consumer_io)) {
+		snprintf(err, err_len, "pipe: %m");
+		return -1;
+	}
+	return 0;
+}
+
 struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 			const struct kafka_callbacks *cb, char *err, size_t err_len)
 {
 	char e[512];
 	struct kafka *k = calloc(1, sizeof(*k));
-	rd_kafka_conf_t *cc = NULL, *pc = NULL;
+	rd_kafka_conf_t *pc = NULL;
 	if (!k)
 		return NULL;
 	k->loop = loop;
 	k->cb = *cb;
 	k->oauth_token = opt->oauth_token;
 	k->oauth_ud = opt->oauth_ud;
-	k->cq.fds[0] = k->cq.fds[1] = k->pq.fds[0] = k->pq.fds[1] = -1;
+	k->pq.fds[0] = k->pq.fds[1] = -1;
+	for (int i = 0; i < N_CONSUMERS; i++) {
+		k->consumers[i].k = k;
+		k->consumers[i].q.fds[0] = k->consumers[i].q.fds[1] = -1;
+	}
 	snprintf(k->bootstrap, sizeof(k->bootstrap), "%s", opt->brokers);
 
 	if (!strcmp(opt->brokers, "mock")) {
@@ -251,31 +464,6 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 			 rd_kafka_mock_cluster_bootstraps(k->mock));
 	}
 
-	cc = rd_kafka_conf_new();
-	if (set(cc, "bootstrap.servers", k->bootstrap, err, err_len) ||
-	    set(cc, "group.id", opt->group, err, err_len) ||
-	    /* at-least-once: only offsets whose work is finished are stored, then committed */
-	    set(cc, "enable.auto.offset.store", "false", err, err_len) ||
-	    set(cc, "enable.auto.commit", "true", err, err_len) ||
-	    set(cc, "auto.commit.interval.ms", "500", err, err_len) ||
-	    set(cc, "auto.offset.reset", "earliest", err, err_len) ||
-	    /* the internal topics may not exist yet: let the subscription create them (the
-	     * operator pre-creates them with the partitions they want in production) */
-	    set(cc, "allow.auto.create.topics", "true", err, err_len) ||
-	    set(cc, "topic.metadata.refresh.interval.ms", "5000", err, err_len) ||
-	    set_oauth(k, cc, err, err_len) ||
-	    apply_properties(cc, opt->properties, true, err, err_len))
-		goto fail;
-	rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
-	rd_kafka_conf_set_opaque(cc, k);
-	k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof(e));
-	if (!k->consumer) {
-		snprintf(err, err_len, "kafka consumer: %s", e);
-		goto fail;
-	}
-	cc = NULL;
-	rd_kafka_poll_set_consumer(k->consumer);
-
 	pc = rd_kafka_conf_new();
 	if (set(pc, "bootstrap.servers", k->bootstrap, err, err_len) ||
 	    set(pc, "linger.ms", "1", err, err_len) ||
@@ -285,6 +473,7 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 	    apply_properties(pc, opt->properties, false, err, err_len))
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+	rd_kafka_conf_set_error_cb(pc, on_producer_error);
 	rd_kafka_conf_set_opaque(pc, k);
 	k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof(e));
 	if (!k->producer) {
@@ -295,25 +484,24 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 	if (!k->mock) /* the mock cluster creates topics on first use and has no Admin API */
 		ensure_topics(k->producer, opt);
 
-	rd_kafka_topic_partition_list_t *topics =
-	    rd_kafka_topic_partition_list_new((int)opt->n_topics);
-	for (size_t i = 0; i < opt->n_topics; i++)
-		rd_kafka_topic_partition_list_add(topics, opt->topics[i], RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t se = rd_kafka_subscribe(k->consumer, topics);
-	rd_kafka_topic_partition_list_destroy(topics);
-	if (se) {
-		snprintf(err, err_len, "kafka subscribe: %s", rd_kafka_err2str(se));
+	snprintf(k->work_topic, sizeof(k->work_topic), "%s",
+		 opt->work_topic ? opt->work_topic : "");
+	char work_group[300];
+	snprintf(work_group, sizeof(work_group), "%s.work", opt->group);
+	const char *work[] = {k->work_topic};
+	if (start_consumer(k, &k->consumers[INPUT], opt, opt->group, opt->topics, opt->n_topics,
+			   false, err, err_len) ||
+	    (k->work_topic[0] &&
+	     start_consumer(k, &k->consumers[WORK], opt, work_group, work, 1, true, err, err_len)))
 		goto fail;
-	}
-	if (watch_queue(k, &k->cq, rd_kafka_queue_get_consumer(k->consumer), on_consumer_io) ||
-	    watch_queue(k, &k->pq, rd_kafka_queue_get_main(k->producer), on_producer_io)) {
+	ev_async_init(&k->members_async, on_members);
+	ev_async_start(k->loop, &k->members_async);
+	if (watch_queue(k, &k->pq, rd_kafka_queue_get_main(k->producer), on_producer_io)) {
 		snprintf(err, err_len, "pipe: %m");
 		goto fail;
 	}
 	return k;
 fail:
-	if (cc)
-		rd_kafka_conf_destroy(cc);
 	if (pc)
 		rd_kafka_conf_destroy(pc);
 	kafka_free(k);
@@ -339,23 +527,132 @@ int kafka_produce(struct kafka *k, const char *topic, const char *key, const voi
 	return 0;
 }
 
+/* The consumer a topic belongs to. */
+static struct consumer *consumer_of(struct kafka *k, const char *topic)
+{
+	return k->work_topic[0] && !strcmp(topic, k->work_topic) ? &k->consumers[WORK]
+								 : &k->consumers[INPUT];
+}
+
 void kafka_store_offset(struct kafka *k, const char *topic, int32_t partition, int64_t offset)
 {
+	rd_kafka_t *rk = consumer_of(k, topic)->rk;
+	if (!rk)
+		return;
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
-	rd_kafka_resp_err_t e = rd_kafka_offsets_store(k->consumer, l);
+	rd_kafka_resp_err_t e = rd_kafka_offsets_store(rk, l);
 	if (e && e != RD_KAFKA_RESP_ERR__STATE) /* __STATE: no longer assigned */
 		log_kv("warn", "offset store failed", "topic", topic, "error", rd_kafka_err2str(e),
 		       NULL);
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
+void kafka_pause_topic(struct kafka *k, const char *topic, bool pause)
+{
+	rd_kafka_t *rk = consumer_of(k, topic)->rk;
+	rd_kafka_topic_partition_list_t *parts = NULL, *mine;
+	if (!rk || rd_kafka_assignment(rk, &parts) || !parts)
+		return;
+	mine = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++)
+		if (!strcmp(parts->elems[i].topic, topic))
+			rd_kafka_topic_partition_list_add(mine, topic, parts->elems[i].partition);
+	if (mine->cnt) {
+		if (pause)
+			rd_kafka_pause_partitions(rk, mine);
+		else
+			rd_kafka_resume_partitions(rk, mine);
+	}
+	rd_kafka_topic_partition_list_destroy(mine);
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
+{
+	rd_kafka_t *rk = k->producer;
+	char e[256];
+	size_t bytes = 0;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_ConfigResource_t *res =
+	    rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_AdminOptions_t *ao =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, e, sizeof(e));
+	rd_kafka_DescribeConfigs(rk, &res, 1, ao, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	const rd_kafka_DescribeConfigs_result_t *r =
+	    ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+	size_t nres = 0;
+	const rd_kafka_ConfigResource_t **rs =
+	    r ? rd_kafka_DescribeConfigs_result_resources(r, &nres) : NULL;
+	for (size_t i = 0; i < nres && !rd_kafka_ConfigResource_error(rs[i]); i++) {
+		size_t nc = 0;
+		const rd_kafka_ConfigEntry_t **ce = rd_kafka_ConfigResource_configs(rs[i], &nc);
+		for (size_t c = 0; c < nc; c++)
+			if (!strcmp(rd_kafka_ConfigEntry_name(ce[c]), "max.message.bytes") &&
+			    rd_kafka_ConfigEntry_value(ce[c]))
+				bytes =
+				    (size_t)strtoull(rd_kafka_ConfigEntry_value(ce[c]), NULL, 10);
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(ao);
+	rd_kafka_ConfigResource_destroy(res);
+	rd_kafka_queue_destroy(q);
+	return bytes;
+}
+
+static void *count_members(void *arg)
+{
+	struct kafka *k = arg;
+	const struct rd_kafka_group_list *gl = NULL;
+	int members = 0;
+	/* the replicas are the members of the work group */
+	struct consumer *c = k->consumers[WORK].rk ? &k->consumers[WORK] : &k->consumers[INPUT];
+	if (!rd_kafka_list_groups(c->rk, c->group, &gl, 5000) && gl) {
+		for (int i = 0; i < gl->group_cnt; i++)
+			if (!strcmp(gl->groups[i].group, c->group))
+				members = gl->groups[i].member_cnt;
+		rd_kafka_group_list_destroy(gl);
+	}
+	k->members_result = members;
+	ev_async_send(k->loop, &k->members_async);
+	return NULL;
+}
+
+static void on_members(struct ev_loop *loop, struct ev_async *w, int revents)
+{
+	struct kafka *k = (struct kafka *)((char *)w - offsetof(struct kafka, members_async));
+	(void)loop;
+	(void)revents;
+	if (!k->members_running)
+		return;
+	pthread_join(k->members_thread, NULL);
+	k->members_running = false;
+	if (k->members_done)
+		k->members_done(k->members_ud, k->members_result);
+}
+
+void kafka_count_members(struct kafka *k, void (*done)(void *ud, int members), void *ud)
+{
+	if (k->members_running || k->mock) /* one at a time; the mock has no ListGroups */
+		return;
+	k->members_done = done;
+	k->members_ud = ud;
+	if (!pthread_create(&k->members_thread, NULL, count_members, k))
+		k->members_running = true;
+}
+
 void kafka_pause(struct kafka *k)
 {
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	if (!rd_kafka_assignment(k->consumer, &parts) && parts) {
-		rd_kafka_pause_partitions(k->consumer, parts);
-		rd_kafka_topic_partition_list_destroy(parts);
+	for (int i = 0; i < N_CONSUMERS; i++) {
+		rd_kafka_topic_partition_list_t *parts = NULL;
+		rd_kafka_t *rk = k->consumers[i].rk;
+		if (rk && !rd_kafka_assignment(rk, &parts) && parts) {
+			rd_kafka_pause_partitions(rk, parts);
+			rd_kafka_topic_partition_list_destroy(parts);
+		}
 	}
 }
 
@@ -376,9 +673,12 @@ void kafka_close(struct kafka *k, int timeout_ms)
 	if (k->producer)
 		rd_kafka_flush(k->producer, timeout_ms);
 	k->closed = true;
-	if (k->consumer) {
-		rd_kafka_commit(k->consumer, NULL, 0); /* what was stored, synchronously */
-		rd_kafka_consumer_close(k->consumer);
+	for (int i = 0; i < N_CONSUMERS; i++) {
+		rd_kafka_t *rk = k->consumers[i].rk;
+		if (!rk)
+			continue;
+		rd_kafka_commit(rk, NULL, 0); /* what was stored, synchronously */
+		rd_kafka_consumer_close(rk);
 	}
 }
 
@@ -399,10 +699,19 @@ void kafka_free(struct kafka *k)
 {
 	if (!k)
 		return;
-	unwatch(k, &k->cq);
+	if (k->members_running)
+		pthread_join(k->members_thread, NULL);
+	if (k->loop)
+		ev_async_stop(k->loop, &k->members_async);
+	for (int i = 0; i < N_CONSUMERS; i++) {
+		struct consumer *c = &k->consumers[i];
+		if (c->revoking)
+			rd_kafka_topic_partition_list_destroy(c->revoking);
+		unwatch(k, &c->q);
+		if (c->rk)
+			rd_kafka_destroy(c->rk);
+	}
 	unwatch(k, &k->pq);
-	if (k->consumer)
-		rd_kafka_destroy(k->consumer);
 	if (k->producer)
 		rd_kafka_destroy(k->producer);
 	if (k->mock)

@@ -21,19 +21,29 @@ struct kafka_callbacks {
 	void (*message)(void *ud, const rd_kafka_message_t *msg);
 	/* err is RD_KAFKA_RESP_ERR_NO_ERROR on success */
 	void (*delivered)(void *ud, void *opaque, rd_kafka_resp_err_t err);
+	/* Called for each revoked partition, then revoke_wait once: non-zero holds the revoke
+	 * (the partitions stay ours, the group waits) until kafka_revoke_done. */
 	void (*revoked)(void *ud, const char *topic, int32_t partition);
+	int (*revoke_wait)(void *ud);
 	void (*assigned)(void *ud, const char *topic, int32_t partition);
+	/* A client-level error (brokers down, authentication, TLS): fatal when the client cannot
+	 * go on. NULL: logged only. */
+	void (*error)(void *ud, rd_kafka_resp_err_t err, const char *reason, int fatal);
 };
 
 struct kafka_options {
-	const char *brokers; /* "host:port,..." or "mock" for an in-process cluster */
-	const char *group;
-	const char *const *topics;
+	const char *brokers;	   /* "host:port,..." or "mock" for an in-process cluster */
+	const char *group;	   /* the input topics' group; the work topic's is "<group>.work" */
+	const char *const *topics; /* input topics */
 	size_t n_topics;
+	const char *work_topic;		  /* consumed by a member of its own group (may be NULL) */
 	const cJSON *properties;	  /* string -> string, passed to librdkafka as they are */
 	const char *const *ensure_topics; /* created at start when missing (Admin API) */
 	size_t n_ensure_topics;
-	int new_topic_partitions; /* for those; -1: the broker's default */
+	int new_topic_partitions;      /* for those; -1: the broker's default */
+	const char *partitioned_topic; /* created with partitioned_count partitions (the work
+					  topic: one partition per replica to come) */
+	int partitioned_count;
 	/* SASL OAUTHBEARER token source (MSK IAM); NULL for none. Returns 0 and fills token,
 	 * *expiry_ms (ms since the epoch) and principal; librdkafka asks again before expiry. */
 	int (*oauth_token)(void *ud, char *token, size_t size, int64_t *expiry_ms, char *principal,
@@ -57,6 +67,16 @@ int kafka_produce(struct kafka *k, const char *topic, const char *key, const voi
 void kafka_store_offset(struct kafka *k, const char *topic, int32_t partition, int64_t offset);
 /* Stops fetching (drain on shutdown). */
 void kafka_pause(struct kafka *k);
+/* Pauses (or resumes) fetching from the assigned partitions of one topic (backpressure). */
+void kafka_pause_topic(struct kafka *k, const char *topic, bool pause);
+/* Completes a revoke that revoke_wait held. */
+void kafka_revoke_done(struct kafka *k);
+/* The most bytes one record of topic may hold (its max.message.bytes, else the broker's
+ * message.max.bytes); 0 when the broker does not say. Blocking: for start-up. */
+size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms);
+/* Live members of the consumer group (0 when unknown); asked on a thread, answered by a
+ * callback on the loop. */
+void kafka_count_members(struct kafka *k, void (*done)(void *ud, int members), void *ud);
 /* The bootstrap servers in use (the mock cluster's when brokers is "mock"). */
 const char *kafka_bootstrap(const struct kafka *k);
 size_t kafka_outq_len(const struct kafka *k);

@@ -81,6 +81,18 @@ void rate_bucket_init(struct rate_bucket *b, struct ec2_bucket_spec spec, double
 	b->rate_bucket_s = floor(now_s * 2) / 2;
 }
 
+void rate_bucket_set_budget(struct rate_bucket *b, struct ec2_bucket_spec spec, double budget,
+			    double now_s)
+{
+	rate_bucket_level(b, now_s); /* refill at the old rate up to now */
+	if (budget <= 0 || budget > 1)
+		budget = 1;
+	b->size = spec.size * budget - 1 < 1 ? 1 : spec.size * budget - 1;
+	b->refill_per_s = spec.refill_per_s * budget;
+	if (b->tokens > b->size)
+		b->tokens = b->size;
+}
+
 double rate_bucket_rate(const struct rate_bucket *b)
 {
 	if (b->adaptive_enabled && b->adaptive_rate_per_s < b->refill_per_s)

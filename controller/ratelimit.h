@@ -53,6 +53,9 @@ struct rate_bucket {
 
 void rate_bucket_init(struct rate_bucket *b, struct ec2_bucket_spec spec, double budget,
 		      double now_s);
+/* A new budget (a reload, or the group's membership changed): size and rate follow it. */
+void rate_bucket_set_budget(struct rate_bucket *b, struct ec2_bucket_spec spec, double budget,
+			    double now_s);
 /* Reserves a token: returns 0 if one is available now, else the seconds until the reserved
  * token will be (the bucket goes into debt, so waiting callers queue in order of arrival and
  * no two wake for the same token). */

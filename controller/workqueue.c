@@ -17,8 +17,10 @@ struct tickets {
 
 struct wq_item {
 	struct work_key key;
+	int32_t partition;
 	enum wq_state state;
 	bool dirty;
+	bool dropped; /* its partition was handed over while it ran */
 	int failures;
 	double not_before;
 	double queued_at;
@@ -66,6 +68,13 @@ struct wq *wq_new(size_t max_items, int max_running, int max_failures)
 	return q;
 }
 
+static void item_free(struct wq_item *it)
+{
+	free(it->next.v);
+	free(it->running.v);
+	free(it);
+}
+
 void wq_free(struct wq *q)
 {
 	if (!q)
@@ -74,9 +83,7 @@ void wq_free(struct wq *q)
 		struct wq_item *it = q->buckets[b];
 		while (it) {
 			struct wq_item *n = it->hnext;
-			free(it->next.v);
-			free(it->running.v);
-			free(it);
+			item_free(it);
 			it = n;
 		}
 	}
@@ -84,10 +91,25 @@ void wq_free(struct wq *q)
 	free(q);
 }
 
+/* Unlinks an item from the hash and frees it. */
+static void forget(struct wq *q, struct wq_item *it)
+{
+	for (struct wq_item **pp = &q->buckets[hash_key(&it->key) % WQ_BUCKETS]; *pp;
+	     pp = &(*pp)->hnext)
+		if (*pp == it) {
+			*pp = it->hnext;
+			break;
+		}
+	q->items--;
+	item_free(it);
+}
+
 double wq_backoff_s(int failures)
 {
 	if (failures <= 0)
 		return 0;
+	if (failures > 40)
+		return WQ_BACKOFF_MAX_S;
 	double d = WQ_BACKOFF_FIRST_S * ldexp(1, failures - 1);
 	return d > WQ_BACKOFF_MAX_S ? WQ_BACKOFF_MAX_S : d;
 }
@@ -124,7 +146,7 @@ static int enqueue(struct wq *q, struct wq_item *it, double now)
 	return DS_OK;
 }
 
-int wq_add(struct wq *q, const struct work_key *key, uint64_t ticket, double now)
+int wq_add(struct wq *q, const struct work_key *key, int32_t partition, uint64_t ticket, double now)
 {
 	uint32_t b = hash_key(key) % WQ_BUCKETS;
 	struct wq_item *it = q->buckets[b];
@@ -141,6 +163,8 @@ int wq_add(struct wq *q, const struct work_key *key, uint64_t ticket, double now
 		q->buckets[b] = it;
 		q->items++;
 	}
+	it->partition = partition; /* the latest: a topic's partition count may change */
+	it->dropped = false;
 	int rc = tickets_add(&it->next, ticket);
 	if (rc)
 		return rc;
@@ -184,6 +208,11 @@ const struct work_key *wq_key(const struct wq_item *it)
 	return &it->key;
 }
 
+int32_t wq_partition(const struct wq_item *it)
+{
+	return it->partition;
+}
+
 static void release_all(struct tickets *t, void (*release)(void *, uint64_t), void *ud)
 {
 	for (size_t k = 0; k < t->n; k++)
@@ -191,36 +220,62 @@ static void release_all(struct tickets *t, void (*release)(void *, uint64_t), vo
 	t->n = 0;
 }
 
-void wq_done(struct wq *q, struct wq_item *it, enum wq_outcome outcome, double now,
-	     void (*release)(void *ud, uint64_t ticket), void *ud)
+enum wq_fate wq_done(struct wq *q, struct wq_item *it, enum wq_outcome outcome, double now,
+		     void (*release)(void *ud, uint64_t ticket), void *ud)
 {
 	q->running--;
 	it->state = WQ_IDLE;
-	if (outcome == WQ_FAILED && ++it->failures < q->max_failures) {
-		/* keep the tickets: the work is not finished; try again after the backoff */
+	if (it->dropped) { /* handed over while it ran: the next owner has it */
+		it->running.n = 0;
+		it->next.n = 0;
+		forget(q, it);
+		return WQ_FINISHED;
+	}
+	if (outcome == WQ_FAILED) {
+		enum wq_fate fate = WQ_RETRY;
+		if (++it->failures >= q->max_failures && (it->running.n || it->next.n)) {
+			/* the caller reports it: offsets move on, the retries go on */
+			release_all(&it->running, release, ud);
+			release_all(&it->next, release, ud);
+			fate = WQ_RETRY_FREED;
+		}
 		for (size_t k = 0; k < it->running.n; k++)
 			tickets_add(&it->next, it->running.v[k]);
 		it->running.n = 0;
 		it->not_before = now + wq_backoff_s(it->failures);
 		enqueue(q, it, now);
-		return;
+		return fate;
 	}
-	/* converged, blocked, or failed for the last time (reported by the caller) */
+	/* converged or blocked */
 	it->failures = 0;
 	it->not_before = 0;
 	release_all(&it->running, release, ud);
 	if (it->dirty || it->next.n)
 		enqueue(q, it, now);
+	else
+		forget(q, it); /* nothing left: distinct keys over time cost no memory */
+	return WQ_FINISHED;
 }
 
-void wq_requeue_after(struct wq *q, struct wq_item *it, double delay_s, double now)
+int wq_drop_partition(struct wq *q, int32_t partition)
 {
-	q->running--;
-	for (size_t k = 0; k < it->running.n; k++)
-		tickets_add(&it->next, it->running.v[k]);
-	it->running.n = 0;
-	it->not_before = now + delay_s;
-	enqueue(q, it, now);
+	int running = 0;
+	size_t keep = 0;
+	for (size_t i = 0; i < q->n_fifo; i++) {
+		struct wq_item *it = q->fifo[i];
+		if (it->partition == partition)
+			forget(q, it);
+		else
+			q->fifo[keep++] = it;
+	}
+	q->n_fifo = keep;
+	for (size_t b = 0; b < WQ_BUCKETS; b++)
+		for (struct wq_item *it = q->buckets[b]; it; it = it->hnext)
+			if (it->state == WQ_RUNNING && it->partition == partition) {
+				it->dropped = true;
+				running++;
+			}
+	return running;
 }
 
 size_t wq_depth(const struct wq *q)
@@ -236,4 +291,9 @@ size_t wq_running(const struct wq *q)
 size_t wq_items(const struct wq *q)
 {
 	return q->items;
+}
+
+size_t wq_max_items(const struct wq *q)
+{
+	return q->max_items;
 }

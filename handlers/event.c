@@ -185,6 +185,14 @@ void event_decode(const char *data, size_t len, struct event_result *out)
 	}
 	if (out->verdict == EVENT_WORK && out->n_keys == 0)
 		out->verdict = EVENT_NONE;
+	/* Nothing ill-formed goes further: a region becomes a host name, an id a filter. */
+	for (size_t i = 0; out->verdict == EVENT_WORK && i < out->n_keys; i++) {
+		char why[160];
+		if (work_key_validate(&out->keys[i], why, sizeof(why))) {
+			ev_set(out, EVENT_REJECT, "%s", why);
+			out->n_keys = 0;
+		}
+	}
 	cJSON_Delete(ev);
 }
 

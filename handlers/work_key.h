@@ -23,6 +23,15 @@ enum event_verdict {
 	EVENT_REJECT, /* malformed, unrecognised or oversized: dead-letter it with the reason */
 };
 
+/* Well-formed fields: an account of 12 digits, an AWS region name, a resource id of a known
+ * prefix and 8 or 17 lower-case hex digits. */
+#include <stdbool.h>
+bool wk_valid_account(const char *s);
+bool wk_valid_region(const char *s);
+bool wk_valid_id(const char *s);
+/* 0, or -1 with why filled: the first ill-formed field of a key. */
+int work_key_validate(const struct work_key *k, char *why, size_t size);
+
 #define EVENT_MAX_KEYS 64
 
 struct event_result {

@@ -77,21 +77,29 @@ def test_poison_messages_go_to_the_dead_letter_topic(kafka, moto):
         wrong = json.dumps({"detail-type": "EC2 Instance State-change Notification",
                             "account": "123456789012", "region": "us-east-1",
                             "detail": {"instance-id": 42, "state": ["running"]}})
-        d.publish(["{not json", huge, wrong])
+        # hostile fields: a region that would become a host name, a wildcard VPC id
+        evil = cloudtrail("CreateVpc", "123456789012", "evil.example/x", {},
+                          {"vpc": {"vpcId": ids["vpc"]}})
+        wild = cloudtrail("CreateVpc", "123456789012", "us-east-1", {}, {"vpc": {"vpcId": "vpc-*"}})
+        d.publish(["{not json", huge, wrong, evil, wild])
         d.publish(guide_events(ids)[:1])  # the consumer keeps going
         converge_within(ec2, ids, 15)
         out = subprocess.run(["kcat", "-b", kafka.bootstrap, "-C", "-t", d.topics["dlq"], "-o",
-                              "beginning", "-c", "3", "-e", "-q", "-f",
+                              "beginning", "-c", "5", "-e", "-q", "-f",
                               "%h|%S\n"], capture_output=True, text=True, timeout=30).stdout
         rows = [line for line in out.splitlines() if line]
-        assert len(rows) == 3, out[:2000]
+        assert len(rows) == 5, out[:2000]
         reasons = " ".join(rows)
         assert "invalid JSON" in reasons
         assert "oversized: 5242" in reasons
         assert "without instance-id" in reasons
+        assert 'region \"evil.example/x\" is not an AWS region name' in reasons or \
+            "evil.example/x" in reasons
+        assert "vpc-*" in reasons
         assert any(r.endswith(f"|{5 * 1024 * 1024 + len(huge) - (5 << 20)}") for r in rows)
         m = d.metrics()
-        assert 'dualstackd_events_total{verdict="reject"} 3' in m
+        assert 'dualstackd_events_total{verdict="reject"} 5' in m
+        assert "evil.example" not in m  # nothing hostile reaches a label
     finally:
         assert d.stop() == 0
 
@@ -236,7 +244,8 @@ def test_resync_converges_a_vpc_no_event_named(kafka, moto):
         converge_within(ec2, ids, 30)
         d.wait_log('"msg":"resync"', 5)
         m = d.metrics()
-        assert "dualstackd_vpcs_in_scope 2" in m  # the example and the default VPC
+        # the example and the default VPC
+        assert 'dualstackd_vpcs_in_scope{account="123456789012",region="us-east-1"} 2' in m
     finally:
         assert d.stop() == 0
 
@@ -272,3 +281,84 @@ def test_resync_of_many_resizes_holds_max_concurrent_stops(kafka, moto):
     finally:
         assert d.stop() == 0
         proxy.stop()
+
+
+def audit_windows(audit):
+    """{vpc: {replica: (first, last)}} of the mutating calls each replica made."""
+    spans = {}
+    for r in audit:
+        spans.setdefault(r["vpc"], {}).setdefault(r["replica"], []).append(r["time"])
+    return {v: {rep: (min(t), max(t)) for rep, t in by.items()} for v, by in spans.items()}
+
+
+def test_rebalances_never_put_one_vpc_in_two_replicas_hands(kafka, moto):
+    """Three replicas over a 50-VPC stream; a fourth joins and one leaves mid-stream. Per the
+    audit topic no VPC ever has overlapping reconcile windows from two replicas, and every VPC
+    ends with exactly one /56 and one egress-only gateway."""
+    from fleet import generate_fleet
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=50, seed=21)
+    first = Daemon(kafka, moto)
+    # one work-topic partition per replica to come, and quick group moves
+    cfg = json.load(open(first.config))
+    cfg["kafka"]["work_topic_partitions"] = 8
+    cfg["kafka"]["properties"]["max.poll.interval.ms"] = "120000"
+    cfg["revoke_timeout_s"] = 60
+    json.dump(cfg, open(first.config, "w"))
+    replicas = [first]
+    for _ in range(3):
+        r = Daemon(kafka, moto, suffix=first.suffix)
+        r.config, r.policy = first.config, first.policy
+        replicas.append(r)
+    a, b, c, late = replicas
+    for r in (a, b, c):
+        r.start()
+    try:
+        a.publish(fleet_events(ec2, vpcs))
+        a.wait_log('"msg":"reconciled"', 60)
+        late.start()  # joins mid-stream
+        late.wait_log('"msg":"partitions assigned"', 60)
+        assert c.stop() == 0  # and one leaves
+        wait_fleet(ec2, vpcs, 300)
+        for vpc in vpcs:
+            v = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]
+            blocks = [x for x in v.get("Ipv6CidrBlockAssociationSet", [])
+                      if x["Ipv6CidrBlockState"]["State"] not in ("disassociated", "failed")]
+            assert len(blocks) <= 1, f"{vpc}: {len(blocks)} IPv6 blocks"
+            eigws = [g for g in ec2.describe_egress_only_internet_gateways()[
+                "EgressOnlyInternetGateways"] if any(x["VpcId"] == vpc for x in g["Attachments"])]
+            assert len(eigws) <= 1, f"{vpc}: {len(eigws)} egress-only gateways"
+        audit = [json.loads(x) for x in kafka.consume(a.topics["audit"], 100000, timeout=30)]
+        assert len({r["replica"] for r in audit}) >= 3
+        for vpc, by in audit_windows(audit).items():
+            windows = sorted(by.values())
+            for (s1, e1), (s2, e2) in zip(windows, windows[1:]):
+                assert e1 < s2, f"{vpc} reconciled by two replicas at once: {by}"
+        handovers = sum(open(r.log_path).read().count("partition revoked") for r in replicas)
+        assert handovers >= 1
+    finally:
+        for r in (a, b, late):
+            r.stop()
+
+
+def test_reloads_while_vpcs_reconcile_are_memory_safe(kafka, moto):
+    """Dozens of policy reloads (SIGHUP, and the file changing) while 20 VPCs reconcile: runs
+    keep the policy they started with. Run under ASan by `make asan`."""
+    from fleet import generate_fleet
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=20, seed=31)
+    d = Daemon(kafka, moto, extra={"resync_interval_s": 3600, "resync_initial_delay_s": 1})
+    d.start()
+    try:
+        pol = json.load(open(d.policy))
+        for i in range(40):
+            pol["api_budget"] = 0.5 if i % 2 else 0.4
+            with open(d.policy, "w") as f:
+                json.dump(pol, f)
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.15)
+            assert d.proc.poll() is None, open(d.log_path).read()[-3000:]
+        wait_fleet(ec2, vpcs, 240)
+        assert open(d.log_path).read().count('"msg":"policy reloaded"') >= 30
+    finally:
+        assert d.stop() == 0
