@@ -18,7 +18,8 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind
+.PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind \
+	test-scale
 
 all: dualstackd
 
@@ -52,6 +53,10 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) valgrind
 	$(MAKE) integration
+
+# Fleet-scale runs (1,000 VPCs, rebalance storms): minutes each, so not in `make test`.
+test-scale: deps dualstackd
+	python3 -m pytest -q -s -p no:cacheprovider tests/scale $(PYTEST_ARGS)
 
 valgrind: $(BUILD)/unit
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \

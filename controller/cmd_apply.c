@@ -348,6 +348,7 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		policy_unref(pol);
 		return 1;
 	}
+	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
 	ctx.rc = reconciler_new(pol, NULL, NULL);
 	ctx.multi =
 	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;

@@ -265,6 +265,7 @@ int cmd_report(int argc, char **argv)
 		policy_unref(pol);
 		return 1;
 	}
+	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
 	struct report rep = {reconciler_new(pol, NULL, NULL), cJSON_CreateArray(), 0};
 	if (!rep.rc) {
 		cli_session_cleanup(&s);

@@ -3,11 +3,13 @@
  * setup must not silently fall through to the instance role). */
 #include "creds.h"
 
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws_query.h"
 #include "ec2_xml.h"
@@ -120,14 +122,18 @@ static void shared_paths(const struct creds_env *env, char *creds_path, char *co
 		snprintf(config_path, size, "%s/.aws/config", home ? home : "");
 }
 
-/* The profile's value of key: the credentials file's [name], then the config file's
+static const char *profile_name(const struct creds_env *env)
+{
+	const char *p = env_get(env, "AWS_PROFILE");
+	return p ? p : "default";
+}
+
+/* A profile's value of key: the credentials file's [name], then the config file's
  * [profile name] ([default] for the default profile). */
-static int profile_value(const struct creds_env *env, const char *key, char *out, size_t size)
+static int named_profile_value(const struct creds_env *env, const char *profile, const char *key,
+			       char *out, size_t size)
 {
 	char creds_path[1024], config_path[1024], section[300];
-	const char *profile = env_get(env, "AWS_PROFILE");
-	if (!profile)
-		profile = "default";
 	shared_paths(env, creds_path, config_path, sizeof(creds_path));
 	if (ini_lookup(creds_path, profile, key, out, size) == 1)
 		return 1;
@@ -136,6 +142,41 @@ static int profile_value(const struct creds_env *env, const char *key, char *out
 	else
 		snprintf(section, sizeof(section), "profile %s", profile);
 	return ini_lookup(config_path, section, key, out, size) == 1;
+}
+
+static int profile_value(const struct creds_env *env, const char *key, char *out, size_t size)
+{
+	return named_profile_value(env, profile_name(env), key, out, size);
+}
+
+/* Whether either shared file has a section for the profile. */
+static bool profile_exists(const struct creds_env *env, const char *profile)
+{
+	char creds_path[1024], config_path[1024], section[300], line[4096];
+	shared_paths(env, creds_path, config_path, sizeof(creds_path));
+	const char *paths[] = {creds_path, config_path};
+	for (int i = 0; i < 2; i++) {
+		if (i == 0 || !strcmp(profile, "default"))
+			snprintf(section, sizeof(section), "%s", profile);
+		else
+			snprintf(section, sizeof(section), "profile %s", profile);
+		FILE *f = fopen(paths[i], "r");
+		if (!f)
+			continue;
+		bool found = false;
+		while (!found && fgets(line, sizeof(line), f)) {
+			char *p = trim(line);
+			char *e = *p == '[' ? strchr(p, ']') : NULL;
+			if (e) {
+				*e = '\0';
+				found = strcmp(trim(p + 1), section) == 0;
+			}
+		}
+		fclose(f);
+		if (found)
+			return true;
+	}
+	return false;
 }
 
 const char *creds_region(const struct creds_env *env, char *buf, size_t size)
@@ -190,26 +231,159 @@ static int from_env(const struct creds_env *env, struct aws_creds *out, char *er
 	return DS_OK;
 }
 
-static int from_profile(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
+static int from_container(const struct creds_env *env, struct aws_creds *out, char *err,
+			  size_t len);
+static int from_imds(const struct creds_env *env, struct aws_creds *out, char *err, size_t len);
+static int creds_from_json(const char *json, struct aws_creds *out, const char *who, char *err,
+			   size_t len);
+
+/* credential_process: the command's JSON (Version 1) on stdout is the credentials. */
+static int from_process(const char *profile, const char *cmd, struct aws_creds *out, char *err,
+			size_t len)
 {
-	char ak[sizeof(out->access_key_id)], sk[sizeof(out->secret_access_key)];
-	int has_ak = profile_value(env, "aws_access_key_id", ak, sizeof(ak));
-	int has_sk = profile_value(env, "aws_secret_access_key", sk, sizeof(sk));
-	if (!has_ak && !has_sk)
-		return DS_ENOTFOUND;
+	FILE *p = popen(cmd, "r");
+	if (!p) {
+		set_err(err, len, "profile %s: credential_process cannot run: %s", profile,
+			strerror(errno));
+		return DS_ECREDS;
+	}
+	static char text[65536];
+	size_t n = fread(text, 1, sizeof(text) - 1, p);
+	text[n] = '\0';
+	int status = pclose(p);
+	if (status != 0) {
+		set_err(err, len, "profile %s: credential_process exited with status %s", profile,
+			status == -1 ? "unknown" : "non-zero");
+		return DS_ECREDS;
+	}
+	/* the process's JSON says SessionToken where the metadata endpoints say Token */
+	cJSON *j = cJSON_Parse(text);
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "SessionToken");
+	if (cJSON_IsString(tok) && !cJSON_GetObjectItemCaseSensitive(j, "Token"))
+		cJSON_AddStringToObject(j, "Token", tok->valuestring);
+	char *norm = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	int rc = creds_from_json(norm ? norm : "", out, "credential_process", err, len);
+	free(norm);
+	explicit_bzero(text, sizeof(text));
+	if (!rc)
+		snprintf(out->source, sizeof(out->source), "process");
+	return rc;
+}
+
+/* A profile's credentials: static keys, credential_process, or role_arn assumed with what
+ * source_profile or credential_source gives (chains of source profiles, up to 4 deep).
+ * A profile that AWS_PROFILE names and that does not exist is an error - never a silent fall
+ * through to the next provider (instance metadata could hold another account's role). */
+static int profile_creds(const struct creds_env *env, const char *profile, const char *region,
+			 int depth, struct aws_creds *out, char *err, size_t len)
+{
+	char ak[sizeof(out->access_key_id)], sk[sizeof(out->secret_access_key)], v[2048];
+	bool named = depth > 0 || env_get(env, "AWS_PROFILE");
+	if (depth > 4) {
+		set_err(err, len, "profile %s: source_profile chain deeper than 4%s", profile, "");
+		return DS_ECREDS;
+	}
+	if (!profile_exists(env, profile)) {
+		if (!named)
+			return DS_ENOTFOUND;
+		set_err(err, len, "profile %s not found in the shared credentials or config file%s",
+			profile, "");
+		return DS_ECREDS;
+	}
+	if (named_profile_value(env, profile, "sso_start_url", v, sizeof(v)) ||
+	    named_profile_value(env, profile, "sso_session", v, sizeof(v))) {
+		set_err(err, len,
+			"profile %s uses IAM Identity Center (SSO), which dualstackd does not "
+			"sign in to: use a role (role_arn), or credential_process with "
+			"\"aws configure export-credentials --profile %s --format process\"",
+			profile, profile);
+		return DS_ECREDS;
+	}
+	char role[512];
+	if (named_profile_value(env, profile, "role_arn", role, sizeof(role))) {
+		struct aws_creds base;
+		char src[256];
+		int rc;
+		memset(&base, 0, sizeof(base));
+		if (named_profile_value(env, profile, "source_profile", src, sizeof(src))) {
+			rc = !strcmp(src, profile)
+				 ? DS_ECREDS /* a profile that is its own source: its static keys */
+				 : profile_creds(env, src, region, depth + 1, &base, err, len);
+			if (rc == DS_ECREDS && !strcmp(src, profile)) {
+				int has_ak = named_profile_value(env, profile, "aws_access_key_id",
+								 base.access_key_id,
+								 sizeof(base.access_key_id));
+				int has_sk = named_profile_value(
+				    env, profile, "aws_secret_access_key", base.secret_access_key,
+				    sizeof(base.secret_access_key));
+				rc = has_ak && has_sk ? DS_OK : DS_ECREDS;
+			}
+		} else if (named_profile_value(env, profile, "credential_source", src,
+					       sizeof(src))) {
+			rc = !strcmp(src, "Environment")	   ? from_env(env, &base, err, len)
+			     : !strcmp(src, "Ec2InstanceMetadata") ? from_imds(env, &base, err, len)
+			     : !strcmp(src, "EcsContainer") ? from_container(env, &base, err, len)
+							    : DS_EINVAL;
+			if (rc == DS_EINVAL)
+				set_err(err, len,
+					"profile %s: credential_source %s is not Environment, "
+					"Ec2InstanceMetadata or EcsContainer",
+					profile, src);
+			if (rc)
+				rc = DS_ECREDS;
+		} else {
+			set_err(err, len,
+				"profile %s: role_arn needs source_profile or "
+				"credential_source%s",
+				profile, "");
+			return DS_ECREDS;
+		}
+		if (rc) {
+			explicit_bzero(&base, sizeof(base));
+			return rc == DS_ENOTFOUND ? DS_ECREDS : rc;
+		}
+		char ext[1225] = "", session[128] = "dualstackd";
+		named_profile_value(env, profile, "external_id", ext, sizeof(ext));
+		named_profile_value(env, profile, "role_session_name", session, sizeof(session));
+		rc = sts_assume_role(env, &base, region, role, session, ext, out, err, len);
+		explicit_bzero(&base, sizeof(base));
+		if (!rc)
+			snprintf(out->source, sizeof(out->source), "profile-role");
+		return rc;
+	}
+	if (named_profile_value(env, profile, "credential_process", v, sizeof(v)))
+		return from_process(profile, v, out, err, len);
+	int has_ak = named_profile_value(env, profile, "aws_access_key_id", ak, sizeof(ak));
+	int has_sk = named_profile_value(env, profile, "aws_secret_access_key", sk, sizeof(sk));
+	if (!has_ak && !has_sk) {
+		if (!named)
+			return DS_ENOTFOUND;
+		set_err(err, len,
+			"profile %s has no credentials (keys, credential_process or "
+			"role_arn)%s",
+			profile, "");
+		return DS_ECREDS;
+	}
 	if (!has_ak || !has_sk) {
-		const char *p = env_get(env, "AWS_PROFILE");
-		set_err(err, len, "profile %s: %s", p ? p : "default",
+		set_err(err, len, "profile %s: %s", profile,
 			"needs both aws_access_key_id and aws_secret_access_key");
 		return DS_ECREDS;
 	}
 	memcpy(out->access_key_id, ak, sizeof(ak));
 	memcpy(out->secret_access_key, sk, sizeof(sk));
-	if (!profile_value(env, "aws_session_token", out->session_token,
-			   sizeof(out->session_token)))
+	explicit_bzero(sk, sizeof(sk));
+	if (!named_profile_value(env, profile, "aws_session_token", out->session_token,
+				 sizeof(out->session_token)))
 		out->session_token[0] = '\0';
 	snprintf(out->source, sizeof(out->source), "profile");
 	return DS_OK;
+}
+
+static int from_profile(const struct creds_env *env, const char *region, struct aws_creds *out,
+			char *err, size_t len)
+{
+	return profile_creds(env, profile_name(env), region, 0, out, err, len);
 }
 
 static int read_file_trimmed(const char *path, char *out, size_t size)
@@ -295,6 +469,7 @@ static int fetch_text(const struct creds_env *env, const char *method, const cha
 	    .timeout_ms = 2000,
 	    .connect_timeout_ms = 1000,
 	    .max_body = 64 * 1024,
+	    .no_proxy = 1, /* metadata endpoints: never through HTTP(S)_PROXY */
 	};
 	int rc = env->fetch(&req, resp);
 	if (!rc && (resp->status < 200 || resp->status > 299))
@@ -302,6 +477,36 @@ static int fetch_text(const struct creds_env *env, const char *method, const cha
 	if (!rc)
 		buf_reserve(&resp->body, 0);
 	return rc;
+}
+
+/* AWS_CONTAINER_CREDENTIALS_FULL_URI: https to any host; http only to loopback (127.0.0.0/8,
+ * [::1], localhost), 169.254.170.2 (ECS), 169.254.170.23 or [fd00:ec2::23] (EKS Pod Identity). */
+bool container_uri_allowed(const char *uri)
+{
+	if (!strncmp(uri, "https://", 8))
+		return true;
+	if (strncmp(uri, "http://", 7) != 0)
+		return false;
+	const char *h = uri + 7;
+	char host[256];
+	size_t n;
+	if (*h == '[') {
+		n = strcspn(h + 1, "]");
+		if (h[1 + n] != ']')
+			return false;
+		h++;
+	} else {
+		n = strcspn(h, ":/?#");
+	}
+	if (!n || n >= sizeof(host))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (!strcmp(host, "localhost") || !strcmp(host, "::1") || !strcmp(host, "169.254.170.2") ||
+	    !strcmp(host, "169.254.170.23") || !strcasecmp(host, "fd00:ec2::23"))
+		return true;
+	unsigned char v4[4];
+	return inet_pton(AF_INET, host, v4) == 1 && v4[0] == 127;
 }
 
 static int from_container(const struct creds_env *env, struct aws_creds *out, char *err, size_t len)
@@ -317,6 +522,15 @@ static int from_container(const struct creds_env *env, struct aws_creds *out, ch
 		snprintf(url, sizeof(url), "http://169.254.170.2%s", rel);
 	else
 		snprintf(url, sizeof(url), "%s", full);
+	if (!rel && !container_uri_allowed(full)) {
+		/* the SDKs' rule: credentials go to https anywhere, plain http only to loopback or
+		 * the ECS/EKS link-local agents - never to a host an environment variable names */
+		set_err(err, len,
+			"container credentials: %s is not https, loopback or the ECS/EKS "
+			"agent address%s",
+			full, "");
+		return DS_ECREDS;
+	}
 	const char *tok = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	const char *tok_file = env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	if (tok_file && read_file_trimmed(tok_file, token, sizeof(token)) == DS_OK)
@@ -401,7 +615,7 @@ int creds_resolve(const struct creds_env *env, struct aws_creds *out, char *err,
 		err[0] = '\0';
 	int rc = from_env(env, out, err, err_len);
 	if (rc == DS_ENOTFOUND)
-		rc = from_profile(env, out, err, err_len);
+		rc = from_profile(env, region ? region : "us-east-1", out, err, err_len);
 	if (rc == DS_ENOTFOUND)
 		rc = from_web_identity(env, region ? region : "us-east-1", out, err, err_len);
 	if (rc == DS_ENOTFOUND)
@@ -558,14 +772,20 @@ int sts_get_caller_identity(const struct creds_env *env, const struct aws_creds 
 			    const char *region, char *account, size_t size, char *err,
 			    size_t err_len)
 {
-	static const char body[] = "Action=GetCallerIdentity&Version=2011-06-15";
-	char endpoint[1024], xerr[256];
+	char endpoint[1024] = "", xerr[256];
 	struct http_response resp;
 	struct caller_identity id;
+	struct buf body;
 	memset(&resp, 0, sizeof(resp));
 	memset(&id, 0, sizeof(id));
-	int rc = sts_fetch(env, creds, region, body, sizeof(body) - 1, &resp, endpoint,
-			   sizeof(endpoint));
+	buf_init(&body, 256);
+	int rc = aws_form_add(&body, "Action", "GetCallerIdentity");
+	if (!rc)
+		rc = aws_form_add(&body, "Version", "2011-06-15");
+	if (!rc)
+		rc = sts_fetch(env, creds, region, body.data, body.len, &resp, endpoint,
+			       sizeof(endpoint));
+	buf_cleanup(&body);
 	if (rc || resp.transport_error) {
 		set_err(err, err_len, "sts %s: %s", endpoint,
 			resp.transport_error ? resp.transport_msg : ds_strerror(rc));
@@ -587,7 +807,8 @@ int sts_get_caller_identity(const struct creds_env *env, const struct aws_creds 
 	return rc;
 }
 
-static int assume_role_body(struct buf *body, const char *role_arn, const char *session_name)
+static int assume_role_body(struct buf *body, const char *role_arn, const char *session_name,
+			    const char *external_id)
 {
 	int rc = aws_form_add(body, "Action", "AssumeRole");
 	if (!rc)
@@ -598,16 +819,18 @@ static int assume_role_body(struct buf *body, const char *role_arn, const char *
 		rc = aws_form_add(body, "RoleSessionName", session_name);
 	if (!rc)
 		rc = aws_form_add(body, "DurationSeconds", "3600");
+	if (!rc && external_id && *external_id)
+		rc = aws_form_add(body, "ExternalId", external_id);
 	return rc;
 }
 
 int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,
-		    const char *role_arn, const char *session_name, struct aws_creds *out,
-		    char *err, size_t err_len)
+		    const char *role_arn, const char *session_name, const char *external_id,
+		    struct aws_creds *out, char *err, size_t err_len)
 {
 	struct buf body;
 	buf_init(&body, 16384);
-	int rc = assume_role_body(&body, role_arn, session_name);
+	int rc = assume_role_body(&body, role_arn, session_name, external_id);
 	if (!rc)
 		rc = sts_call(env, base, region, body.data, body.len, out, err, err_len);
 	buf_cleanup(&body);
@@ -655,10 +878,12 @@ struct role_entry {
 
 struct creds_cache {
 	const struct creds_env *env;
-	char session_name[65]; /* AssumeRole's RoleSessionName: in CloudTrail, says who */
+	char session_name[65];	/* AssumeRole's RoleSessionName: in CloudTrail, says who */
+	char external_id[1225]; /* the member roles' trust policy may require it */
 	char region[64];
 	struct aws_creds base;
 	int have_base;
+	int stale_base; /* EC2 said the credentials expired: resolve again before the next use */
 	struct role_entry *roles;
 	size_t n_roles, cap_roles;
 };
@@ -687,6 +912,11 @@ void creds_cache_set_session_name(struct creds_cache *c, const char *replica)
 	}
 }
 
+void creds_cache_set_external_id(struct creds_cache *c, const char *external_id)
+{
+	snprintf(c->external_id, sizeof(c->external_id), "%s", external_id ? external_id : "");
+}
+
 void creds_cache_free(struct creds_cache *c)
 {
 	if (!c)
@@ -696,7 +926,10 @@ void creds_cache_free(struct creds_cache *c)
 			n = w->next;
 			free(w);
 		}
+	if (c->roles)
+		explicit_bzero(c->roles, c->n_roles * sizeof(*c->roles));
 	free(c->roles);
+	explicit_bzero(c, sizeof(*c)); /* the secrets go with the cache */
 	free(c);
 }
 
@@ -705,9 +938,23 @@ static int fresh(const struct creds_cache *c, const struct aws_creds *cr)
 	return cr->expires_at == 0 || cr->expires_at - c->env->now() > CREDS_REFRESH_MARGIN_S;
 }
 
+static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn, bool create);
+
+void creds_cache_invalidate(struct creds_cache *c, const char *role_arn)
+{
+	if (!role_arn || !*role_arn) {
+		if (c->have_base)
+			c->stale_base = 1;
+		return;
+	}
+	struct role_entry *e = role_entry(c, role_arn, false);
+	if (e && e->valid)
+		e->creds.expires_at = c->env->now(); /* due: the next use refreshes it */
+}
+
 int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err, size_t err_len)
 {
-	if (!c->have_base || !fresh(c, &c->base)) {
+	if (!c->have_base || c->stale_base || !fresh(c, &c->base)) {
 		struct aws_creds next;
 		int rc = creds_resolve(c->env, &next, err, err_len);
 		if (rc) {
@@ -718,8 +965,11 @@ int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *
 			}
 			return rc;
 		}
+		explicit_bzero(&c->base, sizeof(c->base)); /* no secret outlives its use */
 		c->base = next;
+		explicit_bzero(&next, sizeof(next));
 		c->have_base = 1;
+		c->stale_base = 0;
 	}
 	*out = &c->base;
 	return DS_OK;
@@ -761,8 +1011,8 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 	if (rc)
 		return rc;
 	struct aws_creds next;
-	rc = sts_assume_role(c->env, base, c->region, role_arn, c->session_name, &next, err,
-			     err_len);
+	rc = sts_assume_role(c->env, base, c->region, role_arn, c->session_name, c->external_id,
+			     &next, err, err_len);
 	if (rc) {
 		if (e && e->valid && e->creds.expires_at > c->env->now()) {
 			*out = &e->creds;
@@ -870,7 +1120,7 @@ int creds_cache_role_async(struct creds_cache *c, struct http_client *http, cons
 		r->c = c;
 		snprintf(r->role_arn, sizeof(r->role_arn), "%s", role_arn);
 		creds_endpoint(c->env, "sts", c->region, r->endpoint, sizeof(r->endpoint));
-		rc = assume_role_body(&body, role_arn, c->session_name);
+		rc = assume_role_body(&body, role_arn, c->session_name, c->external_id);
 	}
 	if (!rc)
 		rc = aws_query_sign(signer, base, "sts", c->region, r->endpoint, body.data,

@@ -48,12 +48,18 @@ struct creds_cache *creds_cache_new(const struct creds_env *env, const char *reg
 void creds_cache_free(struct creds_cache *c);
 /* AssumeRole sessions are named "dualstackd-<replica>" (CloudTrail then says which replica). */
 void creds_cache_set_session_name(struct creds_cache *c, const char *replica);
+/* The ExternalId member-account roles are assumed with ("" for none). */
+void creds_cache_set_external_id(struct creds_cache *c, const char *external_id);
 /* The controller's own credentials, refreshed when within the refresh margin of expiry. */
 int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err,
 		     size_t err_len);
 /* Credentials for role_arn (NULL: the base credentials), via STS AssumeRole, cached. */
 int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
 		     char *err, size_t err_len);
+
+/* EC2 answered ExpiredToken or RequestExpired: the credentials of role_arn (NULL or "": the
+ * base ones) are refreshed before their next use, whatever their expiry said. */
+void creds_cache_invalidate(struct creds_cache *c, const char *role_arn);
 
 /* Like creds_cache_role, but the AssumeRole refresh goes over `http` on the event loop instead
  * of blocking it; everyone waiting for one role shares one refresh. done gets a copy of the
@@ -63,13 +69,17 @@ typedef void (*creds_ready_fn)(void *ud, int rc, const struct aws_creds *creds, 
 int creds_cache_role_async(struct creds_cache *c, struct http_client *http, const char *role_arn,
 			   creds_ready_fn done, void *ud);
 
+/* Whether AWS_CONTAINER_CREDENTIALS_FULL_URI may be asked for credentials (the SDKs' rule). */
+#include <stdbool.h>
+bool container_uri_allowed(const char *uri);
+
 /* Seconds before expiry at which credentials are refreshed. */
 #define CREDS_REFRESH_MARGIN_S 300
 
 /* STS calls (Query protocol, XML answers). */
 int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,
-		    const char *role_arn, const char *session_name, struct aws_creds *out,
-		    char *err, size_t err_len);
+		    const char *role_arn, const char *session_name, const char *external_id,
+		    struct aws_creds *out, char *err, size_t err_len);
 int sts_assume_role_with_web_identity(const struct creds_env *env, const char *region,
 				      const char *role_arn, const char *session_name,
 				      const char *token, struct aws_creds *out, char *err,

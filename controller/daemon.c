@@ -317,6 +317,7 @@ static void reload(struct daemon *d, const char *why)
 			target_role(d, t->account, t->port.target.role_arn,
 				    sizeof(t->port.target.role_arn));
 	apply_budget(d); /* the budget may have changed */
+	creds_cache_set_external_id(d->creds, reconciler_policy(d->rc)->assume_role_external_id);
 	metrics_add(d->metrics, "dualstackd_policy_reloads_total", 1, NULL);
 	log_kv("info", "policy reloaded", "mode", policy_mode_name(reconciler_policy(d->rc)->mode),
 	       "trigger", why, NULL);
@@ -584,8 +585,11 @@ int daemon_run(const struct daemon_config *cfg)
 	d->metrics = metrics_new();
 	d->http = http_client_new(d->loop);
 	d->creds = creds_cache_new(&creds_env_default, d->home.region);
-	if (d->creds)
+	if (d->creds) {
 		creds_cache_set_session_name(d->creds, d->replica);
+		creds_cache_set_external_id(d->creds,
+					    reconciler_policy(d->rc)->assume_role_external_id);
+	}
 	struct ec2_client_options opt = {.budget = reconciler_policy(d->rc)->api_budget,
 					 .max_attempts = 3};
 	const char *scale = getenv("DUALSTACKD_BUCKET_SCALE"); /* emulators only */

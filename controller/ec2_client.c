@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws_query.h"
 #include "ec2_xml.h"
@@ -34,6 +35,7 @@ struct ec2_client {
 	void *observer_ud;
 	void (*creds_error)(void *ud, const char *err);
 	void *creds_error_ud;
+	double skew_s; /* server time - ours, learnt from a RequestTimeTooSkewed answer's Date */
 };
 
 struct ec2_call_state {
@@ -46,7 +48,9 @@ struct ec2_call_state {
 	struct buf body;
 	int attempt;
 	int retry_cost;
-	bool backing_off; /* the timer is a backoff: a token is still to be reserved */
+	bool backing_off;     /* the timer is a backoff: a token is still to be reserved */
+	bool creds_refreshed; /* ExpiredToken/RequestExpired: refreshed once and sent again */
+	bool skew_fixed;      /* RequestTimeTooSkewed: the clock corrected once */
 	double started;
 	struct ev_timer timer; /* token wait or backoff */
 	ec2_done_fn done;
@@ -278,6 +282,28 @@ static void on_http_done(void *ud, struct http_response *resp)
 			memcpy(res.request_id, res.err.request_id, sizeof(res.request_id));
 	}
 
+	/* Our side of an auth failure, fixed once per call: expired credentials are refreshed,
+	 * a clock that drifted is corrected from the server's Date; then the call goes again
+	 * (it was refused, so it did not happen). */
+	if (res.rc && !resp->transport_error &&
+	    (!strcmp(res.err.code, "ExpiredToken") ||
+	     !strcmp(res.err.code, "ExpiredTokenException") ||
+	     !strcmp(res.err.code, "RequestExpired")) &&
+	    !st->creds_refreshed) {
+		st->creds_refreshed = true;
+		creds_cache_invalidate(c->creds, st->target.role_arn);
+		if (resp->server_date)
+			c->skew_s = (double)resp->server_date - (double)time(NULL);
+		send_attempt(st);
+		return;
+	}
+	if (res.rc && !resp->transport_error && !strcmp(res.err.code, "RequestTimeTooSkewed") &&
+	    resp->server_date && !st->skew_fixed) {
+		st->skew_fixed = true;
+		c->skew_s = (double)resp->server_date - (double)time(NULL);
+		send_attempt(st);
+		return;
+	}
 	bool throttled = res.rc && res.err.cls == EC2_THROTTLED;
 	struct rate_bucket *b = ec2_client_bucket(c, &st->target, st->cat);
 	if (b)
@@ -311,6 +337,12 @@ static void on_http_done(void *ud, struct http_response *resp)
 
 static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const char *err);
 
+/* Wall-clock time for SigV4, corrected by what the server said when it found ours skewed. */
+static time_t signing_time(const struct ec2_client *c)
+{
+	return (time_t)((double)time(NULL) + c->skew_s);
+}
+
 /* Credentials first: a member account's session is refreshed on the loop when due. */
 static void send_attempt(struct ec2_call_state *st)
 {
@@ -334,11 +366,10 @@ static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const
 	const char *url = ssm ? st->target.ssm_endpoint : st->target.endpoint;
 	if (ssm)
 		rc = aws_json_sign(c->signer, creds, "ssm", st->target.region, url, st->amz_target,
-				   st->body.data, st->body.len, (time_t)ev_now(c->loop),
-				   &signed_req);
+				   st->body.data, st->body.len, signing_time(c), &signed_req);
 	else
 		rc = aws_query_sign(c->signer, creds, "ec2", st->target.region, url, st->body.data,
-				    st->body.len, (time_t)ev_now(c->loop), &signed_req);
+				    st->body.len, signing_time(c), &signed_req);
 	if (!rc) {
 		struct http_request req = {
 		    .method = "POST",

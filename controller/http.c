@@ -179,6 +179,15 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct http_response *resp = ud;
 	size_t n = size * nmemb;
+	if (n > 5 && strncasecmp(p, "date:", 5) == 0) {
+		char v[64];
+		size_t len = n - 5 < sizeof(v) - 1 ? n - 5 : sizeof(v) - 1;
+		memcpy(v, p + 5, len);
+		v[len] = '\0';
+		resp->server_date = (long long)curl_getdate(v, NULL);
+		if (resp->server_date < 0)
+			resp->server_date = 0;
+	}
 	static const char *const names[] = {"x-amzn-requestid:", "x-amz-request-id:"};
 	for (size_t i = 0; i < 2; i++) {
 		size_t k = strlen(names[i]);
@@ -231,6 +240,8 @@ static int setup_easy(CURL *easy, const struct http_request *req, struct curl_sl
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (getenv("DS_HTTP_VERBOSE"))
 		curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+	if (req->no_proxy)
+		curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
 	if (req->fresh_connection) {
 		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);

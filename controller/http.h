@@ -19,7 +19,8 @@ struct http_response {
 	char transport_msg[256];
 	long status;
 	struct buf body;
-	char request_id[64]; /* x-amzn-RequestId / x-amz-request-id header, if any */
+	char request_id[64];   /* x-amzn-RequestId / x-amz-request-id header, if any */
+	long long server_date; /* the Date header as Unix time, 0 if absent (clock skew) */
 	double elapsed_s;
 };
 
@@ -39,6 +40,8 @@ struct http_request {
 	int fresh_connection; /* a new connection, closed after: curl silently resends a request
 				 whose reused connection died, which a non-idempotent call must
 				 never be */
+	int no_proxy;	      /* never through a proxy (instance metadata, container endpoint:
+				 link-local, and a proxy must not see their credentials) */
 };
 
 struct http_client *http_client_new(struct ev_loop *loop);

@@ -653,6 +653,28 @@ static void k_budget(struct vctx *v, const char *path, const cJSON *val, struct 
 	p->api_budget = val->valuedouble;
 }
 
+/* sts:ExternalId: 2 to 1224 characters of [\w+=,.@:/-] */
+static void k_external_id(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	static const char *const want = "null or 2 to 1224 characters of letters, digits and "
+					"+=,.@:/-";
+	if (cJSON_IsNull(val)) {
+		p->assume_role_external_id[0] = '\0';
+		return;
+	}
+	if (!get_string(v, path, val, p->assume_role_external_id,
+			sizeof(p->assume_role_external_id), want))
+		return;
+	size_t n = strlen(p->assume_role_external_id);
+	bool ok = n >= 2;
+	for (size_t i = 0; ok && i < n; i++) {
+		char ch = p->assume_role_external_id[i];
+		ok = isalnum((unsigned char)ch) || strchr("_+=,.@:/-", ch);
+	}
+	if (!ok)
+		verr(v, path, want, val);
+}
+
 static void k_assume_role(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
 	if (cJSON_IsNull(val)) {
@@ -696,11 +718,17 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 		 struct buf *errors)
 {
 	static const struct key_spec keys[] = {
-	    {"mode", k_mode},		{"scope", k_scope},
-	    {"subnets", k_subnets},	{"routes", k_routes},
-	    {"security_groups", k_sgs}, {"network_acls", k_nacls},
-	    {"instances", k_instances}, {"guest_config", k_guest},
-	    {"api_budget", k_budget},	{"assume_role", k_assume_role},
+	    {"mode", k_mode},
+	    {"scope", k_scope},
+	    {"subnets", k_subnets},
+	    {"routes", k_routes},
+	    {"security_groups", k_sgs},
+	    {"network_acls", k_nacls},
+	    {"instances", k_instances},
+	    {"guest_config", k_guest},
+	    {"api_budget", k_budget},
+	    {"assume_role", k_assume_role},
+	    {"assume_role_external_id", k_external_id},
 	};
 	struct vctx v = {name, errors, 0};
 	char err[256] = "";

@@ -75,7 +75,8 @@ struct policy {
 
 	enum policy_guest guest_config;
 	double api_budget;
-	char assume_role[256]; /* "" = the controller's own credentials */
+	char assume_role[256];		    /* "" = the controller's own credentials */
+	char assume_role_external_id[1225]; /* sts:ExternalId the member roles require, or "" */
 
 	int refs; /* policy_new's: every reconcile holds the policy it started with */
 };

@@ -100,6 +100,9 @@ class FaultProxy:
         self.no_capacity = set()
         # {action: (code, http status)}: every call of the action fails with it (not forwarded)
         self.fail_actions = {}
+        # {action: [(code, status, {header: value})]}: the next calls fail with these, in turn
+        self.fail_next = {}
+        self.amz_dates = []  # (action, X-Amz-Date) of every request, for the clock tests
         self.drop_seen = threading.Event()
         self.drop_release = threading.Event()
         self.rng = random.Random(seed)
@@ -220,12 +223,15 @@ class FaultProxy:
                 if attempt:
                     raise
 
-    def reply(self, req, status, body, headers=()):
-        req.send_response(status)
+    def reply(self, req, status, body, headers=(), keep_date=False):
+        if keep_date:  # an injected Date: the server's clock as the answer tells it
+            req.send_response_only(status)
+        else:
+            req.send_response(status)
         sent = set()
         for k, v in headers:
-            if k.lower() in ("content-length", "connection", "transfer-encoding", "server",
-                             "date"):
+            if k.lower() in ("content-length", "connection", "transfer-encoding", "server") or \
+                    (k.lower() == "date" and not keep_date):
                 continue
             req.send_header(k, v)
             sent.add(k.lower())
@@ -277,6 +283,15 @@ class FaultProxy:
             return self.reply(req, 500, FAULT_XML.replace(b"injected by fault_proxy",
                               b"We currently do not have sufficient capacity.") %
                               (b"InsufficientInstanceCapacity", rid))
+        with self.lock:
+            self.amz_dates.append((action, req.headers.get("X-Amz-Date", "")))
+            queued = self.fail_next.get(action)
+            once = queued.pop(0) if queued else None
+        if once:
+            code, status, extra = once
+            self.count(action, code)
+            return self.reply(req, status, FAULT_XML % (code.encode(), rid), list(extra.items()),
+                              keep_date=True)
         if action in self.fail_actions:
             code, status = self.fail_actions[action]
             self.count(action, code)

@@ -32,26 +32,62 @@ def actions_the_code_can_call():
     return {f"{svc}:{op}" for svc, names in ops.items() for op in literals & names}
 
 
-def policy_actions(path):
-    doc = json.load(open(os.path.join(ROOT, "deploy", "iam", path)))
+def policy_statements(path):
+    return json.load(open(os.path.join(ROOT, "deploy", "iam", path)))["Statement"]
+
+
+def policy_actions(*paths):
     out = set()
-    for st in doc["Statement"]:
-        assert st["Effect"] == "Allow"
-        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        assert not any("*" in a for a in acts), "no wildcards: least privilege"
-        out |= set(acts)
+    for path in paths:
+        for st in policy_statements(path):
+            assert st["Effect"] == "Allow"
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            assert not any("*" in a for a in acts), "no wildcards: least privilege"
+            out |= set(acts)
     return out
+
+
+def statement_with(path, action):
+    return [st for st in policy_statements(path) if action in st["Action"]]
 
 
 def test_iam_policies_allow_exactly_what_the_code_calls():
     called = actions_the_code_can_call()
     assert {"ec2:AssociateVpcCidrBlock", "ec2:DescribeVpcs", "ssm:SendCommand",
-            "sts:AssumeRole"} <= called  # the extraction finds real calls
+            "sts:AssumeRole", "sts:GetCallerIdentity"} <= called  # real calls are found
     # AssumeRoleWithWebIdentity is granted by the role's trust policy, not by an IAM policy
     web_identity = {"sts:AssumeRoleWithWebIdentity"}
-    member = {a for a in called if not a.startswith("sts:")}
+    ssm = {a for a in called if a.startswith("ssm:")}
+    member = {a for a in called if not a.startswith(("sts:", "ssm:"))}
     assert policy_actions("member-role-policy.json") == member
-    assert policy_actions("controller-role-policy.json") == (called - web_identity)
+    assert policy_actions("controller-role-policy.json") == called - web_identity - ssm
+    assert policy_actions("guest-config-policy.json") == ssm  # only with guest_config: ssm
+
+
+def test_iam_conditions_hold_under_compromise():
+    for path in ("member-role-policy.json", "controller-role-policy.json"):
+        for action in ("ec2:CreateTags", "ec2:DeleteTags"):
+            (st,) = statement_with(path, action)
+            assert st["Condition"] == {"ForAllValues:StringLike": {"aws:TagKeys": ["dualstack:*"]}}
+        for action in ("ec2:ModifyInstanceAttribute", "ec2:StopInstances", "ec2:StartInstances"):
+            (st,) = statement_with(path, action)
+            assert st["Resource"] == "arn:aws:ec2:*:*:instance/*"
+            assert st["Condition"] == {
+                "StringLike": {"aws:ResourceTag/dualstack:resize-from": "*"}}
+        assert not statement_with(path, "ssm:SendCommand")
+    (send,) = statement_with("guest-config-policy.json", "ssm:SendCommand")
+    docs = {r for r in send["Resource"] if ":document/" in r}
+    assert docs == {"arn:aws:ssm:*::document/AWS-RunShellScript",
+                    "arn:aws:ssm:*::document/AWS-RunPowerShellScript"}
+    # the documents the code sends are exactly those
+    guest = open(os.path.join(ROOT, "reconcile", "guest.c")).read()
+    assert set(re.findall(r'"(AWS-Run\w+)"', guest)) == {d.rsplit("/", 1)[1] for d in docs}
+    (trust,) = policy_statements("member-role-trust-policy.json")
+    assert set(trust["Condition"]["StringEquals"]) == {"aws:PrincipalOrgID", "sts:ExternalId"}
+    # the tag keys the code writes all fit dualstack:*
+    plan_h = open(os.path.join(ROOT, "reconcile", "plan.h")).read()
+    for key in re.findall(r'#define TAG_\w+\s+"([^"]+)"', plan_h):
+        assert key.startswith("dualstack:"), key
 
 
 def test_systemd_unit_verifies(tmp_path):

@@ -67,3 +67,32 @@ def test_non_idempotent_calls_are_not_resent_after_ambiguous_failures(moto):
         assert res["ok"] == 60 - faults
     finally:
         proxy.stop()
+
+
+def test_expired_credentials_and_a_skewed_clock_are_fixed_once_and_the_call_goes_again(moto):
+    """RequestExpired: the credentials are refreshed and the call is sent again (once);
+    RequestTimeTooSkewed: the clock is corrected from the answer's Date and the call goes again
+    signed with the server's time."""
+    import email.utils
+    import time
+    from conftest import run_dualstackd
+    ids = guide_example(moto.client())
+    proxy = FaultProxy(moto.endpoint).start()
+    try:
+        env = moto.env(proxy.endpoint)
+        proxy.fail_next = {"DescribeVpcs": [("RequestExpired", 400, {})]}
+        out = run_dualstackd(["describe", "vpcs", "--vpc", ids["vpc"]], env)
+        assert ids["vpc"] in out.stdout
+        assert proxy.calls("DescribeVpcs", "RequestExpired") == 1
+        assert proxy.calls("DescribeVpcs", "ok") == 1
+        ahead = time.time() + 3600  # the server is an hour ahead of us
+        proxy.fail_next = {"DescribeVpcs": [("RequestTimeTooSkewed", 403, {
+            "Date": email.utils.formatdate(ahead, usegmt=True)})]}
+        proxy.amz_dates.clear()
+        out = run_dualstackd(["describe", "vpcs", "--vpc", ids["vpc"]], env, check=False)
+        dates = [d for a, d in proxy.amz_dates if a == "DescribeVpcs"]
+        assert len(dates) == 2, dates
+        first, second = (time.mktime(time.strptime(d, "%Y%m%dT%H%M%SZ")) for d in dates)
+        assert 3500 < second - first < 3700, dates  # signed with the server's clock
+    finally:
+        proxy.stop()

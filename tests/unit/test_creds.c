@@ -156,16 +156,116 @@ static void test_profile_provider(void)
 	CHECK_STR(creds_region(&fake_env, region, sizeof(region)), "us-west-2");
 	env_set("AWS_REGION", "ap-south-1");
 	CHECK_STR(creds_region(&fake_env, region, sizeof(region)), "ap-south-1");
-	/* a profile that does not exist falls through the chain */
-	reset(NULL, 0);
+	/* a profile AWS_PROFILE names that does not exist is an error, never a fall through to
+	 * instance metadata (which might hold another account's role) */
+	static const struct scripted imds[] = {
+	    {"PUT", "/latest/api/token", 200, "tok"},
+	    {"GET", "/security-credentials/", 200, "role"},
+	};
+	reset(imds, 2);
 	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
 	env_set("AWS_PROFILE", "missing");
-	env_set("AWS_EC2_METADATA_DISABLED", "true");
 	CHECK(creds_resolve(&fake_env, &c, err, sizeof(err)) == DS_ECREDS);
-	CHECK(strstr(err, "no credentials") != NULL);
+	CHECK_MSG(strstr(err, "profile missing not found") != NULL, "%s", err);
+	CHECK_INT(n_fetches, 0);
 	remove(cpath);
 	remove(gpath);
 	rmdir(dir);
+}
+
+/* role_arn with source_profile (and its external_id), credential_source, credential_process,
+ * and SSO profiles (a clear error). */
+static void test_profile_roles_and_processes(void)
+{
+	struct aws_creds c;
+	char err[512];
+	char dir[] = "/tmp/ds-creds-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char cpath[256], gpath[256];
+	snprintf(cpath, sizeof(cpath), "%s/credentials", dir);
+	snprintf(gpath, sizeof(gpath), "%s/config", dir);
+	FILE *f = fopen(cpath, "w");
+	fputs("[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = basesecret\n", f);
+	fclose(f);
+	f = fopen(gpath, "w");
+	fputs("[profile member]\nrole_arn = arn:aws:iam::222222222222:role/dualstackd\n"
+	      "source_profile = base\nexternal_id = ext-42\nrole_session_name = ops\n"
+	      "[profile badsource]\nrole_arn = arn:aws:iam::333333333333:role/x\n"
+	      "credential_source = Nowhere\n"
+	      "[profile proc]\ncredential_process = printf "
+	      "'{\"Version\":1,\"AccessKeyId\":\"ASIAPROC\",\"SecretAccessKey\":\"ps\","
+	      "\"SessionToken\":\"pt\",\"Expiration\":\"2026-05-28T22:00:00Z\"}'\n"
+	      "[profile procfail]\ncredential_process = false\n"
+	      "[profile sso]\nsso_start_url = https://example.awsapps.com/start\n"
+	      "sso_role_name = admin\n",
+	      f);
+	fclose(f);
+	static const struct scripted sts[] = {{"POST", "sts.", 200, STS_OK("AssumeRole")}};
+	reset(sts, 1);
+	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
+	env_set("AWS_PROFILE", "member");
+	CHECK_MSG(creds_resolve(&fake_env, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK_STR(c.source, "profile-role");
+	CHECK(strstr(log_buf, "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Fdualstackd"));
+	CHECK(strstr(log_buf, "ExternalId=ext-42") && strstr(log_buf, "RoleSessionName=ops"));
+	CHECK(strstr(log_buf, "Credential=AKIABASE/") != NULL); /* signed with the source's */
+	reset(NULL, 0);
+	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
+	env_set("AWS_PROFILE", "badsource");
+	CHECK(creds_resolve(&fake_env, &c, err, sizeof(err)) == DS_ECREDS);
+	CHECK_MSG(strstr(err, "credential_source Nowhere") != NULL, "%s", err);
+	reset(NULL, 0);
+	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
+	env_set("AWS_PROFILE", "proc");
+	CHECK_MSG(creds_resolve(&fake_env, &c, err, sizeof(err)) == 0, "%s", err);
+	CHECK_STR(c.access_key_id, "ASIAPROC");
+	CHECK_STR(c.session_token, "pt");
+	CHECK_STR(c.source, "process");
+	CHECK(c.expires_at > 0);
+	reset(NULL, 0);
+	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
+	env_set("AWS_PROFILE", "procfail");
+	CHECK(creds_resolve(&fake_env, &c, err, sizeof(err)) == DS_ECREDS);
+	CHECK(strstr(err, "credential_process exited") != NULL);
+	reset(NULL, 0);
+	env_set("AWS_SHARED_CREDENTIALS_FILE", cpath);
+	env_set("AWS_CONFIG_FILE", gpath);
+	env_set("AWS_PROFILE", "sso");
+	CHECK(creds_resolve(&fake_env, &c, err, sizeof(err)) == DS_ECREDS);
+	CHECK_MSG(strstr(err, "IAM Identity Center (SSO)") != NULL, "%s", err);
+	remove(cpath);
+	remove(gpath);
+	rmdir(dir);
+}
+
+/* AWS_CONTAINER_CREDENTIALS_FULL_URI: the SDKs' host rule. */
+static void test_container_uri_rule(void)
+{
+	CHECK(container_uri_allowed("https://creds.example.com/x"));
+	CHECK(container_uri_allowed("http://127.0.0.1:8080/creds"));
+	CHECK(container_uri_allowed("http://127.9.9.9/creds"));
+	CHECK(container_uri_allowed("http://localhost/creds"));
+	CHECK(container_uri_allowed("http://169.254.170.2/v2/credentials/x"));
+	CHECK(container_uri_allowed("http://169.254.170.23/v1/credentials"));
+	CHECK(container_uri_allowed("http://[fd00:ec2::23]/v1/credentials"));
+	CHECK(container_uri_allowed("http://[::1]:9/creds"));
+	CHECK(!container_uri_allowed("http://evil.example/creds"));
+	CHECK(!container_uri_allowed("http://169.254.169.254/latest"));
+	CHECK(!container_uri_allowed("http://10.0.0.5/creds"));
+	CHECK(!container_uri_allowed("http://127.0.0.1.evil.example/creds"));
+	CHECK(!container_uri_allowed("ftp://127.0.0.1/creds"));
+	struct aws_creds c;
+	char err[512];
+	reset(NULL, 0);
+	env_set("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://evil.example/creds");
+	env_set("AWS_EC2_METADATA_DISABLED", "true");
+	CHECK(creds_resolve(&fake_env, &c, err, sizeof(err)) == DS_ECREDS);
+	CHECK_INT(n_fetches, 0); /* never asked */
 }
 
 static void test_web_identity(void)
@@ -277,6 +377,8 @@ static void test_cache_refresh_and_assume_role(void)
 
 void test_creds(void)
 {
+	test_profile_roles_and_processes();
+	test_container_uri_rule();
 	CHECK_INT(creds_parse_iso8601("2026-05-28T21:46:40Z"), 1780004800);
 	CHECK_INT(creds_parse_iso8601("2026-05-28T21:46:40.123Z"), 1780004800);
 	CHECK_INT(creds_parse_iso8601("yesterday"), -1);
