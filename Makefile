@@ -46,8 +46,11 @@ unit: $(BUILD)/unit
 $(BUILD)/ec2_load: $(BUILD)/tests/tools/ec2_load.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The integration tests mostly wait on services: several run at once (each worker has its own
+# moto servers and Kafka broker).
+PYTEST_WORKERS ?= 3
 integration: dualstackd $(BUILD)/ec2_load
-	python3 -m pytest -q -p no:cacheprovider tests/py $(PYTEST_ARGS)
+	python3 -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) tests/py $(PYTEST_ARGS)
 
 test: deps
 	$(MAKE) unit
@@ -67,7 +70,7 @@ asan:
 		LDFLAGS="-fsanitize=address,undefined" build/asan/unit build/asan/dualstackd
 	build/asan/unit
 	DS_BINARY=$(CURDIR)/build/asan/dualstackd python3 -m pytest -q -p no:cacheprovider \
-		tests/py/test_reconcile.py tests/py/test_describe.py tests/py/test_daemon.py \
+		-n $(PYTEST_WORKERS) tests/py/test_reconcile.py tests/py/test_describe.py tests/py/test_daemon.py \
 		-k "idempotent or dry_run or step6 or between or matches_boto3 or wrong_secret or assume or converge_a_new or poison or sigterm or reloads or no_capacity" 
 
 lint:

@@ -25,7 +25,6 @@
 #include "msk_iam.h"
 #include "policy_file.h"
 
-#define DRAIN_LIMIT_S	  8.0
 #define HEARTBEAT_S	  1.0
 #define HEARTBEAT_STALE_S 10.0
 #define IDENTITY_RETRY_S  30.0
@@ -178,7 +177,9 @@ static void on_revoke_timeout(struct ev_loop *loop, struct ev_timer *w, int reve
 static int on_revoke_wait(void *ud)
 {
 	struct daemon *d = ud;
-	if (d->revoke_waiting <= 0) {
+	/* a drain already waited for its reconciles' safe points, and the loop does not turn
+	 * while the consumer closes: nothing to hold for */
+	if (d->revoke_waiting <= 0 || d->draining) {
 		d->revoke_waiting = 0;
 		d->n_revoking = 0;
 		return 0;
@@ -263,16 +264,24 @@ static void on_wq_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 
 /* ---- signals, reloads ---- */
 
+/* A drain is a handover to whoever owns the partitions next: the running reconciles were
+ * cancelled (in-flight calls finish, nothing new starts, a resize under way is driven until its
+ * instance runs again) and the daemon exits once they reached that point - or at
+ * revoke_timeout_s, after which the next owner resumes from EC2's state and the resize tags. */
 static void on_drain_check(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
 	(void)revents;
-	bool timeout = ev_now(loop) - d->drain_started > DRAIN_LIMIT_S;
+	bool timeout = ev_now(loop) - d->drain_started > d->cfg->revoke_timeout_s;
 	if (d->running > 0 && !timeout)
 		return;
-	if (d->running > 0)
-		log_kv("warn", "drain deadline: unfinished reconciles are left to the next owner",
-		       NULL);
+	if (d->running > 0) {
+		char n[16];
+		snprintf(n, sizeof(n), "%d", d->running);
+		log_kv("warn", "drain deadline: reconciles still running are left to the next owner",
+		       "running", n, NULL);
+		metrics_add(d->metrics, "dualstackd_handover_timeouts_total", 1, NULL);
+	}
 	ev_timer_stop(loop, w);
 	offsets_each_committable(d->offsets, store_offset, d);
 	kafka_close(d->kafka, 1000);
@@ -286,11 +295,15 @@ static void on_sigterm(struct ev_loop *loop, struct ev_signal *w, int revents)
 	(void)revents;
 	if (d->draining)
 		return;
-	log_kv("info", "draining: no new work; finishing what runs", NULL);
+	char n[16];
+	snprintf(n, sizeof(n), "%d", d->running);
+	log_kv("info", "draining: no new work; running reconciles stop at their next safe point",
+	       "running", n, NULL);
 	d->draining = true;
 	d->drain_started = ev_now(loop);
 	metrics_set_check(d->metrics, "draining", false, "shutting down");
 	kafka_pause(d->kafka);
+	work_cancel_all(d);
 	ev_timer_init(&d->drain_timer, on_drain_check, 0., 0.1);
 	d->drain_timer.data = d;
 	ev_timer_start(loop, &d->drain_timer);
@@ -396,8 +409,8 @@ static void register_metrics(struct metrics *m)
 	static const char *const verdicts[] = {"work", "none", "reject"};
 	for (int i = 0; i < 3; i++)
 		metrics_add(m, "dualstackd_events_total", 0, "verdict", verdicts[i], NULL);
-	static const char *const outcomes[] = {"converged", "blocked", "failed"};
-	for (int i = 0; i < 3; i++)
+	static const char *const outcomes[] = {"converged", "blocked", "failed", "cancelled"};
+	for (int i = 0; i < 4; i++)
 		metrics_add(m, "dualstackd_reconciles_total", 0, "outcome", outcomes[i], NULL);
 }
 

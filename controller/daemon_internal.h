@@ -129,6 +129,8 @@ void work_message(struct daemon *d, const rd_kafka_message_t *m, uint64_t ticket
 void work_pump(struct daemon *d);
 /* A handover: queued work of the partition is dropped (its next owner replays it), running
  * reconciles are cancelled at their next safe point; returns how many are still running. */
+/* Cancels every running reconcile (a drain): each ends at its next safe point. */
+void work_cancel_all(struct daemon *d);
 int work_revoke(struct daemon *d, int32_t partition);
 
 /* daemon_resync.c */

@@ -25,6 +25,7 @@ struct run {
 	struct target *target;
 	struct ec2_port audit; /* target's port, with every mutating call audited */
 	struct reconcile_run *rr;
+	bool cancelled; /* a handover or a drain stopped it: unfinished, not failed */
 	double started;
 	struct run *prev, *next; /* the running ones */
 };
@@ -179,15 +180,21 @@ static void finish_run(struct run *run, enum wq_outcome outcome, const char *why
 {
 	struct daemon *d = run->d;
 	static const char *const names[] = {"converged", "blocked", "failed"};
+	/* a cancelled run keeps its offsets like a failed one (the next owner redoes it), but
+	 * it is not a failure: neither logged nor counted as one */
+	bool cancelled = run->cancelled && outcome == WQ_FAILED;
+	const char *name = cancelled ? "cancelled" : names[outcome];
 	double secs = ev_now(d->loop) - run->started;
-	metrics_add(d->metrics, "dualstackd_reconciles_total", 1, "outcome", names[outcome], NULL);
+	metrics_add(d->metrics, "dualstackd_reconciles_total", 1, "outcome", name, NULL);
 	metrics_observe(d->metrics, "dualstackd_reconcile_seconds", secs);
 	char secs_s[32];
 	snprintf(secs_s, sizeof(secs_s), "%.3f", secs);
-	log_kv(outcome == WQ_FAILED ? "warn" : "info", "reconciled", "account", run->key.account,
-	       "region", run->key.region, "vpc", run->key.vpc_id, "outcome", names[outcome],
-	       "detail", why, "seconds", secs_s, NULL);
-	vpc_state(d, &run->key, outcome);
+	log_kv(outcome == WQ_FAILED && !cancelled ? "warn" : "info", "reconciled", "account",
+	       run->key.account, "region", run->key.region, "vpc", run->key.vpc_id, "outcome",
+	       name, "detail", cancelled ? "cancelled at a safe point; the next owner goes on" : why,
+	       "seconds", secs_s, NULL);
+	if (!cancelled)
+		vpc_state(d, &run->key, outcome);
 	enum wq_fate fate =
 	    wq_done(d->wq, run->item, outcome, ev_now(d->loop), daemon_release_ticket, d);
 	if (fate == WQ_RETRY_FREED) {
@@ -221,6 +228,7 @@ static void on_reconciled(void *ud, struct reconcile_run *rr)
 	struct run *run = ud;
 	const struct ec2_error *err;
 	run->rr = rr;
+	run->cancelled = reconcile_run_cancelled(rr);
 	int rc = reconcile_run_error(rr, &err);
 	struct reconcile_vpc *v = reconcile_run_vpc(rr, 0);
 	if (rc || !v) {
@@ -404,6 +412,13 @@ void work_message(struct daemon *d, const rd_kafka_message_t *m, uint64_t ticket
 		return;
 	}
 	work_pump(d);
+}
+
+void work_cancel_all(struct daemon *d)
+{
+	for (struct run *r = d->work.runs; r; r = r->next)
+		if (r->rr)
+			reconcile_cancel(r->rr);
 }
 
 int work_revoke(struct daemon *d, int32_t partition)

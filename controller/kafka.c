@@ -269,7 +269,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	for (int i = 0; i < parts->cnt; i++)
 		if (k->cb.revoked)
 			k->cb.revoked(k->cb.ud, parts->elems[i].topic, parts->elems[i].partition);
-	if (c->holds_revokes && k->cb.revoke_wait && k->cb.revoke_wait(k->cb.ud)) {
+	/* a closing consumer is revoked from inside rd_kafka_consumer_close, with the loop
+	 * stopped: holding it then would never end */
+	if (c->holds_revokes && !k->closed && k->cb.revoke_wait && k->cb.revoke_wait(k->cb.ud)) {
 		if (c->revoking) /* a second revoke while one is held: one list */
 			for (int i = 0; i < parts->cnt; i++)
 				rd_kafka_topic_partition_list_add(

@@ -1,5 +1,5 @@
 /* Waiters sit in one list per kind with the time they are due. A timer fires at the earliest
- * due time (never sooner than tick_s after the kind's last read, so waiters pile up into one
+ * due time (never sooner than gap_s after the kind's last read, so waiters pile up into one
  * read); the read takes every waiter due within the next tick, and its answer goes to each. */
 #include "poller.h"
 
@@ -36,7 +36,7 @@ struct poller_life {
 
 struct poller {
 	const struct ec2_port *port;
-	double tick_s;
+	double gap_s;
 	struct waiter *waiting[POLL_KINDS];
 	double last_read[POLL_KINDS];
 	double timer_at; /* the earliest pending timer, or -1 */
@@ -55,7 +55,7 @@ static int slot_of(enum obs_kind k)
 	return -1;
 }
 
-struct poller *poller_new(const struct ec2_port *port, double tick_s)
+struct poller *poller_new(const struct ec2_port *port, double gap_s)
 {
 	struct poller *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -68,7 +68,7 @@ struct poller *poller_new(const struct ec2_port *port, double tick_s)
 	p->life->alive = true;
 	p->timer_at = -1;
 	p->port = port;
-	p->tick_s = tick_s > 0 ? tick_s : 1;
+	p->gap_s = gap_s > 0 ? gap_s : 1;
 	for (int i = 0; i < POLL_KINDS; i++)
 		p->last_read[i] = -1e9;
 	return p;
@@ -117,7 +117,7 @@ static double next_read_at(const struct poller *p, int k)
 			due = w->due;
 	if (due < 0)
 		return -1;
-	double earliest = p->last_read[k] + p->tick_s;
+	double earliest = p->last_read[k] + p->gap_s;
 	return due > earliest ? due : earliest;
 }
 
@@ -154,7 +154,7 @@ static void start_read(struct poller *p, int k)
 	/* every waiter due within the next tick joins this read (distinct ids, up to the
 	 * filter's limit; the rest wait for the next one) */
 	double now = now_of(p);
-	double horizon = now + p->tick_s;
+	double horizon = now + p->gap_s;
 	struct waiter **pp = &p->waiting[k];
 	while (*pp) {
 		struct waiter *w = *pp;

@@ -1,6 +1,6 @@
 /* poller.h - batched waits on EC2 state: everything of one account and region that waits for a
- * VPC block, a subnet's /64 or an instance's state is read back by one Describe per kind per
- * tick (ids as filter values, at most POLLER_MAX_IDS per call), never one per resource.
+ * VPC block, a subnet's /64 or an instance's state is read back by one Describe per kind at a
+ * time (ids as filter values, at most POLLER_MAX_IDS per call), never one per resource.
  * Owns: the waiters, the tick timer (through the port), the shared reads and their dispatch.
  * Not: what a waiter does with what it sees (the executor). */
 #ifndef DS_POLLER_H
@@ -16,8 +16,8 @@ typedef void (*poll_fn)(void *ud, int rc, const struct ec2_error *err, const str
 
 struct poller;
 
-/* tick_s: the shortest gap between two reads of a kind (waiters due sooner join the tick). */
-struct poller *poller_new(const struct ec2_port *port, double tick_s);
+/* gap_s: the shortest gap between two reads of a kind; waiters due within it join one read. */
+struct poller *poller_new(const struct ec2_port *port, double gap_s);
 /* Waiters still registered are dropped without a call. */
 void poller_free(struct poller *p);
 

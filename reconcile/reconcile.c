@@ -13,6 +13,9 @@
 #include "reader.h"
 
 #define TARGET_BUCKETS 1024
+/* Reads of one kind (VPCs, subnets, instances) for waiters are at least this far apart: what is
+ * due within it joins one read, and the waits themselves back off from poll_s to 10 s. */
+#define POLL_GAP_S 0.2
 
 /* What every run of one (account, region) shares. */
 struct rc_target {
@@ -383,10 +386,10 @@ struct reconcile_run *reconcile_start(struct reconciler *r, const struct reconci
 	int rc = run->target ? DS_OK : DS_ENOMEM;
 	if (!rc && req->shared_port) {
 		if (!run->target->poller)
-			run->target->poller = poller_new(req->shared_port, r->poll_s);
+			run->target->poller = poller_new(req->shared_port, POLL_GAP_S);
 		run->poller = run->target->poller;
 	} else if (!rc) {
-		run->poller = run->own_poller = poller_new(req->port, r->poll_s);
+		run->poller = run->own_poller = poller_new(req->port, POLL_GAP_S);
 	}
 	if (!rc && !run->poller)
 		rc = DS_ENOMEM;
@@ -439,6 +442,11 @@ void reconcile_cancel(struct reconcile_run *run)
 	run->round = RECONCILE_MAX_ROUNDS;
 	for (size_t i = 0; run->executors && i < run->n_vpcs; i++)
 		executor_cancel(run->executors[i]);
+}
+
+bool reconcile_run_cancelled(const struct reconcile_run *run)
+{
+	return run->cancelled;
 }
 
 size_t reconcile_run_count(const struct reconcile_run *run)

@@ -75,6 +75,7 @@ void reconcile_run_free(struct reconcile_run *run);
 /* Starts no new action and no new round; what runs finishes (a resize under way is driven
  * until its instance runs again), then done is called. */
 void reconcile_cancel(struct reconcile_run *run);
+bool reconcile_run_cancelled(const struct reconcile_run *run);
 
 /* After done: the VPCs, an error that stopped the run before planning (rc != 0, err set). */
 size_t reconcile_run_count(const struct reconcile_run *run);

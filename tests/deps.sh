@@ -42,7 +42,7 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')
 	echo "deps: installing moto[server]==$MOTO_VERSION"
 	python3 -m pip install -q "moto[server]==$MOTO_VERSION"
 fi
-python3 -c "import pytest, boto3" 2>/dev/null || python3 -m pip install -q pytest boto3
+python3 -c "import pytest, boto3, xdist" 2>/dev/null || python3 -m pip install -q pytest boto3 pytest-xdist
 
 if [ ! -f "$KAFKA_CACHE/.complete" ]; then
 	echo "deps: fetching Kafka broker jars to $KAFKA_CACHE"

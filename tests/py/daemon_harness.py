@@ -78,6 +78,8 @@ class Daemon:
                                                   for e in events])
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signals the daemon and returns its exit status; a daemon that does not exit within
+        timeout is killed and the test fails with the end of its log."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -85,7 +87,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                return None
+                raise AssertionError(f"no exit {timeout}s after signal {sig}:\n"
+                                     + open(self.log_path).read()[-4000:])
         return self.proc.returncode if self.proc else None
 
 

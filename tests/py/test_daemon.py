@@ -362,3 +362,49 @@ def test_reloads_while_vpcs_reconcile_are_memory_safe(kafka, moto):
         assert open(d.log_path).read().count('"msg":"policy reloaded"') >= 30
     finally:
         assert d.stop() == 0
+
+
+def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto):
+    """SIGTERM while resizes are under way (EC2 answering slowly): the daemon cancels its
+    reconciles, waits until each resize has its instance running again, and exits 0 - it
+    neither hangs on its own handover nor leaves an instance stopped. A second daemon of the
+    same group finishes the fleet."""
+    from fault_proxy import FaultProxy
+    from fleet import resize_fleet
+    proxy = FaultProxy(moto.endpoint, latency_ms=400).start()
+    ec2 = moto.client()
+    fleet = resize_fleet(ec2, n=8, per_vpc=2)  # more than 8 s of work, 2 stops at a time
+    extra = {"resync_interval_s": 3600, "resync_initial_delay_s": 1}
+    d = Daemon(kafka, moto, endpoint=proxy.endpoint, extra=extra).start()
+    d2 = None
+    try:
+        end = time.time() + 60
+        while not proxy.calls("StopInstances", "ok") and time.time() < end:
+            time.sleep(0.1)
+        assert proxy.calls("StopInstances", "ok"), "no resize started"
+        t0 = time.time()
+        assert d.stop(timeout=90) == 0
+        took = time.time() - t0
+        assert not proxy.stopped, f"instances left stopped: {proxy.stopped}"
+        ids = [i for v in fleet for i in v["instances"]]
+        states = [i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=ids)[
+            "Reservations"] for i in r["Instances"]]
+        assert all(s == "running" for s in states), states
+        assert '"outcome":"cancelled"' in open(d.log_path).read(), f"exit took {took:.1f}s"
+        d2 = Daemon(kafka, moto, endpoint=proxy.endpoint, suffix=d.suffix, extra=extra)
+        d2.config, d2.policy = d.config, d.policy
+        d2.start()
+        end = time.time() + 180
+        while time.time() < end:
+            insts = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+                     for i in r["Instances"]]
+            if all(i["InstanceType"] == "m4.large" and i["State"]["Name"] == "running"
+                   for i in insts):
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError("the second daemon did not finish the resizes")
+    finally:
+        if d2:
+            assert d2.stop(timeout=90) == 0
+        proxy.stop()
