@@ -278,7 +278,8 @@ static void on_drain_check(struct ev_loop *loop, struct ev_timer *w, int revents
 	if (d->running > 0) {
 		char n[16];
 		snprintf(n, sizeof(n), "%d", d->running);
-		log_kv("warn", "drain deadline: reconciles still running are left to the next owner",
+		log_kv("warn",
+		       "drain deadline: reconciles still running are left to the next owner",
 		       "running", n, NULL);
 		metrics_add(d->metrics, "dualstackd_handover_timeouts_total", 1, NULL);
 	}

@@ -190,8 +190,8 @@ static void finish_run(struct run *run, enum wq_outcome outcome, const char *why
 	char secs_s[32];
 	snprintf(secs_s, sizeof(secs_s), "%.3f", secs);
 	log_kv(outcome == WQ_FAILED && !cancelled ? "warn" : "info", "reconciled", "account",
-	       run->key.account, "region", run->key.region, "vpc", run->key.vpc_id, "outcome",
-	       name, "detail", cancelled ? "cancelled at a safe point; the next owner goes on" : why,
+	       run->key.account, "region", run->key.region, "vpc", run->key.vpc_id, "outcome", name,
+	       "detail", cancelled ? "cancelled at a safe point; the next owner goes on" : why,
 	       "seconds", secs_s, NULL);
 	if (!cancelled)
 		vpc_state(d, &run->key, outcome);
