@@ -15,7 +15,8 @@ static void settle(struct fake_ec2 *f)
 	for (int i = 0; i < f->n_inst; i++) {
 		struct fake_instance *in = &f->inst[i];
 		if (in->target_state[0] && f->now >= in->settles_at) {
-			snprintf(in->state, sizeof(in->state), "%s", in->target_state);
+			_Static_assert(sizeof(in->state) == sizeof(in->target_state), "same size");
+			memcpy(in->state, in->target_state, sizeof(in->state));
 			in->target_state[0] = '\0';
 		}
 	}
