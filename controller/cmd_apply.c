@@ -98,6 +98,9 @@ static cJSON *plan_json(const struct plan *p)
 		cJSON_AddStringToObject(j, "api", plan_action_api(a->kind));
 		cJSON_AddStringToObject(j, "resource", a->resource_id);
 		cJSON_AddStringToObject(j, "params", params.data ? params.data : "");
+		cJSON_AddNumberToObject(j, "calls", a->calls);
+		if (a->rides_with >= 0)
+			cJSON_AddNumberToObject(j, "in_request_of", a->rides_with + 1);
 		cJSON *deps = cJSON_AddArrayToObject(j, "after");
 		for (int d = 0; d < a->n_deps; d++)
 			cJSON_AddItemToArray(deps, cJSON_CreateNumber(a->deps[d] + 1));

@@ -389,8 +389,15 @@ static const struct {
     {"dualstackd_ec2_calls_total", METRIC_COUNTER, "EC2 and SSM calls by action and outcome"},
     {"dualstackd_ec2_throttled_answers", METRIC_GAUGE, "RequestLimitExceeded answers so far"},
     {"dualstackd_ec2_retries", METRIC_GAUGE, "Calls retried so far"},
-    {"dualstackd_ec2_bucket_tokens", METRIC_GAUGE, "Rate-limiter bucket levels"},
-    {"dualstackd_ec2_bucket_refill_per_second", METRIC_GAUGE, "Rate-limiter refill (adaptive)"},
+    {"dualstackd_ec2_calls_waiting", METRIC_GAUGE,
+     "EC2 calls waiting for a token, by action (summed over accounts and regions)"},
+    {"dualstackd_ec2_buckets_slowed", METRIC_GAUGE,
+     "Buckets below EC2's documented rate after RequestLimitExceeded, by action"},
+    {"dualstackd_ec2_buckets", METRIC_GAUGE, "(account, region, action) rate buckets held"},
+    {"dualstackd_ec2_calls_merged", METRIC_GAUGE,
+     "Calls that rode in another call's request (CreateTags, Stop/Start, Authorize)"},
+    {"dualstackd_ec2_merged_requests_split", METRIC_GAUGE,
+     "Merged requests that failed and went again one call at a time"},
     {"dualstackd_api_budget_share", METRIC_GAUGE, "This replica's share of the API budget"},
     {"dualstackd_group_members", METRIC_GAUGE, "Live consumer-group members"},
     {"dualstackd_offsets_in_flight", METRIC_GAUGE, "Consumed messages whose work is unfinished"},
@@ -432,14 +439,28 @@ static void on_ec2_call(void *ud, const char *action, const char *outcome)
 		metrics_set_check(d->metrics, "credentials", true, NULL);
 }
 
-static void on_bucket(void *ud, const char *account, const char *region, const char *category,
-		      double level, double rate)
+/* Buckets summed per action: per (account, region, action) would be a series for every pair
+ * an org has; what an operator needs is which action waits and which one EC2 slowed down. */
+struct bucket_sums {
+	struct daemon *d;
+	char action[32][64];
+	double waiting[32], slowed[32];
+	int n;
+};
+
+static void on_bucket(void *ud, const struct ec2_bucket_view *b)
 {
-	struct daemon *d = ud;
-	metrics_set(d->metrics, "dualstackd_ec2_bucket_tokens", level, "account", account, "region",
-		    region, "category", category, NULL);
-	metrics_set(d->metrics, "dualstackd_ec2_bucket_refill_per_second", rate, "account", account,
-		    "region", region, "category", category, NULL);
+	struct bucket_sums *s = ud;
+	int i = 0;
+	while (i < s->n && strcmp(s->action[i], b->action))
+		i++;
+	if (i == s->n) {
+		if (s->n == 32)
+			return; /* the actions dualstackd calls are fewer */
+		snprintf(s->action[s->n++], sizeof(s->action[0]), "%s", b->action);
+	}
+	s->waiting[i] += (double)b->waiting;
+	s->slowed[i] += b->rate_per_s < b->documented_per_s;
 }
 
 static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revents)
@@ -447,8 +468,21 @@ static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revent
 	struct daemon *d = w->data;
 	(void)loop;
 	(void)revents;
-	ec2_client_each_bucket(d->ec2, on_bucket, d);
+	struct bucket_sums *sums = calloc(1, sizeof(*sums));
+	if (sums) {
+		ec2_client_each_bucket(d->ec2, on_bucket, sums);
+		for (int i = 0; i < sums->n; i++) {
+			metrics_set(d->metrics, "dualstackd_ec2_calls_waiting", sums->waiting[i],
+				    "action", sums->action[i], NULL);
+			metrics_set(d->metrics, "dualstackd_ec2_buckets_slowed", sums->slowed[i],
+				    "action", sums->action[i], NULL);
+		}
+		free(sums);
+	}
 	const struct ec2_client_stats *st = ec2_client_stats(d->ec2);
+	metrics_set(d->metrics, "dualstackd_ec2_buckets", (double)st->buckets, NULL);
+	metrics_set(d->metrics, "dualstackd_ec2_calls_merged", (double)st->merged, NULL);
+	metrics_set(d->metrics, "dualstackd_ec2_merged_requests_split", (double)st->split, NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_throttled_answers", (double)st->throttled_answers,
 		    NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_retries", (double)st->retries, NULL);

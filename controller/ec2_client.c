@@ -1,23 +1,44 @@
-/* One call's life: reserve a token from its bucket (a timer waits out any debt), sign, send;
- * on a throttled or transient answer tell the bucket, take retry quota, back off with jitter and
- * go round again; otherwise hand the answer to the caller. */
+/* One call's life: wait in its bucket's queue (urgent calls first) until the bucket - and for
+ * Start/Stop the instances' resource bucket - has its tokens; ride in a merged request with the
+ * calls waiting beside it when EC2 takes them as one list; sign, send; on a throttled or
+ * transient answer tell the bucket, take retry quota, back off with jitter and queue again;
+ * otherwise hand the answer to the caller. A merged request that fails for good goes again
+ * one call at a time, so each caller gets its own answer. */
 #include "ec2_client.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "aws_query.h"
+#include "ec2_batch.h"
 #include "ec2_xml.h"
 
-#define MAX_BUCKETS 4096
+#define N_CLASSES	   2	/* waiting calls: 0 urgent, 1 the rest */
+#define SWEEP_ABOVE	   1024 /* buckets held before idle ones are dropped */
+#define SWEEP_EVERY_S	   10.0
+#define IDLE_BEFORE_DROP_S 60.0
+#define MAX_MERGED_BODY	   ((size_t)256 << 10)
+
+struct ec2_call_state;
 
 struct bucket_slot {
+	struct bucket_slot *hnext;
+	struct ec2_client *c;
+	uint32_t hash;
 	char account_id[16];
 	char region[32];
+	char action[64];
 	enum ec2_category cat;
 	struct rate_bucket bucket;
+	bool has_resource; /* Start/Stop: a token per instance as well */
+	struct rate_bucket resource;
+	struct ec2_call_state *head[N_CLASSES], *tail[N_CLASSES];
+	size_t waiting;
+	struct ev_timer timer; /* the next dispatch */
+	double last_used;
 };
 
 struct ec2_client {
@@ -27,8 +48,9 @@ struct ec2_client {
 	struct sigv4_signer *signer;
 	struct ec2_client_options opt;
 	struct retry_policy retry;
-	struct bucket_slot *slots;
-	size_t n_slots, cap_slots;
+	struct bucket_slot **table; /* hash of (account, region, action, category) */
+	size_t table_size, n_slots;
+	double last_sweep;
 	struct ec2_client_stats stats;
 	size_t pending;
 	void (*observer)(void *ud, const char *action, const char *outcome);
@@ -45,14 +67,23 @@ struct ec2_call_state {
 	char amz_target[96]; /* "" for the EC2 Query protocol; else an SSM JSON call */
 	enum ec2_category cat;
 	unsigned flags;
+	struct buf params;		/* the caller's form pairs (a merged request: everyone's) */
+	struct buf fixed;		/* params less the list items: what merged calls share */
+	const struct batch_rule *rule;	/* NULL: never merged */
+	int items;			/* list items (instances, for the resource bucket) */
+	bool alone;			/* split from a failed merged request: goes on its own */
+	struct ec2_call_state *qnext;	/* in its bucket's queue */
+	struct ec2_call_state *members; /* a merged request: the calls riding in it */
+	struct ec2_call_state *mnext;
+	int n_members;
 	struct buf body;
 	int attempt;
 	int retry_cost;
-	bool backing_off;     /* the timer is a backoff: a token is still to be reserved */
+	bool backing_off;     /* the timer is a backoff: the call queues again after it */
 	bool creds_refreshed; /* ExpiredToken/RequestExpired: refreshed once and sent again */
 	bool skew_fixed;      /* RequestTimeTooSkewed: the clock corrected once */
 	double started;
-	struct ev_timer timer; /* token wait or backoff */
+	struct ev_timer timer; /* backoff */
 	ec2_done_fn done;
 	void *ud;
 };
@@ -83,19 +114,42 @@ struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *
 	if (!c->opt.rand01)
 		c->opt.rand01 = default_rand01;
 	retry_policy_init(&c->retry, c->opt.max_attempts);
-	if (!c->signer) {
+	c->table_size = 256;
+	c->table = calloc(c->table_size, sizeof(*c->table));
+	if (!c->signer || !c->table) {
+		sigv4_signer_free(c->signer);
+		free(c->table);
 		free(c);
 		return NULL;
 	}
 	return c;
 }
 
+static void call_free(struct ec2_call_state *st)
+{
+	buf_cleanup(&st->params);
+	buf_cleanup(&st->fixed);
+	buf_cleanup(&st->body);
+	free(st);
+}
+
 void ec2_client_free(struct ec2_client *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->table_size; i++)
+		for (struct bucket_slot *s = c->table[i], *next; s; s = next) {
+			next = s->hnext;
+			ev_timer_stop(c->loop, &s->timer);
+			for (int k = 0; k < N_CLASSES; k++)
+				for (struct ec2_call_state *q = s->head[k], *qn; q; q = qn) {
+					qn = q->qnext;
+					call_free(q); /* callers drain first; never called back */
+				}
+			free(s);
+		}
+	free(c->table);
 	sigv4_signer_free(c->signer);
-	free(c->slots);
 	free(c);
 }
 
@@ -109,60 +163,109 @@ size_t ec2_client_pending(const struct ec2_client *c)
 	return c->pending;
 }
 
-struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_target *t,
-				      enum ec2_category cat)
+/* ---- buckets: one per (account, region, action) ---- */
+
+static uint32_t slot_hash(const char *account, const char *region, const char *action,
+			  enum ec2_category cat)
 {
-	for (size_t i = 0; i < c->n_slots; i++) {
-		struct bucket_slot *s = &c->slots[i];
-		if (s->cat == cat && strcmp(s->account_id, t->account_id) == 0 &&
-		    strcmp(s->region, t->region) == 0)
-			return &s->bucket;
+	uint32_t h = 2166136261u;
+	const char *parts[] = {account, region, action};
+	for (int i = 0; i < 3; i++) {
+		for (const char *p = parts[i]; *p; p++)
+			h = (h ^ (uint8_t)*p) * 16777619u;
+		h = (h ^ '|') * 16777619u;
 	}
-	if (c->n_slots == MAX_BUCKETS)
-		return NULL;
-	if (c->n_slots == c->cap_slots) {
-		size_t cap = c->cap_slots ? c->cap_slots * 2 : 16;
-		struct bucket_slot *p = realloc(c->slots, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		c->slots = p;
-		c->cap_slots = cap;
-	}
-	struct bucket_slot *s = &c->slots[c->n_slots++];
-	memset(s, 0, sizeof(*s));
-	memcpy(s->account_id, t->account_id, sizeof(s->account_id));
-	memcpy(s->region, t->region, sizeof(s->region));
-	s->cat = cat;
-	struct ec2_bucket_spec spec = ec2_bucket_spec_of(cat);
+	return (h ^ (uint32_t)cat) * 16777619u;
+}
+
+static struct ec2_bucket_spec scaled(const struct ec2_client *c, struct ec2_bucket_spec spec)
+{
 	spec.size *= c->opt.bucket_scale;
 	spec.refill_per_s *= c->opt.bucket_scale;
-	rate_bucket_init(&s->bucket, spec, c->opt.budget, ev_now(c->loop));
-	return &s->bucket;
+	return spec;
 }
 
-static void call_free(struct ec2_call_state *st)
+static void on_slot_timer(struct ev_loop *loop, struct ev_timer *w, int revents);
+
+static bool slot_idle(struct bucket_slot *s, double now)
 {
-	buf_cleanup(&st->body);
-	free(st);
+	return s->waiting == 0 && !ev_is_active(&s->timer) &&
+	       now - s->last_used > IDLE_BEFORE_DROP_S &&
+	       rate_bucket_level(&s->bucket, now) >= s->bucket.size &&
+	       !s->bucket.adaptive_enabled &&
+	       (!s->has_resource || rate_bucket_level(&s->resource, now) >= s->resource.size);
 }
 
-static void finish(struct ec2_call_state *st, struct ec2_result *res)
+/* A full, idle bucket is the same as a new one: dropping it keeps an org of thousands of
+ * (account, region) pairs from holding every action's bucket for ever. */
+static void sweep(struct ec2_client *c, double now)
 {
-	struct ec2_client *c = st->c;
-	res->attempts = st->attempt;
-	res->elapsed_s = ev_now(c->loop) - st->started;
-	if (res->rc == DS_OK) {
-		c->stats.ok++;
-		retry_release(&c->retry, st->retry_cost);
-	} else {
-		c->stats.final_errors++;
-	}
-	c->pending--;
-	if (c->observer)
-		c->observer(c->observer_ud, st->action,
-			    res->rc == DS_OK ? "ok" : ec2_class_name(res->err.cls));
-	st->done(st->ud, res);
-	call_free(st);
+	c->last_sweep = now;
+	for (size_t i = 0; i < c->table_size; i++)
+		for (struct bucket_slot **pp = &c->table[i]; *pp;) {
+			struct bucket_slot *s = *pp;
+			if (slot_idle(s, now)) {
+				*pp = s->hnext;
+				free(s);
+				c->n_slots--;
+			} else {
+				pp = &s->hnext;
+			}
+		}
+}
+
+static void grow(struct ec2_client *c)
+{
+	size_t size = c->table_size * 2;
+	struct bucket_slot **t = calloc(size, sizeof(*t));
+	if (!t)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < c->table_size; i++)
+		for (struct bucket_slot *s = c->table[i], *next; s; s = next) {
+			next = s->hnext;
+			s->hnext = t[s->hash & (size - 1)];
+			t[s->hash & (size - 1)] = s;
+		}
+	free(c->table);
+	c->table = t;
+	c->table_size = size;
+}
+
+static struct bucket_slot *get_slot(struct ec2_client *c, const struct ec2_target *t,
+				    const char *action, enum ec2_category cat)
+{
+	uint32_t h = slot_hash(t->account_id, t->region, action, cat);
+	double now = ev_now(c->loop);
+	for (struct bucket_slot *s = c->table[h & (c->table_size - 1)]; s; s = s->hnext)
+		if (s->hash == h && s->cat == cat && !strcmp(s->action, action) &&
+		    !strcmp(s->account_id, t->account_id) && !strcmp(s->region, t->region)) {
+			s->last_used = now;
+			return s;
+		}
+	if (c->n_slots >= SWEEP_ABOVE && now - c->last_sweep > SWEEP_EVERY_S)
+		sweep(c, now);
+	if (c->n_slots >= c->table_size)
+		grow(c);
+	struct bucket_slot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->c = c;
+	s->hash = h;
+	snprintf(s->account_id, sizeof(s->account_id), "%s", t->account_id);
+	snprintf(s->region, sizeof(s->region), "%s", t->region);
+	snprintf(s->action, sizeof(s->action), "%s", action);
+	s->cat = cat;
+	s->last_used = now;
+	rate_bucket_init(&s->bucket, scaled(c, ec2_bucket_spec_of(cat)), c->opt.budget, now);
+	struct ec2_bucket_spec rs;
+	if ((s->has_resource = ec2_resource_bucket_of(action, &rs)))
+		rate_bucket_init(&s->resource, scaled(c, rs), c->opt.budget, now);
+	ev_timer_init(&s->timer, on_slot_timer, 0., 0.);
+	s->timer.data = s;
+	s->hnext = c->table[h & (c->table_size - 1)];
+	c->table[h & (c->table_size - 1)] = s;
+	c->n_slots++;
+	return s;
 }
 
 void ec2_client_set_budget(struct ec2_client *c, double budget)
@@ -170,12 +273,15 @@ void ec2_client_set_budget(struct ec2_client *c, double budget)
 	if (budget <= 0 || budget > 1)
 		return;
 	c->opt.budget = budget;
-	for (size_t i = 0; i < c->n_slots; i++) {
-		struct ec2_bucket_spec spec = ec2_bucket_spec_of(c->slots[i].cat);
-		spec.size *= c->opt.bucket_scale;
-		spec.refill_per_s *= c->opt.bucket_scale;
-		rate_bucket_set_budget(&c->slots[i].bucket, spec, budget, ev_now(c->loop));
-	}
+	double now = ev_now(c->loop);
+	for (size_t i = 0; i < c->table_size; i++)
+		for (struct bucket_slot *s = c->table[i]; s; s = s->hnext) {
+			rate_bucket_set_budget(&s->bucket, scaled(c, ec2_bucket_spec_of(s->cat)),
+					       budget, now);
+			struct ec2_bucket_spec rs;
+			if (s->has_resource && ec2_resource_bucket_of(s->action, &rs))
+				rate_bucket_set_budget(&s->resource, scaled(c, rs), budget, now);
+		}
 }
 
 void ec2_client_on_credentials_error(struct ec2_client *c, void (*fn)(void *ud, const char *err),
@@ -193,16 +299,253 @@ void ec2_client_observe(struct ec2_client *c,
 }
 
 void ec2_client_each_bucket(struct ec2_client *c,
-			    void (*fn)(void *ud, const char *account, const char *region,
-				       const char *category, double level, double rate_per_s),
-			    void *ud)
+			    void (*fn)(void *ud, const struct ec2_bucket_view *b), void *ud)
 {
 	double now = ev_now(c->loop);
-	for (size_t i = 0; i < c->n_slots; i++) {
-		struct bucket_slot *s = &c->slots[i];
-		fn(ud, s->account_id, s->region, ec2_category_name(s->cat),
-		   rate_bucket_level(&s->bucket, now), rate_bucket_rate(&s->bucket));
+	c->stats.buckets = c->n_slots;
+	for (size_t i = 0; i < c->table_size; i++)
+		for (struct bucket_slot *s = c->table[i]; s; s = s->hnext) {
+			struct ec2_bucket_view v = {
+			    .account = s->account_id,
+			    .region = s->region,
+			    .action = s->action,
+			    .tokens = rate_bucket_level(&s->bucket, now),
+			    .rate_per_s = rate_bucket_rate(&s->bucket),
+			    .documented_per_s = s->bucket.refill_per_s,
+			    .waiting = s->waiting,
+			};
+			fn(ud, &v);
+		}
+}
+
+/* ---- the queue of each bucket ---- */
+
+static void enqueue(struct bucket_slot *s, struct ec2_call_state *st, bool front)
+{
+	int k = st->flags & EC2_F_URGENT ? 0 : 1;
+	st->qnext = NULL;
+	if (front) {
+		st->qnext = s->head[k];
+		s->head[k] = st;
+		if (!s->tail[k])
+			s->tail[k] = st;
+	} else {
+		if (s->tail[k])
+			s->tail[k]->qnext = st;
+		else
+			s->head[k] = st;
+		s->tail[k] = st;
 	}
+	s->waiting++;
+	/* not at once: calls issued in the same turn of the loop get to wait side by side, so
+	 * the ones EC2 takes as a list go as one */
+	if (!ev_is_active(&s->timer)) {
+		ev_timer_set(&s->timer, 0., 0.);
+		ev_timer_start(s->c->loop, &s->timer);
+	}
+}
+
+/* Unlinks the call after prev (NULL: the head) from class k. */
+static struct ec2_call_state *unlink_after(struct bucket_slot *s, int k,
+					   struct ec2_call_state *prev)
+{
+	struct ec2_call_state *st = prev ? prev->qnext : s->head[k];
+	if (prev)
+		prev->qnext = st->qnext;
+	else
+		s->head[k] = st->qnext;
+	if (s->tail[k] == st)
+		s->tail[k] = prev;
+	st->qnext = NULL;
+	s->waiting--;
+	return st;
+}
+
+static bool mergeable(const struct ec2_call_state *st)
+{
+	return st->rule && !st->alone && st->n_members == 0 && st->items > 0;
+}
+
+static void send_attempt(struct ec2_call_state *st);
+static int build_form(const struct ec2_call_state *st, struct buf *body);
+
+/* The calls waiting beside `first` that can ride in its request: same fixed part, same
+ * flags, within the rule's item limit and the resource tokens there are now. Returns the
+ * request to send: `first` alone, or a new merged request carrying them all. */
+static struct ec2_call_state *gather(struct bucket_slot *s, struct ec2_call_state *first,
+				     double resource_tokens)
+{
+	struct ec2_client *c = s->c;
+	if (!mergeable(first) || !s->waiting)
+		return first;
+	int items = first->items;
+	size_t body = first->params.len;
+	struct ec2_call_state *riders = NULL, **tail = &riders;
+	int n = 0;
+	for (int k = 0; k < N_CLASSES; k++)
+		for (struct ec2_call_state *prev = NULL, *q = s->head[k]; q;) {
+			bool fits = mergeable(q) &&
+				    (q->flags & ~EC2_F_URGENT) == (first->flags & ~EC2_F_URGENT) &&
+				    q->fixed.len == first->fixed.len &&
+				    !memcmp(q->fixed.data, first->fixed.data, q->fixed.len) &&
+				    items + q->items <= first->rule->max_items &&
+				    body + q->params.len <= MAX_MERGED_BODY &&
+				    (!s->has_resource || items + q->items <= resource_tokens);
+			if (!fits) {
+				prev = q;
+				q = q->qnext;
+				continue;
+			}
+			struct ec2_call_state *next = q->qnext;
+			unlink_after(s, k, prev);
+			items += q->items;
+			body += q->params.len;
+			*tail = q;
+			tail = &q->mnext;
+			n++;
+			q = next;
+		}
+	if (!n)
+		return first;
+	struct ec2_call_state *m = calloc(1, sizeof(*m));
+	if (!m) { /* no merge then: the riders wait for their own turn */
+		for (struct ec2_call_state *q = riders, *qn; q; q = qn) {
+			qn = q->mnext;
+			q->mnext = NULL;
+			enqueue(s, q, true);
+		}
+		return first;
+	}
+	m->c = c;
+	m->target = first->target;
+	memcpy(m->action, first->action, sizeof(m->action));
+	m->cat = first->cat;
+	m->flags = first->flags;
+	m->rule = first->rule;
+	m->items = items;
+	m->started = ev_now(c->loop);
+	buf_init(&m->params, 0);
+	buf_init(&m->fixed, 0);
+	buf_init(&m->body, 0);
+	first->mnext = riders;
+	m->members = first;
+	m->n_members = n + 1;
+	int base = 0;
+	int rc =
+	    buf_append(&m->params, first->fixed.data ? first->fixed.data : "", first->fixed.len);
+	for (struct ec2_call_state *q = m->members; !rc && q; q = q->mnext)
+		rc = batch_append_items(m->rule, q->params.data, q->params.len, &base, &m->params);
+	if (rc) { /* cannot happen for bodies batch_split took; never merge on a doubt */
+		for (struct ec2_call_state *q = riders, *qn; q; q = qn) {
+			qn = q->mnext;
+			q->mnext = NULL;
+			enqueue(s, q, true);
+		}
+		first->mnext = NULL;
+		call_free(m);
+		return first;
+	}
+	c->stats.merged += (unsigned long)n;
+	return m;
+}
+
+/* Sends what the bucket's tokens allow, urgent calls first; sleeps until the next token. */
+static void dispatch(struct bucket_slot *s)
+{
+	struct ec2_client *c = s->c;
+	double now = ev_now(c->loop);
+	while (s->waiting) {
+		int k = s->head[0] ? 0 : 1;
+		struct ec2_call_state *head = s->head[k];
+		double wait = rate_bucket_wait(&s->bucket, now, 1);
+		if (s->has_resource) {
+			double rw = rate_bucket_wait(&s->resource, now, head->items);
+			wait = rw > wait ? rw : wait;
+		}
+		if (wait > 0) {
+			ev_timer_stop(c->loop, &s->timer);
+			ev_timer_set(&s->timer, wait, 0.);
+			ev_timer_start(c->loop, &s->timer);
+			return;
+		}
+		unlink_after(s, k, NULL);
+		double rt = s->has_resource ? rate_bucket_level(&s->resource, now) : 0;
+		struct ec2_call_state *req = gather(s, head, rt);
+		rate_bucket_spend(&s->bucket, now, 1);
+		if (s->has_resource)
+			rate_bucket_spend(&s->resource, now, req->items);
+		s->last_used = now;
+		send_attempt(req);
+	}
+}
+
+static void on_slot_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	dispatch(w->data);
+}
+
+static void fail_local(struct ec2_call_state *st, const char *code, const char *msg);
+
+/* Queues a call (or a retry) for its bucket. */
+static void queue_call(struct ec2_call_state *st, bool front)
+{
+	struct bucket_slot *s = get_slot(st->c, &st->target, st->action, st->cat);
+	if (!s) {
+		fail_local(st, "ClientError", "out of memory for a rate bucket");
+		return;
+	}
+	enqueue(s, st, front);
+}
+
+/* ---- answers ---- */
+
+static void deliver(struct ec2_call_state *st, struct ec2_result *res)
+{
+	struct ec2_client *c = st->c;
+	res->elapsed_s = ev_now(c->loop) - st->started;
+	if (res->rc == DS_OK)
+		c->stats.ok++;
+	else
+		c->stats.final_errors++;
+	c->pending--;
+	st->done(st->ud, res);
+	call_free(st);
+}
+
+static void finish(struct ec2_call_state *st, struct ec2_result *res)
+{
+	struct ec2_client *c = st->c;
+	res->attempts = st->attempt;
+	if (res->rc == DS_OK)
+		retry_release(&c->retry, st->retry_cost);
+	if (c->observer)
+		c->observer(c->observer_ud, st->action,
+			    res->rc == DS_OK ? "ok" : ec2_class_name(res->err.cls));
+	if (!st->n_members) {
+		deliver(st, res);
+		return;
+	}
+	/* a merged request: its answer is everyone's - unless it failed, when no one can tell
+	 * whose item it was (a duplicate permission, an instance in the wrong state, no
+	 * capacity for one type): then each call goes again alone and gets its own answer */
+	bool split = res->rc != DS_OK;
+	if (split)
+		c->stats.split++;
+	for (struct ec2_call_state *q = st->members, *next; q; q = next) {
+		next = q->mnext;
+		q->mnext = NULL;
+		if (split) {
+			q->alone = true;
+			queue_call(q, true);
+		} else {
+			q->attempt = st->attempt;
+			deliver(q, res);
+		}
+	}
+	st->members = NULL;
+	call_free(st);
 }
 
 static void fail_local(struct ec2_call_state *st, const char *code, const char *msg)
@@ -221,38 +564,13 @@ static void fail_local(struct ec2_call_state *st, const char *code, const char *
 	finish(st, &res);
 }
 
-static void send_attempt(struct ec2_call_state *st);
-static void acquire_and_send(struct ec2_call_state *st);
-
-static void on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+static void on_backoff(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
 	struct ec2_call_state *st = w->data;
 	(void)loop;
 	(void)revents;
-	if (st->backing_off) {
-		st->backing_off = false;
-		acquire_and_send(st); /* a retry queues for a token like any call */
-	} else {
-		send_attempt(st);
-	}
-}
-
-/* Reserves a token, then sends when it is due. */
-static void acquire_and_send(struct ec2_call_state *st)
-{
-	struct rate_bucket *b = ec2_client_bucket(st->c, &st->target, st->cat);
-	if (!b) {
-		fail_local(st, "ClientLimit", "too many (account, region, category) buckets");
-		return;
-	}
-	double wait = rate_bucket_take(b, ev_now(st->c->loop));
-	if (wait <= 0) {
-		send_attempt(st);
-		return;
-	}
-	ev_timer_init(&st->timer, on_timer, wait, 0.);
-	st->timer.data = st;
-	ev_timer_start(st->c->loop, &st->timer);
+	st->backing_off = false;
+	queue_call(st, true); /* a retry waits for a token like any call, ahead of new ones */
 }
 
 static void on_http_done(void *ud, struct http_response *resp)
@@ -305,9 +623,9 @@ static void on_http_done(void *ud, struct http_response *resp)
 		return;
 	}
 	bool throttled = res.rc && res.err.cls == EC2_THROTTLED;
-	struct rate_bucket *b = ec2_client_bucket(c, &st->target, st->cat);
-	if (b)
-		rate_bucket_on_response(b, throttled, ev_now(c->loop));
+	struct bucket_slot *s = get_slot(c, &st->target, st->action, st->cat);
+	if (s)
+		rate_bucket_on_response(&s->bucket, throttled, ev_now(c->loop));
 	if (throttled)
 		c->stats.throttled_answers++;
 	if (res.rc && res.err.cls == EC2_TRANSIENT)
@@ -325,7 +643,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 			st->retry_cost += cost;
 			c->stats.retries++;
 			double delay = retry_backoff_s(&c->retry, st->attempt, c->opt.rand01());
-			ev_timer_init(&st->timer, on_timer, delay, 0.);
+			ev_timer_init(&st->timer, on_backoff, delay, 0.);
 			st->timer.data = st;
 			st->backing_off = true;
 			ev_timer_start(c->loop, &st->timer);
@@ -363,6 +681,14 @@ static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const
 	struct aws_signed signed_req;
 	aws_signed_init(&signed_req);
 	bool ssm = st->amz_target[0] != '\0';
+	if (!st->body.len) { /* the first attempt: the caller's pairs (or the merged ones) */
+		rc = ssm ? buf_append(&st->body, st->params.data, st->params.len)
+			 : build_form(st, &st->body);
+		if (rc) {
+			fail_local(st, "ClientError", ds_strerror(rc));
+			return;
+		}
+	}
 	const char *url = ssm ? st->target.ssm_endpoint : st->target.endpoint;
 	if (ssm)
 		rc = aws_json_sign(c->signer, creds, "ssm", st->target.region, url, st->amz_target,
@@ -391,35 +717,67 @@ static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const
 		fail_local(st, "ClientError", ds_strerror(rc));
 }
 
-int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, unsigned flags,
-	     const char *params, size_t params_len, ec2_done_fn done, void *ud)
+/* Action, Version, then the caller's pairs. */
+static int build_form(const struct ec2_call_state *st, struct buf *body)
+{
+	int rc = aws_form_add(body, "Action", st->action);
+	if (!rc)
+		rc = aws_form_add(body, "Version", "2016-11-15");
+	if (!rc && st->params.len)
+		rc = buf_putc(body, '&');
+	if (!rc && st->params.len)
+		rc = buf_append(body, st->params.data, st->params.len);
+	return rc;
+}
+
+static struct ec2_call_state *new_call(struct ec2_client *c, const struct ec2_target *t,
+				       const char *action, unsigned flags, ec2_done_fn done,
+				       void *ud)
 {
 	struct ec2_call_state *st = calloc(1, sizeof(*st));
 	if (!st)
-		return DS_ENOMEM;
+		return NULL;
 	st->c = c;
 	st->target = *t;
 	snprintf(st->action, sizeof(st->action), "%s", action);
-	st->cat = ec2_category_of(action, flags & EC2_F_FILTERED);
 	st->flags = flags;
 	st->done = done;
 	st->ud = ud;
 	st->started = ev_now(c->loop);
-	buf_init(&st->body, (size_t)1 << 20);
-	int rc = aws_form_add(&st->body, "Action", action);
-	if (!rc)
-		rc = aws_form_add(&st->body, "Version", "2016-11-15");
-	if (!rc && params_len)
-		rc = buf_putc(&st->body, '&');
+	st->items = 1;
+	buf_init(&st->params, (size_t)1 << 20);
+	buf_init(&st->fixed, (size_t)1 << 20);
+	buf_init(&st->body, (size_t)2 << 20);
+	return st;
+}
+
+int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *action, unsigned flags,
+	     const char *params, size_t params_len, ec2_done_fn done, void *ud)
+{
+	struct ec2_call_state *st = new_call(c, t, action, flags, done, ud);
+	if (!st)
+		return DS_ENOMEM;
+	st->cat = ec2_category_of(action, flags & EC2_F_FILTERED);
 	/* application/x-www-form-urlencoded writes a space as '+', as botocore sends it; EC2
 	 * takes either, but emulators that re-encode the form to check the signature do not */
+	int rc = DS_OK;
 	for (size_t i = 0; !rc && i < params_len; i++) {
 		if (params[i] == '%' && i + 2 < params_len && params[i + 1] == '2' &&
 		    params[i + 2] == '0') {
-			rc = buf_putc(&st->body, '+');
+			rc = buf_putc(&st->params, '+');
 			i += 2;
 		} else {
-			rc = buf_putc(&st->body, params[i]);
+			rc = buf_putc(&st->params, params[i]);
+		}
+	}
+	/* a call EC2 takes as a list may ride with others; its items are also its cost in a
+	 * resource bucket (Start/Stop: one token per instance) */
+	if (!rc && (st->rule = batch_rule_of(action)) != NULL) {
+		st->items = batch_split(st->rule, st->params.data ? st->params.data : "",
+					st->params.len, &st->fixed);
+		if (st->items <= 0) { /* nothing to merge by: it goes alone */
+			st->rule = NULL;
+			st->items = 1;
 		}
 	}
 	if (rc) {
@@ -428,33 +786,25 @@ int ec2_call(struct ec2_client *c, const struct ec2_target *t, const char *actio
 	}
 	c->stats.calls++;
 	c->pending++;
-	acquire_and_send(st);
+	queue_call(st, false);
 	return DS_OK;
 }
 
 int ec2_call_ssm(struct ec2_client *c, const struct ec2_target *t, const char *operation,
 		 unsigned flags, const char *json, size_t len, ec2_done_fn done, void *ud)
 {
-	struct ec2_call_state *st = calloc(1, sizeof(*st));
+	struct ec2_call_state *st = new_call(c, t, operation, flags, done, ud);
 	if (!st)
 		return DS_ENOMEM;
-	st->c = c;
-	st->target = *t;
-	snprintf(st->action, sizeof(st->action), "%s", operation);
 	snprintf(st->amz_target, sizeof(st->amz_target), "AmazonSSM.%s", operation);
 	st->cat = EC2_CAT_SSM;
-	st->flags = flags;
-	st->done = done;
-	st->ud = ud;
-	st->started = ev_now(c->loop);
-	buf_init(&st->body, (size_t)1 << 20);
-	if (buf_append(&st->body, json, len)) {
+	if (buf_append(&st->params, json, len)) {
 		call_free(st);
 		return DS_ETOOBIG;
 	}
 	c->stats.calls++;
 	c->pending++;
-	acquire_and_send(st);
+	queue_call(st, false);
 	return DS_OK;
 }
 

@@ -1,6 +1,9 @@
-/* ec2_client.h - asynchronous EC2 Query API calls: paced, signed, retried, classified.
- * Owns: one token bucket per (account, region, throttling category), the standard retry mode,
- * credentials per target account, and turning HTTP answers into ec2_result.
+/* ec2_client.h - asynchronous EC2 Query API calls: paced, merged, signed, retried, classified.
+ * Owns: one token bucket per (account, region, API action) sized by the action's category,
+ * plus the resource buckets of Start/StopInstances; the calls waiting for each bucket, urgent
+ * ones first; merging waiting writes that EC2 takes as lists into one call (ec2_batch.h) and
+ * splitting a merged call that failed; the standard retry mode, credentials per target account,
+ * and turning HTTP answers into ec2_result.
  * Not: what to call (reconcile/) or decoding success bodies (ec2_xml.c); callers get the XML.
  * Every call ends in exactly one callback: success, or a final classified error. */
 #ifndef DS_EC2_CLIENT_H
@@ -50,6 +53,9 @@ typedef void (*ec2_done_fn)(void *ud, const struct ec2_result *res);
 struct ec2_client_stats {
 	unsigned long calls, attempts, ok, throttled_answers, transient_answers, retries,
 	    final_errors;
+	unsigned long merged;  /* calls that rode in another call's request */
+	unsigned long split;   /* merged requests that failed and went again one by one */
+	unsigned long buckets; /* (account, region, action) buckets held now */
 };
 
 struct ec2_client;
@@ -58,9 +64,6 @@ struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *
 				  const struct ec2_client_options *opt);
 void ec2_client_free(struct ec2_client *c);
 const struct ec2_client_stats *ec2_client_stats(const struct ec2_client *c);
-/* The bucket a call of this category to target draws from (created on first use). */
-struct rate_bucket *ec2_client_bucket(struct ec2_client *c, const struct ec2_target *t,
-				      enum ec2_category cat);
 size_t ec2_client_pending(const struct ec2_client *c);
 
 /* Changes the budget (fraction of each EC2 bucket) of every bucket, now and to come. */
@@ -68,20 +71,31 @@ void ec2_client_set_budget(struct ec2_client *c, double budget);
 /* Tells about credentials that could not be had (for readiness). */
 void ec2_client_on_credentials_error(struct ec2_client *c, void (*fn)(void *ud, const char *err),
 				     void *ud);
-/* Observes every call's final outcome ("ok" or its class) - for metrics. */
+/* Observes the outcome of every request sent ("ok" or its class; a merged request once, with
+ * the action's name) - for metrics. */
 void ec2_client_observe(struct ec2_client *c,
 			void (*fn)(void *ud, const char *action, const char *outcome), void *ud);
-/* Visits every bucket with its current level (tokens; negative while calls wait). */
+
+/* A bucket as metrics see it. */
+struct ec2_bucket_view {
+	const char *account, *region, *action;
+	double tokens;		 /* now */
+	double rate_per_s;	 /* now: below documented while RequestLimitExceeded slowed it */
+	double documented_per_s; /* EC2's refill x budget */
+	size_t waiting;		 /* calls waiting for a token */
+};
+
+/* Visits every bucket held (idle full ones are dropped after a while: a new one is the same). */
 void ec2_client_each_bucket(struct ec2_client *c,
-			    void (*fn)(void *ud, const char *account, const char *region,
-				       const char *category, double level, double rate_per_s),
-			    void *ud);
+			    void (*fn)(void *ud, const struct ec2_bucket_view *b), void *ud);
 
 /* Call flags. */
 enum {
 	EC2_F_FILTERED = 1,   /* a Describe with filters/ids/pagination (picks the bucket) */
 	EC2_F_IDEMPOTENT = 2, /* safe to resend after an ambiguous failure (reads, ClientToken,
 				 "already exists" answers); others are never resent blindly */
+	EC2_F_URGENT = 4,     /* other work waits for this call: it goes before the others
+				 waiting for the same bucket */
 };
 
 /* Calls `action` with params (form-encoded "K=V&K=V", without Action and Version).

@@ -10,7 +10,8 @@ _Static_assert((int)OBS_VPCS == (int)DESCRIBE_VPCS &&
 		   (int)OBS_INSTANCE_TYPES == (int)DESCRIBE_INSTANCE_TYPES &&
 		   (int)OBS_KIND_COUNT == (int)DESCRIBE_KIND_COUNT,
 	       "obs_kind and describe_kind list the kinds in the same order");
-_Static_assert(EC2_PORT_IDEMPOTENT == EC2_F_IDEMPOTENT, "one flag, one value");
+_Static_assert(EC2_PORT_IDEMPOTENT == EC2_F_IDEMPOTENT && EC2_PORT_URGENT == EC2_F_URGENT,
+	       "one flag, one value");
 
 struct read_ud {
 	ec2_read_fn done;
@@ -84,7 +85,7 @@ static int submit(void *ctx, bool ssm, const char *op, const char *body, size_t 
 		return DS_ENOMEM;
 	c->done = done;
 	c->ud = ud;
-	flags &= EC2_F_IDEMPOTENT;
+	flags &= EC2_F_IDEMPOTENT | EC2_F_URGENT;
 	int rc = ssm ? ec2_call_ssm(p->client, &p->target, op, flags, body, len, on_call, c)
 		     : ec2_call(p->client, &p->target, op, flags, body, len, on_call, c);
 	if (rc)

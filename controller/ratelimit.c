@@ -27,6 +27,19 @@ struct ec2_bucket_spec ec2_bucket_spec_of(enum ec2_category cat)
 	return categories[(unsigned)cat < EC2_CAT_COUNT ? cat : EC2_CAT_MUTATING].spec;
 }
 
+bool ec2_resource_bucket_of(const char *action, struct ec2_bucket_spec *spec)
+{
+	if (!strcmp(action, "StartInstances") || !strcmp(action, "RunInstances")) {
+		*spec = (struct ec2_bucket_spec){1000, 2};
+		return true;
+	}
+	if (!strcmp(action, "StopInstances") || !strcmp(action, "TerminateInstances")) {
+		*spec = (struct ec2_bucket_spec){1000, 20};
+		return true;
+	}
+	return false;
+}
+
 static bool starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -116,16 +129,28 @@ double rate_bucket_level(struct rate_bucket *b, double now_s)
 	return b->tokens;
 }
 
-double rate_bucket_take(struct rate_bucket *b, double now_s)
+double rate_bucket_wait(struct rate_bucket *b, double now_s, double cost)
 {
 	refill(b, now_s);
-	b->tokens -= 1;
-	/* A token due within a microsecond counts as here: waits shorter than the clock's
-	 * resolution would never advance it. */
-	if (b->tokens >= -1e-6)
+	if (cost > b->size)
+		cost = b->size;
+	/* a token due within a microsecond counts as here: waits shorter than the clock's
+	 * resolution would never advance it */
+	double missing = cost - b->tokens;
+	if (missing <= 1e-6)
 		return 0;
 	double rate = rate_bucket_rate(b);
-	return -b->tokens / (rate > 0 ? rate : MIN_RATE_PER_S);
+	return missing / (rate > 0 ? rate : MIN_RATE_PER_S);
+}
+
+void rate_bucket_spend(struct rate_bucket *b, double now_s, double cost)
+{
+	refill(b, now_s);
+	if (cost > b->size)
+		cost = b->size;
+	b->tokens -= cost;
+	if (b->tokens < 0)
+		b->tokens = 0;
 }
 
 /* The measured sending rate, smoothed per half second (botocore's _update_measured_rate). */

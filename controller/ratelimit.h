@@ -1,7 +1,9 @@
 /* ratelimit.h - client-side pacing of EC2 calls, as pure arithmetic over a caller's clock.
- * Owns: EC2's throttling categories and their documented buckets, token buckets scaled by the
- * policy's budget, the SDKs' adaptive (CUBIC) rate after RequestLimitExceeded, and the SDK
- * "standard" retry mode (jittered exponential backoff, 20 s cap, retry quota).
+ * Owns: EC2's throttling categories and their documented bucket sizes (each API action has a
+ * bucket of its own, sized by its category; Start/Stop also draw per instance from a resource
+ * bucket), token buckets scaled by the policy's budget, the SDKs' adaptive (CUBIC) rate after
+ * RequestLimitExceeded, and the SDK "standard" retry mode (jittered exponential backoff, 20 s
+ * cap, retry quota).
  * Not: timers or queues of waiting calls (ec2_client.c) - nothing here reads a clock. */
 #ifndef DS_RATELIMIT_H
 #define DS_RATELIMIT_H
@@ -32,6 +34,9 @@ const char *ec2_category_name(enum ec2_category cat);
  * pagination (an unfiltered DescribeInstances draws from the smaller bucket). */
 enum ec2_category ec2_category_of(const char *action, bool filtered);
 struct ec2_bucket_spec ec2_bucket_spec_of(enum ec2_category cat);
+/* The resource bucket an action draws from per instance it names (StartInstances 1000, 2/s;
+ * StopInstances 1000, 20/s); false for actions without one. */
+bool ec2_resource_bucket_of(const char *action, struct ec2_bucket_spec *spec);
 
 /* A token bucket with the SDK's adaptive client rate on top. */
 struct rate_bucket {
@@ -56,10 +61,11 @@ void rate_bucket_init(struct rate_bucket *b, struct ec2_bucket_spec spec, double
 /* A new budget (a reload, or the group's membership changed): size and rate follow it. */
 void rate_bucket_set_budget(struct rate_bucket *b, struct ec2_bucket_spec spec, double budget,
 			    double now_s);
-/* Reserves a token: returns 0 if one is available now, else the seconds until the reserved
- * token will be (the bucket goes into debt, so waiting callers queue in order of arrival and
- * no two wake for the same token). */
-double rate_bucket_take(struct rate_bucket *b, double now_s);
+/* Seconds until `cost` tokens are in the bucket (0: they are now); a cost above the bucket's
+ * size waits for a full bucket. Takes nothing. */
+double rate_bucket_wait(struct rate_bucket *b, double now_s, double cost);
+/* Takes `cost` tokens (after rate_bucket_wait said 0). */
+void rate_bucket_spend(struct rate_bucket *b, double now_s, double cost);
 /* Feeds back the outcome of a call that used a token. */
 void rate_bucket_on_response(struct rate_bucket *b, bool throttled, double now_s);
 /* The current effective refill rate (documented x budget, or lower while adaptive). */

@@ -77,6 +77,7 @@ typedef void (*ec2_timer_fn)(void *ud);
 
 /* Call flags (the same values as the client's EC2_F_*). */
 #define EC2_PORT_IDEMPOTENT 2
+#define EC2_PORT_URGENT	    4 /* other actions wait for this one: ahead in its bucket's queue */
 
 struct ec2_port {
 	void *ctx;

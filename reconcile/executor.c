@@ -102,9 +102,23 @@ static void on_answer(void *ud, const struct ec2_answer *ans)
 	fn(x, ans);
 }
 
+/* Whether other actions wait for plan action i (its VPC block, gateway or /64 unblocks them). */
+static bool unblocks_others(const struct plan *plan, int i)
+{
+	for (size_t k = 0; k < plan->actions.n; k++)
+		for (int d = 0; d < plan->actions.v[k].n_deps; d++)
+			if (plan->actions.v[k].deps[d] == i)
+				return true;
+	return false;
+}
+
 static void call(struct act *x, const char *action, struct buf *params, unsigned flags,
 		 answer_fn fn)
 {
+	/* the critical path first: an action others wait for, or a resize - its instance is
+	 * down, or about to be, until the calls of its state machine are through */
+	if (x->a->kind == ACT_RESIZE_INSTANCE || unblocks_others(x->e->plan, x->i))
+		flags |= EC2_PORT_URGENT;
 	struct call_ud *cu = malloc(sizeof(*cu));
 	int rc = cu ? DS_OK : DS_ENOMEM;
 	if (cu) {

@@ -34,6 +34,7 @@ int plan_add_action(struct plan_ctx *c, enum action_kind kind, int step, const c
 	snprintf(a->vpc_id, sizeof(a->vpc_id), "%s", c->vpc->vpc_id);
 	snprintf(a->resource_id, sizeof(a->resource_id), "%s", resource);
 	a->calls = 1;
+	a->rides_with = -1;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
@@ -191,6 +192,42 @@ static int cmp_subnet_state(const void *a, const void *b)
 	return strcmp(x->s->subnet_id, y->s->subnet_id);
 }
 
+/* How many items one request may carry when b's item can join a's (0: it cannot): one
+ * group's permissions in one direction, one tag on many subnets. Mirrors the client's merge rules (controller/ec2_batch.c). */
+static int shares_request(const struct plan_action *a, const struct plan_action *b)
+{
+	if (a->kind != b->kind || a->n_deps != b->n_deps ||
+	    memcmp(a->deps, b->deps, sizeof(a->deps[0]) * (size_t)a->n_deps) != 0)
+		return 0; /* only calls issued at the same moment wait side by side */
+	switch (a->kind) {
+	case ACT_TAG_SUBNET_MANAGED: return 500; /* the same tag: up to 500 resources */
+	case ACT_AUTHORIZE_SG_INGRESS:
+	case ACT_AUTHORIZE_SG_EGRESS: return strcmp(a->resource_id, b->resource_id) ? 0 : 50;
+	default: return 0;
+	}
+}
+
+/* Which actions ride in another's request: the plan's count of calls is then what goes to EC2
+ * (at most: a merged request that fails goes again one call at a time). */
+static void plan_share_requests(struct plan *p)
+{
+	for (size_t i = 0; i < p->actions.n; i++) {
+		struct plan_action *a = &p->actions.v[i];
+		if (a->rides_with >= 0)
+			continue;
+		int items = 1;
+		for (size_t k = i + 1; k < p->actions.n; k++) {
+			struct plan_action *b = &p->actions.v[k];
+			int max = b->rides_with < 0 ? shares_request(a, b) : 0;
+			if (max && items < max) {
+				b->rides_with = (int)i;
+				b->calls = 0;
+				items++;
+			}
+		}
+	}
+}
+
 int plan_build(const struct plan_input *in, struct plan *out)
 {
 	struct plan_ctx c;
@@ -248,6 +285,7 @@ int plan_build(const struct plan_input *in, struct plan *out)
 		plan_step_addresses(&c);
 	if (c.pol->guest_config == GUEST_SSM)
 		plan_step_guest(&c);
+	plan_share_requests(out);
 
 	free(c.subnets);
 	free(c.instances);
@@ -412,6 +450,8 @@ int plan_format_text(const struct plan *p, struct buf *out)
 			rc = buf_printf(out, "%s%d", d ? "," : " [after ", a->deps[d] + 1);
 		if (!rc && a->n_deps)
 			rc = buf_putc(out, ']');
+		if (!rc && a->rides_with >= 0)
+			rc = buf_printf(out, " (in %d's request)", a->rides_with + 1);
 		if (!rc)
 			rc = buf_printf(out, "\n      why: %s\n", a->reason);
 	}

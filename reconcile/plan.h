@@ -93,6 +93,9 @@ struct plan_action {
 	bool retype_back; /* ROLLBACK: the policy backs `to`, so retyping back to `from` is ours */
 	int guest_os;	  /* step 6: enum guest_os */
 	int calls;	  /* the mutating EC2 calls this action makes (a resize makes several) */
+	int rides_with;	  /* -1, or the action whose request carries this one's item: EC2 takes
+			     a group's permissions, and one tag on many resources, as one list
+			     (the client merges calls waiting side by side; calls is then 0) */
 
 	char reason[256];
 };

@@ -96,3 +96,49 @@ def test_expired_credentials_and_a_skewed_clock_are_fixed_once_and_the_call_goes
         assert 3500 < second - first < 3700, dates  # signed with the server's clock
     finally:
         proxy.stop()
+
+
+def test_writes_ec2_takes_as_lists_go_as_one_call_and_a_failed_one_splits(moto):
+    """120 CreateTags of one tag on 40 subnets, issued at once, reach EC2 as one request (the
+    API takes up to 1,000 resources); every subnet carries the tag. 30 Authorize calls on one
+    group, one of whose permissions already exists, go as one request that fails with
+    InvalidPermission.Duplicate - then each goes again alone and gets its own answer: on EC2,
+    where the failed request changed nothing, one Duplicate and 29 successes; moto applies the
+    permissions before the duplicate one (7000-7006) and so answers Duplicate for those too."""
+    ec2 = moto.client()
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24")["Subnet"]["SubnetId"]
+               for i in range(40)]
+    sg = ec2.create_security_group(VpcId=vpc, GroupName="merge", Description="m")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 7007, "ToPort": 7007,
+         "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+    proxy = FaultProxy(moto.endpoint).start()
+    try:
+        env = moto.env(proxy.endpoint)
+        res = run_tool("ec2_load", ["--action", "CreateTags", "--resources", ",".join(subnets),
+                                    "--param", "Tag.1.Key=dualstack:ipv6-by", "--param",
+                                    "Tag.1.Value=dualstackd", "--count", "120", "--idempotent"],
+                       env, timeout=120)
+        assert res["ok"] == 120 and res["lost"] == 0 and res["doubled"] == 0, res
+        assert proxy.calls("CreateTags") == 1, proxy.actions()
+        assert res["merged"] == 119
+        tagged = ec2.describe_subnets(Filters=[{"Name": "tag:dualstack:ipv6-by",
+                                                "Values": ["dualstackd"]}])["Subnets"]
+        assert len(tagged) == 40
+
+        proxy.reset_counts()
+        res = run_tool("ec2_load", ["--action", "AuthorizeSecurityGroupIngress", "--param",
+                                    f"GroupId={sg}", "--port-index", "7000", "--count", "30",
+                                    "--idempotent"], env, timeout=120)
+        assert res["lost"] == 0 and res["doubled"] == 0, res
+        assert res["ok"] + res["final"]["duplicate"] == 30, (res, proxy.actions())
+        assert 1 <= res["final"]["duplicate"] <= 8, res
+        assert res["split"] == 1 and res["merged"] == 29
+        # the merged request, then each call alone
+        assert proxy.calls("AuthorizeSecurityGroupIngress") == 31, proxy.actions()
+        ports = {p["FromPort"] for p in ec2.describe_security_groups(GroupIds=[sg])[
+            "SecurityGroups"][0]["IpPermissions"] if p.get("Ipv6Ranges")}
+        assert ports == set(range(7000, 7030))
+    finally:
+        proxy.stop()

@@ -17,6 +17,7 @@ import boto3
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
 from conftest import BINARY, ROOT  # noqa: E402
+from bench_record import record_section  # noqa: E402
 from daemon_harness import Daemon  # noqa: E402
 from services import Kafka, Moto, free_port, wait_until  # noqa: E402
 
@@ -75,22 +76,6 @@ def converged(ec2, vpcs):
         a["Ipv6CidrBlockState"]["State"] == "associated"
         for a in have[v].get("Ipv6CidrBlockAssociationSet", [])))
     return done, all(s.get("Ipv6CidrBlockAssociationSet") for s in subnets)
-
-
-def record_section(title, body):
-    """Writes (or replaces) the section `### title...` in docs/benchmarks-recorded.md and the
-    same text in docs/benchmarks.md, which make bench builds from it."""
-    key = title.split(" (")[0]
-    for name in ("benchmarks-recorded.md", "benchmarks.md"):
-        path = os.path.join(ROOT, "docs", name)
-        text = open(path).read() if os.path.exists(path) else ""
-        section = f"### {title}\n\n{body}\n"
-        m = re.search(r"^### " + re.escape(key) + r".*?(?=^### |^`make bench` figures|\Z)",
-                      text, re.S | re.M)
-        text = text[:m.start()] + section + text[m.end():] if m else \
-            text.rstrip("\n") + "\n\n" + section
-        with open(path, "w") as f:
-            f.write(text)
 
 
 def rss_kb(pid):

@@ -2,7 +2,11 @@
  * each, as JSON. A test tool: the fault-proxy tests use it to measure pacing and to prove that
  * every call ends in exactly one answer.
  *   ec2_load --action CreateTags --param Resource.1=vpc-1 --count 500 [--budget 1.0]
- *            [--idempotent] [--filtered] [--tag-index]   (Tag.1.Value = call index) */
+ *            [--idempotent] [--filtered] [--tag-index]   (Tag.1.Value = call index)
+ *            [--resources id,id,...]  (call i: ResourceId.1 = the (i mod n)th id)
+ *            [--port-index BASE]      (call i: IpPermissions.1.From/ToPort = BASE + i)
+ *   Prints the client's counters too: how many calls rode in merged requests, how many merged
+ *   requests failed and went again one by one. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,19 +56,27 @@ static void on_done(void *ud, const struct ec2_result *res)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"action", required_argument, NULL, 'a'}, {"param", required_argument, NULL, 'p'},
-	    {"count", required_argument, NULL, 'n'},  {"budget", required_argument, NULL, 'b'},
-	    {"idempotent", no_argument, NULL, 'i'},   {"filtered", no_argument, NULL, 'f'},
-	    {"tag-index", no_argument, NULL, 't'},    {NULL, 0, NULL, 0},
+	    {"action", required_argument, NULL, 'a'},
+	    {"param", required_argument, NULL, 'p'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"budget", required_argument, NULL, 'b'},
+	    {"idempotent", no_argument, NULL, 'i'},
+	    {"filtered", no_argument, NULL, 'f'},
+	    {"tag-index", no_argument, NULL, 't'},
+	    {"resources", required_argument, NULL, 'r'},
+	    {"port-index", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *action = "DescribeVpcs";
 	struct buf params;
 	buf_init(&params, 1 << 16);
-	int count = 1, tag_index = 0;
+	int count = 1, tag_index = 0, port_base = -1;
+	char *resources[1024];
+	int n_resources = 0;
 	unsigned flags = 0;
 	double budget = 1.0;
 	int c;
-	while ((c = getopt_long(argc, argv, "a:p:n:b:ift", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:p:n:b:iftr:P:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': action = optarg; break;
 		case 'p': {
@@ -80,6 +92,12 @@ int main(int argc, char **argv)
 		case 'i': flags |= EC2_F_IDEMPOTENT; break;
 		case 'f': flags |= EC2_F_FILTERED; break;
 		case 't': tag_index = 1; break;
+		case 'r':
+			for (char *tok = strtok(optarg, ","); tok && n_resources < 1024;
+			     tok = strtok(NULL, ","))
+				resources[n_resources++] = tok;
+			break;
+		case 'P': port_base = (int)strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -100,6 +118,14 @@ int main(int argc, char **argv)
 		buf_append(&p, params.data ? params.data : "", params.len);
 		if (tag_index)
 			buf_put_pairf(&p, "Tag.1.Value", "%d", i);
+		if (n_resources)
+			buf_put_pair(&p, "ResourceId.1", resources[i % n_resources]);
+		if (port_base >= 0) {
+			buf_put_pair(&p, "IpPermissions.1.IpProtocol", "tcp");
+			buf_put_pairf(&p, "IpPermissions.1.FromPort", "%d", port_base + i);
+			buf_put_pairf(&p, "IpPermissions.1.ToPort", "%d", port_base + i);
+			buf_put_pair(&p, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "::/0");
+		}
 		struct call_ud *cu = malloc(sizeof(*cu));
 		cu->load = &l;
 		cu->index = i;
@@ -126,12 +152,12 @@ int main(int argc, char **argv)
 	    "\"final\": {\"throttled\": %d, \"transient\": %d, \"fatal\": %d, \"duplicate\": %d, "
 	    "\"not_found\": %d, \"state\": %d}, \"attempts\": %lu, \"retries\": %lu, "
 	    "\"throttled_answers\": %lu, \"transient_answers\": %lu, \"elapsed_s\": %.3f, "
-	    "\"max_call_s\": %.3f, \"first_error\": \"%s\"}\n",
+	    "\"max_call_s\": %.3f, \"merged\": %lu, \"split\": %lu, \"first_error\": \"%s\"}\n",
 	    count, l.ok, lost, doubled, l.ambiguous, l.by_class[EC2_THROTTLED],
 	    l.by_class[EC2_TRANSIENT], l.by_class[EC2_FATAL], l.by_class[EC2_DUPLICATE],
 	    l.by_class[EC2_NOT_FOUND], l.by_class[EC2_STATE], st->attempts, st->retries,
-	    st->throttled_answers, st->transient_answers, elapsed, l.max_call_s,
-	    l.first_error[0] ? "see stderr" : "");
+	    st->throttled_answers, st->transient_answers, elapsed, l.max_call_s, st->merged,
+	    st->split, l.first_error[0] ? "see stderr" : "");
 	if (l.first_error[0])
 		fprintf(stderr, "first error: %s\n", l.first_error);
 	free(l.seen);

@@ -41,23 +41,33 @@ static void test_bucket_basics(void)
 	rate_bucket_init(&b, ec2_bucket_spec_of(EC2_CAT_MUTATING), 1.0, 1000.0);
 	int taken = 0;
 	double wait;
-	while ((wait = rate_bucket_take(&b, 1000.0)) == 0)
+	while ((wait = rate_bucket_wait(&b, 1000.0, 1)) == 0) {
+		rate_bucket_spend(&b, 1000.0, 1);
 		taken++;
+	}
 	CHECK_INT(taken, 49); /* EC2's 50 less the one kept in hand */
-	/* the 50th is reserved, due in 0.2 s; the 51st 0.2 s after it */
-	CHECK_MSG(fabs(wait - 0.2) < 1e-9, "wait %f", wait);
-	wait = rate_bucket_take(&b, 1000.0);
-	CHECK_MSG(fabs(wait - 0.4) < 1e-9, "wait %f", wait);
-	/* one second later 5 tokens came: 2 paid the reservations, 3 are free */
+	CHECK_MSG(fabs(wait - 0.2) < 1e-9, "wait %f", wait); /* the next in 1/5 s */
+	CHECK_MSG(fabs(rate_bucket_wait(&b, 1000.0, 3) - 0.6) < 1e-9, "three tokens in 0.6 s");
+	/* waiting takes nothing: one second later the 5 tokens are all there */
 	taken = 0;
-	while (rate_bucket_take(&b, 1001.0) == 0)
+	while (rate_bucket_wait(&b, 1001.0, 1) == 0) {
+		rate_bucket_spend(&b, 1001.0, 1);
 		taken++;
-	CHECK_INT(taken, 3);
+	}
+	CHECK_INT(taken, 5);
+	/* a cost above the size waits for a full bucket, never forever */
+	CHECK_MSG(fabs(rate_bucket_wait(&b, 1001.0, 500) - 49 / 5.0) < 1e-9, "capped wait");
 
 	rate_bucket_init(&b, ec2_bucket_spec_of(EC2_CAT_MUTATING), 0.5, 0);
 	CHECK(b.size == 24 && b.refill_per_s == 2.5);
 	rate_bucket_init(&b, ec2_bucket_spec_of(EC2_CAT_MUTATING), 7, 0); /* clamped */
 	CHECK(b.size == 49);
+	struct ec2_bucket_spec r;
+	CHECK(ec2_resource_bucket_of("StopInstances", &r) && r.size == 1000 &&
+	      r.refill_per_s == 20);
+	CHECK(ec2_resource_bucket_of("StartInstances", &r) && r.size == 1000 &&
+	      r.refill_per_s == 2);
+	CHECK(!ec2_resource_bucket_of("CreateTags", &r));
 }
 
 /* A burst of 500 calls paced by the bucket sustains the documented refill rate. */
@@ -67,7 +77,8 @@ static void test_burst_sustains_refill(void)
 	rate_bucket_init(&b, ec2_bucket_spec_of(EC2_CAT_MUTATING), 1.0, 0);
 	double now = 0;
 	for (int i = 0; i < 500; i++) {
-		now += rate_bucket_take(&b, now); /* each call waits for its own reservation */
+		now += rate_bucket_wait(&b, now, 1); /* each call waits for its token */
+		rate_bucket_spend(&b, now, 1);
 		rate_bucket_on_response(&b, false, now);
 	}
 	double ideal = (500 - 49) / 5.0;
