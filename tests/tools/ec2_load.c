@@ -92,11 +92,13 @@ int main(int argc, char **argv)
 		case 'i': flags |= EC2_F_IDEMPOTENT; break;
 		case 'f': flags |= EC2_F_FILTERED; break;
 		case 't': tag_index = 1; break;
-		case 'r':
-			for (char *tok = strtok(optarg, ","); tok && n_resources < 1024;
-			     tok = strtok(NULL, ","))
+		case 'r': {
+			char *save = NULL;
+			for (char *tok = strtok_r(optarg, ",", &save); tok && n_resources < 1024;
+			     tok = strtok_r(NULL, ",", &save))
 				resources[n_resources++] = tok;
 			break;
+		}
 		case 'P': port_base = (int)strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
