@@ -25,13 +25,26 @@ void cli_session_cleanup(struct cli_session *s);
 /* Runs the loop until *done becomes non-zero. */
 void cli_run_until(struct cli_session *s, const int *done);
 
-/* For the commands built on plans: read and plan every VPC of s->target (or vpcs); and visit
- * every (account, region) of the policy with s->target set to it. */
-struct plan;
+/* The commands built on reconciles (plan, apply, report) run over the policy's whole scope:
+ * every (account, region) at once, each target's VPCs (listed, or the ones named) reconciled in
+ * windows; on_vpc gets each VPC when its window ends (then it is freed), on_error a target
+ * that could not be read. Returns DS_OK, or DS_EAWS when some target failed. */
+struct ec2_error;
 struct policy;
 struct reconciler;
-int cli_read_and_plan(struct cli_session *s, struct reconciler *rc, char **vpcs, size_t n_vpcs,
-		      struct plan **plans, size_t *n_plans);
+struct reconcile_vpc;
+struct fleet_request {
+	struct reconciler *reconciler;
+	const struct policy *policy;
+	char **vpcs; /* none: every VPC in scope */
+	size_t n_vpcs;
+	bool execute; /* false: read and plan only */
+	void (*on_vpc)(void *ud, const struct ec2_target *t, struct reconcile_vpc *v);
+	void (*on_error)(void *ud, const struct ec2_target *t, int rc, const struct ec2_error *err);
+	void *ud;
+};
+int cli_fleet_run(struct cli_session *s, const struct fleet_request *req);
+/* Visits every (account, region) of the policy's scope with s->target set to it. */
 void cli_each_target(struct cli_session *s, const struct policy *pol,
 		     void (*fn)(void *ud, struct cli_session *s), void *ud);
 /* Loads and validates a policy file (a reference); NULL after printing its errors. */

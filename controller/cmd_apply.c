@@ -16,8 +16,6 @@
 #include "ec2_port.h"
 #include "policy_file.h"
 
-#define MAX_VPCS 1024
-
 /* Loads and validates a policy file; prints the errors. */
 static struct policy *load_policy(const char *path)
 {
@@ -45,41 +43,7 @@ int cmd_check_policy(int argc, char **argv)
 	return pol ? 0 : 1;
 }
 
-/* ---- one account and region ---- */
-
-static void on_run_done(void *ud, struct reconcile_run *run)
-{
-	(void)run;
-	*(int *)ud = 1;
-}
-
-/* Reconciles (or only plans) the VPCs of s->target through the process's reconciler. */
-static struct reconcile_run *run_reconcile(struct cli_session *s, struct reconciler *rc,
-					   struct ec2_port_impl *port, char **vpcs, size_t n_vpcs,
-					   bool execute)
-{
-	ec2_port_init(port, s->ec2, &s->target, s->loop);
-	struct reconcile_request req = {.port = &port->port,
-					.account = s->target.account_id,
-					.region = s->target.region,
-					.vpc_ids = (const char *const *)vpcs,
-					.n_vpc_ids = n_vpcs,
-					.execute = execute};
-	int done = 0;
-	struct reconcile_run *run = reconcile_start(rc, &req, on_run_done, &done);
-	if (!run)
-		return NULL;
-	cli_run_until(s, &done);
-	const struct ec2_error *err;
-	if (reconcile_run_error(run, &err)) {
-		fprintf(stderr, "read failed: %s: %s (class %s, request %s)\n", err->code,
-			err->message, ec2_class_name(err->cls),
-			err->request_id[0] ? err->request_id : "-");
-		reconcile_run_free(run);
-		return NULL;
-	}
-	return run;
-}
+/* ---- output ---- */
 
 static cJSON *plan_json(const struct plan *p)
 {
@@ -175,127 +139,71 @@ static void mark_gone(struct reconcile_vpc *v)
 	snprintf(f->detail, sizeof(f->detail), "no such VPC in this account and region");
 }
 
-static int run_target(struct cli_session *s, struct reconciler *rc, char **vpcs, size_t n_vpcs,
-		      bool apply, bool json)
-{
-	const struct policy *pol = reconciler_policy(rc);
-	bool dry_run = pol->mode == POLICY_DRY_RUN;
-	struct ec2_port_impl port;
-	struct reconcile_run *run = run_reconcile(s, rc, &port, vpcs, n_vpcs, apply && !dry_run);
-	if (!run)
-		return 1;
-	int status = 0;
-	size_t n = reconcile_run_count(run);
-	if (!apply || dry_run) {
-		cJSON *arr = json ? cJSON_CreateArray() : NULL;
-		for (size_t i = 0; i < n; i++) {
-			struct reconcile_vpc *v = reconcile_run_vpc(run, i);
-			mark_gone(v);
-			if (json) {
-				cJSON_AddItemToArray(arr, plan_json(&v->plan));
-				continue;
-			}
-			struct buf t;
-			buf_init(&t, 0);
-			plan_format_text(&v->plan, &t);
-			fputs(t.data ? t.data : "", stdout);
-			buf_cleanup(&t);
-			if (!converged(&v->plan))
-				status = 1;
-		}
-		if (json) {
-			char *text = cJSON_Print(arr);
-			puts(text ? text : "[]");
-			free(text);
-			cJSON_Delete(arr);
-		}
-		if (apply && dry_run)
-			fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
-		if (!apply)
-			status = 0; /* plan is read-only: it succeeded */
-		reconcile_run_free(run);
-		return status;
-	}
-	int calls = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct reconcile_vpc *v = reconcile_run_vpc(run, i);
-		print_outcome(v, stdout);
-		print_failures(v, stdout);
-		calls += v->mutating_calls;
-		if (v->outcome != RC_CONVERGED)
-			status = 1;
-	}
-	printf("mutating calls: %d\n", calls);
-	reconcile_run_free(run);
-	return status;
-}
-
-int cli_read_and_plan(struct cli_session *s, struct reconciler *rc, char **vpcs, size_t n_vpcs,
-		      struct plan **plans, size_t *n_plans)
-{
-	struct ec2_port_impl port;
-	*plans = NULL;
-	*n_plans = 0;
-	struct reconcile_run *run = run_reconcile(s, rc, &port, vpcs, n_vpcs, false);
-	if (!run)
-		return DS_EAWS;
-	size_t n = reconcile_run_count(run);
-	*plans = calloc(n + 1, sizeof(**plans));
-	for (size_t i = 0; *plans && i < n; i++) {
-		struct reconcile_vpc *v = reconcile_run_vpc(run, i);
-		mark_gone(v);
-		(*plans)[i] = v->plan; /* moved out */
-		plan_init(&v->plan);
-	}
-	*n_plans = *plans ? n : 0;
-	reconcile_run_free(run);
-	return *plans ? DS_OK : DS_ENOMEM;
-}
-
-void cli_each_target(struct cli_session *s, const struct policy *pol,
-		     void (*fn)(void *ud, struct cli_session *s), void *ud)
-{
-	size_t n_acc = pol->n_accounts ? pol->n_accounts : 1;
-	size_t n_reg = pol->n_regions ? pol->n_regions : 1;
-	struct ec2_target base = s->target;
-	for (size_t a = 0; a < n_acc; a++) {
-		for (size_t g = 0; g < n_reg; g++) {
-			s->target = base;
-			if (pol->n_regions)
-				ec2_target_set_region(&s->target, pol->regions[g]);
-			if (pol->n_accounts) {
-				snprintf(s->target.account_id, sizeof(s->target.account_id), "%s",
-					 pol->accounts[a]);
-				policy_role_arn(pol, pol->accounts[a], s->target.role_arn,
-						sizeof(s->target.role_arn));
-			}
-			fn(ud, s);
-		}
-	}
-	s->target = base;
-}
-
 struct policy *cli_load_policy(const char *path)
 {
 	return load_policy(path);
 }
 
 struct plan_or_apply_ctx {
-	struct reconciler *rc;
-	char **vpcs;
-	size_t n_vpcs;
-	bool apply, json, multi;
+	bool apply, dry_run, json, multi;
+	size_t printed;	      /* plans printed (JSON: the separators) */
+	char last_target[96]; /* the header printed last */
 	int status;
+	long calls;
 };
 
-/* One (account, region) of the policy's scope; empty lists mean the session's own. */
-static void plan_or_apply_target(void *ud, struct cli_session *s)
+/* With several accounts or regions, a header whenever the target changes (windows of
+ * different targets end in any order). */
+static void target_header(struct plan_or_apply_ctx *c, const struct ec2_target *t)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "%s %s", t->account_id[0] ? t->account_id : "(own)", t->region);
+	if (!c->multi || c->json || !strcmp(key, c->last_target))
+		return;
+	snprintf(c->last_target, sizeof(c->last_target), "%s", key);
+	printf("== account %s, region %s\n", t->account_id[0] ? t->account_id : "(own)", t->region);
+}
+
+static void on_vpc(void *ud, const struct ec2_target *t, struct reconcile_vpc *v)
 {
 	struct plan_or_apply_ctx *c = ud;
-	if (c->multi && !c->json)
-		printf("== account %s, region %s\n",
-		       s->target.account_id[0] ? s->target.account_id : "(own)", s->target.region);
-	c->status |= run_target(s, c->rc, c->vpcs, c->n_vpcs, c->apply, c->json);
+	target_header(c, t);
+	if (!c->apply || c->dry_run) {
+		mark_gone(v);
+		if (!converged(&v->plan))
+			c->status |= c->apply; /* a dry-run apply did not converge anything */
+		if (c->json) {
+			cJSON *o = plan_json(&v->plan);
+			char *text = o ? cJSON_Print(o) : NULL;
+			printf("%s%s", c->printed++ ? ",\n" : "[\n", text ? text : "{}");
+			free(text);
+			cJSON_Delete(o);
+			return;
+		}
+		struct buf text;
+		buf_init(&text, 0);
+		plan_format_text(&v->plan, &text);
+		fputs(text.data ? text.data : "", stdout);
+		buf_cleanup(&text);
+		return;
+	}
+	print_outcome(v, stdout);
+	print_failures(v, stdout);
+	c->calls += v->mutating_calls;
+	if (v->outcome != RC_CONVERGED)
+		c->status = 1;
+}
+
+static void on_target_error(void *ud, const struct ec2_target *t, int rc,
+			    const struct ec2_error *err)
+{
+	struct plan_or_apply_ctx *c = ud;
+	fprintf(stderr, "account %s, region %s: read failed: %s: %s (class %s, request %s)\n",
+		t->account_id[0] ? t->account_id : "(own)", t->region,
+		err && err->code[0] ? err->code : ds_strerror(rc), err ? err->message : "",
+		err ? ec2_class_name(err->cls) : "-",
+		err && err->request_id[0] ? err->request_id : "-");
+	c->status = 1;
 }
 
 static int plan_or_apply(int argc, char **argv, bool apply)
@@ -308,18 +216,17 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *policy_path = NULL;
-	char *vpcs[MAX_VPCS];
+	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs)); /* --vpc ID: at most argc of them */
 	size_t n_vpcs = 0;
 	bool json = false;
 	int c;
+	if (!vpcs)
+		return 1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:v:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': policy_path = optarg; break;
-		case 'v':
-			if (n_vpcs < MAX_VPCS)
-				vpcs[n_vpcs++] = optarg;
-			break;
+		case 'v': vpcs[n_vpcs++] = optarg; break;
 		case 'j': json = true; break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
@@ -331,37 +238,59 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 				      "converged, else the blockers and failures per resource."
 				    : "Read-only: the exact calls apply would make, each with its "
 				      "reason, and what blocks the rest.");
+			free(vpcs);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (!policy_path || optind != argc) {
 		fprintf(stderr, "usage: dualstackd %s --policy FILE [--vpc ID]...\n",
 			apply ? "apply" : "plan");
+		free(vpcs);
 		return 2;
 	}
 	struct policy *pol = load_policy(policy_path);
-	if (!pol)
+	if (!pol) {
+		free(vpcs);
 		return 2;
+	}
 	struct cli_session s;
 	char err[512];
 	struct plan_or_apply_ctx ctx = {
-	    .vpcs = vpcs, .n_vpcs = n_vpcs, .apply = apply, .json = json};
+	    .apply = apply, .dry_run = pol->mode == POLICY_DRY_RUN, .json = json};
 	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		policy_unref(pol);
+		free(vpcs);
 		return 1;
 	}
 	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
-	ctx.rc = reconciler_new(pol, NULL, NULL);
+	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
 	ctx.multi =
 	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
-	if (ctx.rc)
-		cli_each_target(&s, pol, plan_or_apply_target, &ctx);
-	else
+	struct fleet_request req = {.reconciler = rc,
+				    .policy = pol,
+				    .vpcs = vpcs,
+				    .n_vpcs = n_vpcs,
+				    .execute = apply && !ctx.dry_run,
+				    .on_vpc = on_vpc,
+				    .on_error = on_target_error,
+				    .ud = &ctx};
+	if (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM)
 		ctx.status = 1;
-	reconciler_free(ctx.rc);
+	if (json)
+		puts(ctx.printed ? "\n]" : "[]");
+	if (apply && ctx.dry_run)
+		fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
+	if (apply && !ctx.dry_run) {
+		const struct ec2_client_stats *st = ec2_client_stats(s.ec2);
+		printf("mutating calls: %ld\n", ctx.calls);
+		if (st->merged)
+			printf("calls merged into other calls' requests: %lu\n", st->merged);
+	}
+	reconciler_free(rc);
 	cli_session_cleanup(&s);
 	policy_unref(pol);
+	free(vpcs);
 	return ctx.status;
 }
 

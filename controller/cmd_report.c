@@ -27,59 +27,88 @@ static const char *status_of(const struct plan *p)
 	return p->actions.n ? "pending" : "converged";
 }
 
-static void one_target(void *ud, struct cli_session *s)
+/* The report's entry of a target, created on first use (windows end in any order). */
+static cJSON *target_entry(struct report *rep, const struct ec2_target *t)
+{
+	const char *account = t->account_id[0] ? t->account_id : "own";
+	cJSON *e;
+	cJSON_ArrayForEach(e, rep->targets)
+	{
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "account");
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "region");
+		if (!strcmp(a->valuestring, account) && !strcmp(r->valuestring, t->region))
+			return e;
+	}
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "account", account);
+	cJSON_AddStringToObject(e, "region", t->region);
+	cJSON_AddArrayToObject(e, "vpcs");
+	cJSON_AddObjectToObject(e, "findings_by_code");
+	cJSON *c = cJSON_AddObjectToObject(e, "counts");
+	cJSON_AddNumberToObject(c, "converged", 0);
+	cJSON_AddNumberToObject(c, "pending", 0);
+	cJSON_AddNumberToObject(c, "blocked", 0);
+	cJSON_AddNumberToObject(c, "total", 0);
+	cJSON_AddItemToArray(rep->targets, e);
+	return e;
+}
+
+static void bump(cJSON *o, const char *key)
+{
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (c)
+		cJSON_SetNumberValue(c, c->valuedouble + 1);
+	else
+		cJSON_AddNumberToObject(o, key, 1);
+}
+
+static void on_vpc(void *ud, const struct ec2_target *tg, struct reconcile_vpc *rv)
 {
 	struct report *rep = ud;
-	struct plan *plans = NULL;
-	size_t n = 0;
-	cJSON *t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "account",
-				s->target.account_id[0] ? s->target.account_id : "own");
-	cJSON_AddStringToObject(t, "region", s->target.region);
-	int rc = cli_read_and_plan(s, rep->rc, NULL, 0, &plans, &n);
-	if (rc) {
+	const struct plan *p = &rv->plan;
+	cJSON *t = target_entry(rep, tg);
+	const char *st = rv->outcome == RC_GONE ? "blocked" : status_of(p);
+	cJSON *counts = cJSON_GetObjectItemCaseSensitive(t, "counts");
+	bump(counts, st);
+	bump(counts, "total");
+	cJSON *v = cJSON_CreateObject();
+	cJSON_AddStringToObject(v, "vpc", rv->vpc_id);
+	cJSON_AddStringToObject(v, "status", st);
+	cJSON_AddNumberToObject(v, "planned_calls", (double)plan_calls(p));
+	cJSON *lines = cJSON_AddArrayToObject(v, "findings");
+	cJSON *reasons = cJSON_GetObjectItemCaseSensitive(t, "findings_by_code");
+	for (size_t k = 0; k < p->findings.n; k++) {
+		const struct plan_finding *f = &p->findings.v[k];
+		if (f->severity == FIND_INFO)
+			continue;
+		cJSON *l = cJSON_CreateObject();
+		cJSON_AddStringToObject(l, "severity",
+					f->severity == FIND_BLOCKED ? "blocked" : "warning");
+		cJSON_AddStringToObject(l, "code", f->code);
+		cJSON_AddStringToObject(l, "resource", f->resource_id);
+		cJSON_AddStringToObject(l, "detail", f->detail);
+		cJSON_AddItemToArray(lines, l);
+		bump(reasons, f->code);
+	}
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(t, "vpcs"), v);
+}
+
+static void on_target_error(void *ud, const struct ec2_target *tg, int rc,
+			    const struct ec2_error *err)
+{
+	struct report *rep = ud;
+	(void)rc;
+	(void)err;
+	cJSON *t = target_entry(rep, tg);
+	if (!cJSON_GetObjectItemCaseSensitive(t, "error"))
 		cJSON_AddStringToObject(t, "error", "the account and region could not be read");
-		rep->errors++;
-	}
-	int counts[3] = {0, 0, 0};
-	cJSON *vpcs = cJSON_AddArrayToObject(t, "vpcs");
-	cJSON *reasons = cJSON_AddObjectToObject(t, "findings_by_code");
-	for (size_t i = 0; i < n; i++) {
-		const struct plan *p = &plans[i];
-		const char *st = status_of(p);
-		counts[!strcmp(st, "converged") ? 0 : !strcmp(st, "pending") ? 1 : 2]++;
-		cJSON *v = cJSON_CreateObject();
-		cJSON_AddStringToObject(v, "vpc", p->vpc_id);
-		cJSON_AddStringToObject(v, "status", st);
-		cJSON_AddNumberToObject(v, "planned_calls", (double)plan_calls(p));
-		cJSON *lines = cJSON_AddArrayToObject(v, "findings");
-		for (size_t k = 0; k < p->findings.n; k++) {
-			const struct plan_finding *f = &p->findings.v[k];
-			if (f->severity == FIND_INFO)
-				continue;
-			cJSON *l = cJSON_CreateObject();
-			cJSON_AddStringToObject(
-			    l, "severity", f->severity == FIND_BLOCKED ? "blocked" : "warning");
-			cJSON_AddStringToObject(l, "code", f->code);
-			cJSON_AddStringToObject(l, "resource", f->resource_id);
-			cJSON_AddStringToObject(l, "detail", f->detail);
-			cJSON_AddItemToArray(lines, l);
-			cJSON *c = cJSON_GetObjectItemCaseSensitive(reasons, f->code);
-			if (c)
-				cJSON_SetNumberValue(c, c->valuedouble + 1);
-			else
-				cJSON_AddNumberToObject(reasons, f->code, 1);
-		}
-		cJSON_AddItemToArray(vpcs, v);
-		plan_cleanup(&plans[i]);
-	}
-	free(plans);
-	cJSON *c = cJSON_AddObjectToObject(t, "counts");
-	cJSON_AddNumberToObject(c, "converged", counts[0]);
-	cJSON_AddNumberToObject(c, "pending", counts[1]);
-	cJSON_AddNumberToObject(c, "blocked", counts[2]);
-	cJSON_AddNumberToObject(c, "total", (double)n);
-	cJSON_AddItemToArray(rep->targets, t);
+	rep->errors++;
+}
+
+/* Entries in the policy's order, before any window ends. */
+static void add_entry(void *ud, struct cli_session *s)
+{
+	target_entry(ud, &s->target);
 }
 
 static void html_escape(FILE *f, const char *s)
@@ -272,7 +301,15 @@ int cmd_report(int argc, char **argv)
 		policy_unref(pol);
 		return 1;
 	}
-	cli_each_target(&s, pol, one_target, &rep);
+	cli_each_target(&s, pol, add_entry, &rep);
+	struct fleet_request req = {.reconciler = rep.rc,
+				    .policy = pol,
+				    .execute = false,
+				    .on_vpc = on_vpc,
+				    .on_error = on_target_error,
+				    .ud = &rep};
+	if (cli_fleet_run(&s, &req) == DS_ENOMEM)
+		rep.errors++;
 	cJSON *root = cJSON_CreateObject();
 	char ts[32];
 	time_t now = time(NULL);

@@ -3,6 +3,8 @@
  * division, which would spin on sub-second timeouts). */
 #include "http.h"
 
+#define HTTP_CONNECTIONS_PER_HOST 32L
+
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +123,12 @@ struct http_client *http_client_new(struct ev_loop *loop)
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	/* Keep a few connections per host so parallel calls reuse them. */
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 32L);
+	/* Keep a few connections per host so parallel calls reuse them, and open no more: a
+	 * fleet's first second releases hundreds of calls at once (every action's bucket is
+	 * full), and a connection each would cost a socket and curl's buffers apiece - the rest
+	 * wait in curl's queue for a free connection, a few milliseconds each. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, HTTP_CONNECTIONS_PER_HOST);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HTTP_CONNECTIONS_PER_HOST);
 	return c;
 }
 

@@ -177,13 +177,18 @@ static void reread(struct act *x, enum obs_kind kind, const char *id, reread_fn 
 	reread_after(x, kind, id, 0, fn);
 }
 
-/* The next wait of a poll: poll_s doubling to 10 s; false when the wait timeout is spent. */
+#define POLL_MAX_S 2.0
+
+/* The next wait of a poll: poll_s doubling to POLL_MAX_S; false when the wait timeout is
+ * spent. The cap is short because polls are cheap - every waiter of an account and region
+ * shares one Describe per kind per tick (poller.h) - and a long gap would add its length to
+ * every stop and start a resize waits for. */
 static bool next_wait(struct act *x, double *delay_s)
 {
 	if (x->waited_s >= x->e->opt.wait_timeout_s)
 		return false;
 	double d = x->next_wait_s > 0 ? x->next_wait_s : x->e->opt.poll_s;
-	x->next_wait_s = d * 2 > 10 ? 10 : d * 2;
+	x->next_wait_s = d * 2 > POLL_MAX_S ? POLL_MAX_S : d * 2;
 	x->waited_s += d;
 	*delay_s = d;
 	return true;

@@ -14,7 +14,7 @@ void *vec_push(void *vec, size_t elem_size)
 	struct vec_raw r;
 	memcpy(&r, vec, sizeof(r));
 	if (r.n == r.cap) {
-		size_t cap = r.cap ? r.cap * 2 : 4;
+		size_t cap = r.cap ? r.cap * 2 : 1; /* most lists hold one or two */
 		void *p = realloc(r.v, cap * elem_size);
 		if (!p)
 			return NULL;

@@ -14,7 +14,7 @@
 #define DS_STATE_LEN 32
 #define DS_TAG_KEY   512 /* 128 Unicode characters, UTF-8 */
 #define DS_TAG_VALUE 1024
-#define DS_DESC_LEN  1024
+#define DS_DESC_LEN  256 /* AWS: descriptions and group names are at most 255 ASCII characters */
 
 /* A vector of T. All vectors share this layout so generic code (the decoder) can grow them. */
 #define DS_VEC(T)              \

@@ -4,10 +4,12 @@ what dualstackd's bench policy asks (spec §1 on the generated fleets), so the t
 and counted side by side through the same EC2 proxy.
 
 It writes what is missing and nothing else: an Amazon /56 per VPC, a /64 per subnet (lowest free
-index) with assign-on-create, ::/0 routes (internet gateway, or one egress-only gateway per VPC
-behind NAT), the IPv6 twins of 0.0.0.0/0 and mapped security group rules (one Authorize call per
-group and direction, as boto3 invites) and network ACL entries (rule number + 1), resizes of
-types without IPv6 (stop, wait, modify, start, wait) and one address per instance's eth0.
+index) with assign-on-create, ::/0 routes in the tables of in-scope subnets (internet gateway, or
+one egress-only gateway per VPC behind NAT), the IPv6 twins of 0.0.0.0/0 and mapped security
+group rules (the VPC's CIDRs to its /56, a subnet's to its /64, the policy's cidr_map; one
+Authorize call per group and direction, as boto3 invites) and network ACL entries (rule number
++ 1), resizes of types without IPv6 (stop, wait, modify, start, wait) and one address per
+instance's eth0.
 Opt-out tags are honoured. A call that stays throttled after the SDK's retries is tried again
 after a second - what anyone would add the first time a script dies on RequestLimitExceeded.
 
@@ -76,12 +78,19 @@ def number_subnets(ec2, block, subnets):
              AssignIpv6AddressOnCreation={"Value": True})
 
 
-def add_routes(ec2, vpc_id, f):
+def add_routes(ec2, vpc_id, f, subnets):
     eigw = None
     for g in call(ec2.describe_egress_only_internet_gateways)["EgressOnlyInternetGateways"]:
         if any(a["VpcId"] == vpc_id for a in g.get("Attachments", [])):
             eigw = g["EgressOnlyInternetGatewayId"]
-    for t in call(ec2.describe_route_tables, Filters=f)["RouteTables"]:
+    in_scope = {s["SubnetId"] for s in subnets if not opted_out(s)}
+    tables = call(ec2.describe_route_tables, Filters=f)["RouteTables"]
+    explicit = {a.get("SubnetId") for t in tables for a in t.get("Associations", [])}
+    for t in tables:
+        mine = {a.get("SubnetId") for a in t.get("Associations", [])}
+        main = any(a.get("Main") for a in t.get("Associations", []))
+        if opted_out(t) or not (mine & in_scope or (main and in_scope - explicit)):
+            continue
         v4 = [r for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
         if not v4 or any(r.get("DestinationIpv6CidrBlock") == "::/0" for r in t["Routes"]):
             continue
@@ -96,13 +105,13 @@ def add_routes(ec2, vpc_id, f):
                  EgressOnlyInternetGatewayId=eigw)
 
 
-def twin_permissions(perms):
+def twin_permissions(perms, cidr_map):
     have = {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), r["CidrIpv6"])
             for p in perms for r in p.get("Ipv6Ranges", [])}
     out = []
     for p in perms:
         for r in p.get("IpRanges", []):
-            v6 = "::/0" if r["CidrIp"] == "0.0.0.0/0" else CIDR_MAP.get(r["CidrIp"])
+            v6 = "::/0" if r["CidrIp"] == "0.0.0.0/0" else cidr_map.get(r["CidrIp"])
             if not v6:
                 continue
             proto, lo, hi = p["IpProtocol"], p.get("FromPort"), p.get("ToPort")
@@ -120,18 +129,36 @@ def twin_permissions(perms):
     return out
 
 
-def mirror_security_groups(ec2, f):
+def own_cidr_map(ec2, vpc_id, f):
+    """The policy's map plus the VPC's own: its IPv4 CIDRs to its /56, a subnet's to its /64."""
+    out = dict(CIDR_MAP)
+    vpc = call(ec2.describe_vpcs, VpcIds=[vpc_id])["Vpcs"][0]
+    block = live(vpc.get("Ipv6CidrBlockAssociationSet", []))[0]["Ipv6CidrBlock"]
+    for a in vpc.get("CidrBlockAssociationSet", []):
+        out[a["CidrBlock"]] = block
+    for s in call(ec2.describe_subnets, Filters=f)["Subnets"]:
+        v6 = live(s.get("Ipv6CidrBlockAssociationSet", []))
+        if v6:
+            out[s["CidrBlock"]] = v6[0]["Ipv6CidrBlock"]
+    return out
+
+
+def mirror_security_groups(ec2, f, cidr_map):
     for g in call(ec2.describe_security_groups, Filters=f)["SecurityGroups"]:
-        ingress = twin_permissions(g["IpPermissions"])
+        if opted_out(g):
+            continue
+        ingress = twin_permissions(g["IpPermissions"], cidr_map)
         if ingress:
             call(ec2.authorize_security_group_ingress, GroupId=g["GroupId"], IpPermissions=ingress)
-        egress = twin_permissions(g["IpPermissionsEgress"])
+        egress = twin_permissions(g["IpPermissionsEgress"], cidr_map)
         if egress:
             call(ec2.authorize_security_group_egress, GroupId=g["GroupId"], IpPermissions=egress)
 
 
 def mirror_network_acls(ec2, f):
     for acl in call(ec2.describe_network_acls, Filters=f)["NetworkAcls"]:
+        if opted_out(acl):
+            continue
         for egress in (False, True):
             entries = [e for e in acl["Entries"] if e["Egress"] == egress]
             numbers = {e["RuleNumber"] for e in entries}
@@ -172,12 +199,14 @@ def fix_instances(ec2, f, subnets, v6_types, resize):
                 was_running = i["State"]["Name"] == "running"
                 if was_running:
                     call(ec2.stop_instances, InstanceIds=[iid])
-                    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid])
+                    ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid],
+                                                           WaiterConfig={"Delay": 1})
                 call(ec2.modify_instance_attribute, InstanceId=iid,
                      InstanceType={"Value": TYPE_MAP[itype]})
                 if was_running:
                     call(ec2.start_instances, InstanceIds=[iid])
-                    ec2.get_waiter("instance_running").wait(InstanceIds=[iid])
+                    ec2.get_waiter("instance_running").wait(InstanceIds=[iid],
+                                                           WaiterConfig={"Delay": 1})
             eth0 = next(n for n in i["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)
             if not eth0.get("Ipv6Addresses"):
                 call(ec2.assign_ipv6_addresses, NetworkInterfaceId=eth0["NetworkInterfaceId"],
@@ -200,8 +229,8 @@ def main():
         block = ensure_vpc_block(ec2, vpc)
         subnets = call(ec2.describe_subnets, Filters=f)["Subnets"]
         number_subnets(ec2, block, subnets)
-        add_routes(ec2, vpc["VpcId"], f)
-        mirror_security_groups(ec2, f)
+        add_routes(ec2, vpc["VpcId"], f, subnets)
+        mirror_security_groups(ec2, f, own_cidr_map(ec2, vpc["VpcId"], f))
         mirror_network_acls(ec2, f)
         fix_instances(ec2, f, subnets, v6_types, args.resize)
     return 0

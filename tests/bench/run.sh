@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: runs the benchmarks and rewrites docs/benchmarks.md with their figures.
+# make bench: runs the benchmarks and rewrites docs/benchmarks.md with their figures:
+# the client and ingest micro-benchmarks, then the fleet benchmark (fleet_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=docs/benchmarks.md
@@ -20,4 +21,7 @@ $(python3 tests/bench/ingest.py)"
 	echo
 	if [ -f docs/benchmarks-recorded.md ]; then cat docs/benchmarks-recorded.md; fi
 } >"$out"
+# the fleet at EC2's rate limits, next to a plain boto3 script (about 40 minutes for all six;
+# FLEET_SIZES / FLEET_RESIZE pick fewer); it writes its own section of both files
+python3 tests/bench/fleet_bench.py --sizes "${FLEET_SIZES:-20,50,100}" --resize "${FLEET_RESIZE:-off,on}"
 cat "$out"

@@ -6,6 +6,12 @@ dualstackd and moto and:
     throttling category, answering HTTP 503 RequestLimitExceeded (EC2's XML) when empty;
   * injects 5xx answers, connection resets (after forwarding: the call happened, the answer
     was lost) and latency at configured rates;
+  * makes stops and starts take time, as on EC2 (moto's are instant): for stop_s after a
+    StopInstances the instance reads "stopping", for start_s after a StartInstances "pending",
+    and ModifyInstanceAttribute of its type answers IncorrectInstanceState unless it is
+    stopped;
+  * enforces the resource buckets of StartInstances (1000, 2/s) and StopInstances (1000,
+    20/s): a token per instance;
   * counts calls per action and outcome: the yardstick for pacing and API efficiency.
 
 Use in-process (FaultProxy(...).start()) from tests, or run it:
@@ -17,6 +23,7 @@ import json
 import http.client
 import http.server
 import random
+import re
 import socket
 import socketserver
 import struct
@@ -37,6 +44,10 @@ CATEGORY_BUCKETS = {
 RESOURCE_INTENSIVE = {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
                       "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
 UNFILTERABLE = {"DescribeInstances", "DescribeSecurityGroups", "DescribeNetworkInterfaces"}
+
+
+RESOURCE_BUCKETS = {"StartInstances": (1000, 2), "StopInstances": (1000, 20)}
+STATE_CODES = {"pending": 0, "running": 16, "stopping": 64, "stopped": 80}
 
 
 def category(action, params):
@@ -77,7 +88,7 @@ FAULT_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>
 
 class FaultProxy:
     def __init__(self, upstream, port=0, buckets=True, p5xx=0.0, preset=0.0, latency_ms=0,
-                 seed=None, scale=1.0):
+                 seed=None, scale=1.0, stop_s=0.0, start_s=0.0):
         u = urllib.parse.urlparse(upstream)
         self.upstream_host, self.upstream_port = u.hostname, u.port or 80
         self.buckets_on = buckets
@@ -95,6 +106,8 @@ class FaultProxy:
         self.stopped = {}  # instance id -> time of its StopInstances
         self.max_stopped = 0  # most instances stopped by calls at one time
         self.types = {}  # instance id -> type set by ModifyInstanceAttribute
+        self.stop_s, self.start_s = stop_s, start_s
+        self.transitions = {}  # instance id -> ("stopping" | "pending", until monotonic time)
         # EC2 out of capacity for these types: StartInstances of an instance modified to one
         # of them answers InsufficientInstanceCapacity (HTTP 500), as EC2 does
         self.no_capacity = set()
@@ -178,10 +191,14 @@ class FaultProxy:
             if action == "StopInstances":
                 for i in ids:
                     self.stopped.setdefault(i, time.monotonic())
+                    if self.stop_s:
+                        self.transitions[i] = ("stopping", time.monotonic() + self.stop_s)
                 self.max_stopped = max(self.max_stopped, len(self.stopped))
             elif action == "StartInstances":
                 for i in ids:
                     self.stopped.pop(i, None)
+                    if self.start_s:
+                        self.transitions[i] = ("pending", time.monotonic() + self.start_s)
             elif action == "ModifyInstanceAttribute" and params.get("InstanceType.Value"):
                 self.types[params.get("InstanceId")] = params["InstanceType.Value"]
 
@@ -191,6 +208,55 @@ class FaultProxy:
         ids = [v for k, v in params.items() if k.startswith("InstanceId")]
         with self.lock:
             return any(self.types.get(i) in self.no_capacity for i in ids)
+
+    def resource_tokens(self, action, params):
+        """Start/Stop also take a token per instance from their resource bucket."""
+        if action not in RESOURCE_BUCKETS:
+            return True
+        n = len([k for k in params if k.startswith("InstanceId")])
+        size, refill = RESOURCE_BUCKETS[action]
+        with self.lock:
+            b = self.buckets.get(action + "#resource")
+            if b is None:
+                b = self.buckets[action + "#resource"] = Bucket(size * self.scale,
+                                                                refill * self.scale)
+            now = time.monotonic()
+            b.tokens = min(b.size, b.tokens + (now - b.last) * b.refill)
+            b.last = now
+            if b.tokens >= n:
+                b.tokens -= n
+                return True
+            return False
+
+    def phase(self, iid):
+        """"stopping" or "pending" while a stop or start is still under way, else None."""
+        with self.lock:
+            t = self.transitions.get(iid)
+            if t and time.monotonic() < t[1]:
+                return t[0]
+            self.transitions.pop(iid, None)
+            return None
+
+    def retype_refused(self, action, params):
+        """EC2 retypes only stopped instances; moto retypes anything."""
+        if action != "ModifyInstanceAttribute" or not (self.stop_s or self.start_s) or \
+                "InstanceType.Value" not in params:
+            return False
+        return self.phase(params.get("InstanceId")) is not None
+
+    def rewrite_states(self, body):
+        """DescribeInstances as EC2 would answer it mid-transition."""
+        if not self.transitions or b"<instanceState>" not in body:
+            return body
+
+        def fix(m):
+            phase = self.phase(m.group(2).decode())
+            if not phase:
+                return m.group(0)
+            return (m.group(1) + str(STATE_CODES[phase]).encode() + m.group(4) +
+                    phase.encode() + m.group(6))
+        return re.sub(rb"(<instanceId>(i-[0-9a-f]+)</instanceId>.*?<instanceState>\s*<code>)"
+                      rb"(\d+)(</code>\s*<name>)(\w+)(</name>)", fix, body, flags=re.S)
 
     def bucket_for(self, action, params):
         cat = category(action, params)
@@ -265,9 +331,14 @@ class FaultProxy:
             self.drop_seen.set()
             self.drop_release.wait(60)
             return self.reset(req)
-        if self.buckets_on and action != "other" and not self.bucket_for(action, params).take():
+        if self.buckets_on and action != "other" and (
+                not self.bucket_for(action, params).take() or
+                not self.resource_tokens(action, params)):
             self.count(action, "throttled")
             return self.reply(req, 503, THROTTLE_XML % rid)
+        if self.retype_refused(action, params):
+            self.count(action, "IncorrectInstanceState")
+            return self.reply(req, 400, FAULT_XML % (b"IncorrectInstanceState", rid))
         if action == "DescribeInstanceInformation" and self.ssm_instances is not None:
             ids = set()
             for f in json.loads(body or b"{}").get("Filters", []):
@@ -319,6 +390,8 @@ class FaultProxy:
             return self.reply(req, 502, b"bad gateway")
         if status == 200:
             self.track(action, params)
+            if action == "DescribeInstances":
+                out = self.rewrite_states(out)
         if roll < self.p5xx + self.preset:
             self.count(action, "reset")  # the call happened; its answer is lost
             return self.reset(req)

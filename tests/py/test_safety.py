@@ -109,3 +109,46 @@ def test_secondary_cidr_nacl_converges_and_stays_converged(proxied, tmp_path):
     out = apply(env, vpc, policy=str(path))
     assert "mutating calls: 0" in out.stdout and proxy.mutating(outcome=None) == {}
     assert "nacl-order-conflict" not in out.stdout
+
+
+def test_a_resize_waits_for_stops_and_starts_that_take_time(proxied):
+    """As on EC2, a stop takes a while (the proxy says "stopping" for 3 s, then "pending" for
+    2 s after the start) and the type can only change once the instance is stopped: the
+    database is retyped without one IncorrectInstanceState, and ends running as m4.large."""
+    moto, proxy, env = proxied
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy.stop_s, proxy.start_s = 3.0, 2.0
+    t0 = time.time()
+    out = apply(env, ids["vpc"])
+    took = time.time() - t0
+    assert f"{ids['vpc']}: converged" in out.stdout, out.stdout
+    db = instance(ec2, ids["db"])
+    assert db["State"]["Name"] == "running" and db["InstanceType"] == "m4.large"
+    assert proxy.calls("ModifyInstanceAttribute", "IncorrectInstanceState") == 0
+    assert proxy.calls("ModifyInstanceAttribute", "ok") == 1
+    assert 5 <= took < 30, f"{took:.1f} s for a 3 s stop and a 2 s start"
+    assert not proxy.stopped
+
+
+def test_the_proxy_models_slow_stops(moto):
+    """The model itself: "stopping" for stop_s, a retype refused until then, then "stopped"."""
+    ids = guide_example(moto.client())
+    proxy = FaultProxy(moto.endpoint, stop_s=2.0).start()
+    try:
+        import boto3
+        ec2 = boto3.client("ec2", endpoint_url=proxy.endpoint, region_name="us-east-1",
+                           aws_access_key_id=moto.access_key,
+                           aws_secret_access_key=moto.secret_key)
+        ec2.stop_instances(InstanceIds=[ids["db"]])
+        assert instance(ec2, ids["db"])["State"]["Name"] == "stopping"
+        try:
+            ec2.modify_instance_attribute(InstanceId=ids["db"], InstanceType={"Value": "m4.large"})
+            raise AssertionError("retyped while stopping")
+        except ec2.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "IncorrectInstanceState"
+        time.sleep(2.1)
+        assert instance(ec2, ids["db"])["State"]["Name"] == "stopped"
+        ec2.modify_instance_attribute(InstanceId=ids["db"], InstanceType={"Value": "m4.large"})
+    finally:
+        proxy.stop()
