@@ -4,8 +4,14 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
 PKGS    := rdkafka libcurl libcrypto libcjson expat yaml-0.1 libmicrohttpd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -lpthread
+# pkg-config runs when a compile first needs it, not when make reads this file: `make demo` and
+# `make test` install the -dev packages first (`deps`) and then build in a second make.
+pkg_check = $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),,$(error missing \
+	build dependencies ($(shell pkg-config --print-errors --exists $(PKGS) 2>&1 | head -1)): \
+	run `make deps`, or `make demo` / `make test`, which install them))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(pkg_check)$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(pkg_check)$(shell pkg-config --libs $(PKGS)) -lev -lm \
+	-lpthread)$(PKG_LIBS)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS)
 BUILD   ?= build/rel
 
@@ -58,7 +64,8 @@ test: deps
 	$(MAKE) integration
 
 # Fleet-scale runs (1,000 VPCs, rebalance storms): minutes each, so not in `make test`.
-test-scale: deps dualstackd
+test-scale: deps
+	$(MAKE) dualstackd
 	python3 -m pytest -q -s -p no:cacheprovider tests/scale $(PYTEST_ARGS)
 
 valgrind: $(BUILD)/unit
@@ -100,7 +107,8 @@ $(BUILD)/ingest: $(BUILD)/tests/bench/ingest.o $(LIB_OBJ)
 $(BUILD)/bench: $(BUILD)/tests/bench/bench.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-demo: deps dualstackd
+demo: deps
+	$(MAKE) dualstackd
 	python3 tests/demo.py
 
 clean:
