@@ -27,7 +27,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 .PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind \
 	test-scale
 
-all: dualstackd
+# the binary and the test tools (built here so they never rot between benchmark runs)
+all: dualstackd $(BUILD)/unit $(BUILD)/ec2_load $(BUILD)/bench $(BUILD)/ingest
 
 dualstackd: $(BUILD)/dualstackd
 	cp $< $@.tmp && mv -f $@.tmp $@

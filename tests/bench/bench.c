@@ -301,7 +301,7 @@ static void bench_memory(void)
 		snprintf(k.account, sizeof(k.account), "%012d", i % 50);
 		snprintf(k.region, sizeof(k.region), "us-east-1");
 		snprintf(k.vpc_id, sizeof(k.vpc_id), "vpc-%017x", i);
-		wq_add(q, &k, (uint64_t)i + 1, 0);
+		wq_add(q, &k, i % 8, (uint64_t)i + 1, 0);
 	}
 	long after = rss_kb();
 	printf("| Resident memory per tracked VPC (work queue item with one pending offset ticket; "

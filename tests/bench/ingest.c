@@ -40,7 +40,7 @@ static void on_message(void *ud, const rd_kafka_message_t *m)
 		struct work_key k = in->r.keys[i];
 		if (!k.vpc_id[0]) /* resolution would need AWS: key it by the resource here */
 			snprintf(k.vpc_id, sizeof(k.vpc_id), "%s", k.resource_id);
-		wq_add(in->wq, &k, 0, 0);
+		wq_add(in->wq, &k, 0, 0, 0);
 		in->keys++;
 	}
 	if (++in->n == in->want)
@@ -69,8 +69,13 @@ int main(int argc, char **argv)
 	cJSON *props = cJSON_CreateObject();
 	cJSON_AddStringToObject(props, "fetch.max.bytes", "52428800");
 	cJSON_AddStringToObject(props, "queued.max.messages.kbytes", "1048576");
-	struct kafka_options ko = {argv[1], group, topics, 1, props, NULL, 0, -1, NULL, NULL};
-	struct kafka_callbacks kc = {&in, on_message, on_delivered, NULL, NULL};
+	struct kafka_options ko = {.brokers = argv[1],
+				   .group = group,
+				   .topics = topics,
+				   .n_topics = 1,
+				   .properties = props,
+				   .new_topic_partitions = -1};
+	struct kafka_callbacks kc = {.ud = &in, .message = on_message, .delivered = on_delivered};
 	struct kafka *k = kafka_new(in.loop, &ko, &kc, err, sizeof(err));
 	if (!k) {
 		fprintf(stderr, "%s\n", err);
