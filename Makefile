@@ -25,13 +25,25 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind \
-	test-scale
+	test-scale FORCE
 
 # the binary and the test tools (built here so they never rot between benchmark runs)
 all: dualstackd $(BUILD)/unit $(BUILD)/ec2_load $(BUILD)/bench $(BUILD)/ingest
 
 dualstackd: $(BUILD)/dualstackd
 	cp $< $@.tmp && mv -f $@.tmp $@
+
+# --version: VERSION and the commit built from, in a header rewritten only when they change
+VERSION := $(shell cat VERSION)
+GIT_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
+	git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define DS_VERSION "%s"\n#define DS_COMMIT "%s"\n' '$(VERSION)' '$(GIT_COMMIT)' \
+		> $@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(BUILD)/controller/main.o: $(BUILD)/version.h
+$(BUILD)/controller/main.o: CFLAGS += -I$(BUILD)
+FORCE:
 
 $(BUILD)/dualstackd: $(BUILD)/controller/main.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

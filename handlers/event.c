@@ -176,12 +176,17 @@ void event_decode(const char *data, size_t len, struct event_result *out)
 		else
 			ev_config_item(inv, ev_str(ev, "accountId"), NULL, out);
 		cJSON_Delete(inv);
+	} else if (ev_str(ev, "messageType") &&
+		   (cJSON_GetObjectItemCaseSensitive(ev, "configurationItem") ||
+		    cJSON_GetObjectItemCaseSensitive(ev, "configurationItemSummary"))) {
+		/* a Config notification without an envelope (SNS or rule), oversized or not */
+		ev_config_item(ev, NULL, NULL, out);
 	} else if (ev_str(ev, "resourceType") && ev_str(ev, "resourceId")) {
 		ev_config_item(ev, NULL, NULL, out); /* a bare configuration item */
 	} else {
 		ev_set(out, EVENT_REJECT,
-		       "unrecognised event shape (no detail-type, Records, "
-		       "eventName, Message, invokingEvent or configuration item)");
+		       "unrecognised event shape (no detail-type, Records, eventName, Message, "
+		       "invokingEvent, Config messageType or configuration item)");
 	}
 	if (out->verdict == EVENT_WORK && out->n_keys == 0)
 		out->verdict = EVENT_NONE;

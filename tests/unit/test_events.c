@@ -211,8 +211,29 @@ static void test_hostile_fields(void)
 	      !wk_valid_id("x-01234567"));
 }
 
+/* A Config notification with no envelope at all, oversized (a summary, no item): work for the
+ * instance it names, like the enveloped forms. */
+static void test_bare_config_notification(void)
+{
+	const char *bare =
+	    "{\"configurationItemSummary\": {\"changeType\": \"UPDATE\","
+	    " \"awsAccountId\": \"123456789012\", \"configurationItemStatus\": \"OK\","
+	    " \"resourceType\": \"AWS::EC2::Instance\", \"resourceId\": \"i-0123456789abcdef0\","
+	    " \"ARN\": \"arn:aws:ec2:us-west-2:123456789012:instance/i-0123456789abcdef0\","
+	    " \"awsRegion\": \"us-west-2\"},"
+	    " \"messageType\": \"OversizedConfigurationItemChangeNotification\"}";
+	struct event_result r;
+	event_decode(bare, strlen(bare), &r);
+	CHECK_MSG(r.verdict == EVENT_WORK && r.n_keys == 1, "%d %s", r.verdict, r.reason);
+	CHECK_STR(r.keys[0].resource_id, "i-0123456789abcdef0");
+	CHECK_STR(r.keys[0].region, "us-west-2");
+	CHECK_STR(r.keys[0].account, "123456789012");
+	CHECK(strstr(r.source, "oversized") != NULL);
+}
+
 void test_events(void)
 {
+	test_bare_config_notification();
 	test_hostile_fields();
 	test_samples();
 	test_rejects();
