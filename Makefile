@@ -25,7 +25,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps test unit integration asan lint fuzz fuzz-long bench demo clean format valgrind \
-	test-scale FORCE
+	test-scale install uninstall deb FORCE
 
 # the binary and the test tools (built here so they never rot between benchmark runs)
 all: dualstackd $(BUILD)/unit $(BUILD)/ec2_load $(BUILD)/bench $(BUILD)/ingest
@@ -124,5 +124,57 @@ demo: deps
 	$(MAKE) dualstackd
 	python3 tests/demo.py
 
+# ---- install, as a daemon is installed ----
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+# the binary, the man page, the systemd unit (pointing at where they went) and an example
+# config and policy - an existing file under $(SYSCONFDIR)/dualstackd is never replaced
+install: dualstackd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/dualstackd
+	install -m 0755 dualstackd $(DESTDIR)$(BINDIR)/dualstackd
+	install -m 0644 docs/man/man1/dualstackd.1 $(DESTDIR)$(MANDIR)/man1/dualstackd.1
+	sed -e 's|/usr/local/bin/dualstackd|$(BINDIR)/dualstackd|g' \
+		-e 's|/etc/dualstackd|$(SYSCONFDIR)/dualstackd|g' deploy/systemd/dualstackd.service \
+		> $(DESTDIR)$(UNITDIR)/dualstackd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/dualstackd.service
+	@for f in config.yaml:0640 policy.yaml:0644; do \
+		name=$${f%%:*}; mode=$${f##*:}; to=$(DESTDIR)$(SYSCONFDIR)/dualstackd/$$name; \
+		if [ -e "$$to" ]; then echo "  kept $$to (it exists)"; else \
+			sed 's|/etc/dualstackd|$(SYSCONFDIR)/dualstackd|g' deploy/examples/$$name > "$$to" \
+			&& chmod $$mode "$$to" && echo "  installed $$to"; fi; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dualstackd $(DESTDIR)$(MANDIR)/man1/dualstackd.1 \
+		$(DESTDIR)$(UNITDIR)/dualstackd.service
+	@echo "  left $(DESTDIR)$(SYSCONFDIR)/dualstackd: the configuration is the operator's"
+
+# A Debian package with the same layout under /usr: a system user, the unit enabled but not
+# started, the config and policy as conffiles; dependencies from dpkg-shlibdeps.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB      = build/dualstackd_$(VERSION)_$(DEB_ARCH).deb
+deb: dualstackd
+	rm -rf build/deb
+	mkdir -p build/deb/root/DEBIAN build/deb/shlibs/debian
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/build/deb/root PREFIX=/usr \
+		SYSCONFDIR=/etc UNITDIR=/lib/systemd/system
+	gzip -9n build/deb/root/usr/share/man/man1/dualstackd.1
+	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm \
+		build/deb/root/DEBIAN/
+	printf '/etc/dualstackd/config.yaml\n/etc/dualstackd/policy.yaml\n' \
+		> build/deb/root/DEBIAN/conffiles
+	echo "Source: dualstackd" > build/deb/shlibs/debian/control
+	cd build/deb/shlibs && dpkg-shlibdeps -O ../root/usr/bin/dualstackd \
+		| sed -n 's/^shlibs:Depends=//p' > ../depends
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+		-e "s|@DEPENDS@|$$(cat build/deb/depends)|" deploy/debian/control.in \
+		> build/deb/root/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build build/deb/root $(DEB)
+	@echo "  built $(DEB)"
+
 clean:
-	rm -rf build/rel build/asan build/fuzz dualstackd
+	rm -rf build/rel build/asan build/fuzz build/deb dualstackd

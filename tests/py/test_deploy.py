@@ -103,6 +103,83 @@ def test_systemd_unit_verifies(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def make(*args, **kw):
+    return subprocess.run(["make", "--no-print-directory", "-C", ROOT, *args],
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_make_install_puts_everything_where_the_unit_says_and_keeps_existing_config(tmp_path):
+    dest, prefix, etc = str(tmp_path), "/opt/ds", "/opt/ds/etc"
+    args = [f"DESTDIR={dest}", f"PREFIX={prefix}", f"SYSCONFDIR={etc}"]
+    r = make("install", *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    root = lambda p: dest + p  # noqa: E731
+    assert os.access(root("/opt/ds/bin/dualstackd"), os.X_OK)
+    assert os.path.exists(root("/opt/ds/share/man/man1/dualstackd.1"))
+    unit = open(root("/opt/ds/lib/systemd/system/dualstackd.service")).read()
+    assert "ExecStart=/opt/ds/bin/dualstackd run --config /opt/ds/etc/dualstackd/config.yaml" \
+        in unit
+    assert "ReadOnlyPaths=/opt/ds/etc/dualstackd" in unit
+    config = root("/opt/ds/etc/dualstackd/config.yaml")
+    assert oct(os.stat(config).st_mode & 0o777) == "0o640"
+    assert "policy: /opt/ds/etc/dualstackd/policy.yaml" in open(config).read()
+    # the installed pair is valid as it is (policy path pointed at the staged copy)
+    staged = tmp_path / "check.yaml"
+    staged.write_text(open(config).read().replace("/opt/ds/etc", dest + "/opt/ds/etc"))
+    r = subprocess.run([root("/opt/ds/bin/dualstackd"), "run", "--config", str(staged),
+                        "--check"], capture_output=True, text=True)
+    assert r.returncode == 0 and "mode dry-run" in r.stdout, r.stdout + r.stderr
+    # an operator's edit survives a second install; uninstall leaves the configuration
+    with open(config, "a") as f:
+        f.write("# mine\n")
+    r = make("install", *args)
+    assert r.returncode == 0 and "kept" in r.stdout
+    assert open(config).read().endswith("# mine\n")
+    r = make("uninstall", *args)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(root("/opt/ds/bin/dualstackd"))
+    assert not os.path.exists(root("/opt/ds/lib/systemd/system/dualstackd.service"))
+    assert os.path.exists(config)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("dpkg"),
+                    reason="installing a package needs root and dpkg (CI has both)")
+def test_debian_package_installs_a_user_an_enabled_unit_and_conffiles():
+    r = make("deb")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    deb = re.search(r"built (\S+\.deb)", r.stdout).group(1)
+    subprocess.run(["dpkg", "--purge", "dualstackd"], capture_output=True)
+    try:
+        r = subprocess.run(["dpkg", "-i", os.path.join(ROOT, deb)], capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        out = subprocess.run(["/usr/bin/dualstackd", "--version"], capture_output=True,
+                             text=True)
+        version = open(os.path.join(ROOT, "VERSION")).read().strip()
+        assert out.returncode == 0 and out.stdout.startswith(f"dualstackd {version} (commit ")
+        files = subprocess.run(["dpkg", "-L", "dualstackd"], capture_output=True,
+                               text=True).stdout.split()
+        for f in ("/usr/bin/dualstackd", "/usr/share/man/man1/dualstackd.1.gz",
+                  "/lib/systemd/system/dualstackd.service", "/etc/dualstackd/config.yaml",
+                  "/etc/dualstackd/policy.yaml"):
+            assert f in files, f
+        assert subprocess.run(["getent", "passwd", "dualstackd"]).returncode == 0
+        st = os.stat("/etc/dualstackd/config.yaml")
+        import grp
+        assert grp.getgrgid(st.st_gid).gr_name == "dualstackd" and st.st_mode & 0o777 == 0o640
+        # enabled, not started
+        assert os.path.islink("/etc/systemd/system/multi-user.target.wants/dualstackd.service")
+        r = subprocess.run(["systemd-analyze", "verify", "/lib/systemd/system/dualstackd.service"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        conffiles = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}", "dualstackd"],
+                                   capture_output=True, text=True).stdout
+        assert "/etc/dualstackd/config.yaml" in conffiles
+    finally:
+        subprocess.run(["dpkg", "--purge", "dualstackd"], capture_output=True)
+    assert not os.path.exists("/usr/bin/dualstackd")
+
+
 def test_container_definition_builds_with_the_makefile_and_runs_as_non_root():
     text = open(os.path.join(ROOT, "deploy", "Containerfile")).read()
     stages = re.split(r"^FROM ", text, flags=re.M)[1:]
