@@ -492,8 +492,12 @@ int metrics_serve(struct metrics *m, const char *listen, char *err, size_t err_l
 		return -1;
 	}
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	if (ai->ai_family == AF_INET6) {
+		/* "[::]:port" takes IPv4 too (a kubelet probes the pod's IPv4 address) */
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ai->ai_addr;
+		flags |=
+		    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	}
 	m->httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
 				    ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
 				    MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);

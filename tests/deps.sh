@@ -43,6 +43,10 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')
 	python3 -m pip install -q "moto[server]==$MOTO_VERSION"
 fi
 python3 -c "import pytest, boto3, xdist" 2>/dev/null || python3 -m pip install -q pytest boto3 pytest-xdist
+# the Kubernetes manifests are checked offline against the schemas this package bundles
+KUBERNETES_VALIDATE_VERSION=1.37.0
+python3 -c "import kubernetes_validate, sys; sys.exit(kubernetes_validate.version.__version__ != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null ||
+	python3 -m pip install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 
 if [ ! -f "$KAFKA_CACHE/.complete" ]; then
 	echo "deps: fetching Kafka broker jars to $KAFKA_CACHE"

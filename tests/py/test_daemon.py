@@ -410,3 +410,41 @@ def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto):
         if d2:
             assert d2.stop(timeout=90) == 0
         proxy.stop()
+
+
+def http_get(url):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_health_readiness_and_a_dual_stack_listener(kafka, moto):
+    """One "[::]" listener answers over IPv4 and IPv6; /healthz is 200 while the loop turns;
+    /readyz is 200 once partitions are assigned and 503, naming the failed check, when the
+    member account's credentials cannot be had (STS unreachable) - /healthz stays 200."""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    d = Daemon(kafka, moto, extra={"listen": "[::]:0"})
+    d.env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9"
+    d.start()
+    try:
+        port = next(x["metrics_port"] for x in d.lines() if x.get("msg") == "started")
+        for host in ("127.0.0.1", "[::1]"):
+            assert http_get(f"http://{host}:{port}/healthz")[0] == 200, host
+        status, body = http_get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200, body
+        d.publish(guide_events(ids)[:1])
+        end = time.time() + 60
+        while time.time() < end:
+            status, body = http_get(f"http://[::1]:{port}/readyz")
+            if status == 503:
+                break
+            time.sleep(0.5)
+        assert status == 503 and "credentials" in body, (status, body)
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        assert d.stop() == 0

@@ -180,6 +180,62 @@ def test_debian_package_installs_a_user_an_enabled_unit_and_conffiles():
     assert not os.path.exists("/usr/bin/dualstackd")
 
 
+K8S = os.path.join(ROOT, "deploy", "kubernetes")
+K8S_VERSIONS = ("1.29.0", "1.31.0", "1.34.0")  # what EKS supports as of this writing
+
+
+def k8s_docs():
+    import yaml
+    kust = yaml.safe_load(open(os.path.join(K8S, "kustomization.yaml")))
+    return {name: yaml.safe_load(open(os.path.join(K8S, name))) for name in kust["resources"]}
+
+
+def test_kubernetes_manifests_validate_offline_and_hold_together(tmp_path):
+    """Every manifest of the kustomization against the Kubernetes schemas (strict: unknown
+    fields are errors), offline; and what ties them together: probes on /healthz and /readyz,
+    a grace period above revoke_timeout_s, IRSA, the policy mounted as a directory (a subPath
+    mount never sees ConfigMap updates) and reloaded, the config and policy themselves valid."""
+    import kubernetes_validate
+    docs = k8s_docs()
+    for version in K8S_VERSIONS:
+        for name, doc in docs.items():
+            kubernetes_validate.validate(doc, version, strict=True)
+    # the validator does reject: a misspelled field
+    bad = json.loads(json.dumps(docs["deployment.yaml"]))
+    bad["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, K8S_VERSIONS[-1], strict=True)
+
+    dep = docs["deployment.yaml"]["spec"]["template"]
+    (c,) = dep["spec"]["containers"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["securityContext"]["readOnlyRootFilesystem"] and dep["spec"]["securityContext"][
+        "runAsNonRoot"]
+    assert dep["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    sa = docs["serviceaccount.yaml"]
+    assert dep["spec"]["serviceAccountName"] == sa["metadata"]["name"]
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert docs["poddisruptionbudget.yaml"]["spec"]["maxUnavailable"] == 1
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert all("subPath" not in m for m in mounts.values())
+    import yaml
+    config = yaml.safe_load(docs["config-secret.yaml"]["stringData"]["config.yaml"])
+    assert dep["spec"]["terminationGracePeriodSeconds"] > config["revoke_timeout_s"]
+    assert config["watch_policy"] is True and config["listen"].startswith("[::]:")
+    assert config["policy"].startswith(mounts["policy"]["mountPath"] + "/")
+    assert c["args"][-1].startswith(mounts["config"]["mountPath"] + "/")
+    # the ConfigMap's policy and the Secret's config load as the daemon loads them
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(docs["policy-configmap.yaml"]["data"]["policy.yaml"])
+    config["policy"] = str(policy)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    r = subprocess.run([BINARY, "run", "--config", str(cfg), "--check"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_container_definition_builds_with_the_makefile_and_runs_as_non_root():
     text = open(os.path.join(ROOT, "deploy", "Containerfile")).read()
     stages = re.split(r"^FROM ", text, flags=re.M)[1:]
