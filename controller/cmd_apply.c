@@ -81,6 +81,8 @@ static cJSON *plan_json(const struct plan *p)
 		cJSON_AddStringToObject(j, "resource", f->resource_id);
 		cJSON_AddStringToObject(j, "code", f->code);
 		cJSON_AddStringToObject(j, "detail", f->detail);
+		if (f->fix[0])
+			cJSON_AddStringToObject(j, "fix", f->fix);
 		cJSON_AddItemToArray(finds, j);
 	}
 	return o;

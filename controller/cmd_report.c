@@ -1,7 +1,8 @@
-/* dualstackd report --policy FILE [--json | --html FILE] : fleet readiness per account and
- * region - VPCs converged, pending (calls planned) and blocked, and why, per resource. Read-only:
- * it plans every VPC in scope and summarises the plans. The HTML page is self-contained (inline
- * CSS and an SVG chart, no scripts). */
+/* dualstackd report --policy FILE [--json | --html FILE] [--since EARLIER.json]... : fleet
+ * readiness - how far the fleet is along the guide's steps, what blocks it and the fix for
+ * each cause, per account and region, and the trend over earlier JSON reports. Read-only: it
+ * plans every VPC in scope (through the same reconcile as apply) and summarises the plans.
+ * The JSON is the report; the text and the HTML page (report_html.c) are views of it. */
 #include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,20 +12,49 @@
 
 #include "../reconcile/plan.h"
 #include "../reconcile/policy.h"
+#include "../reconcile/progress.h"
 #include "../reconcile/reconcile.h"
 #include "cli.h"
+#include "report.h"
+
+#define BLOCKER_RESOURCES 200 /* resources listed per blocker; the count goes on */
 
 struct report {
 	struct reconciler *rc;
 	cJSON *targets;
+	cJSON *blockers; /* "code\x1ffix" -> {code, severity, step, fix, count, resources} */
+	struct progress_count steps[PS_COUNT];
 	int errors;
 };
 
-static const char *status_of(const struct plan *p)
+static const char *status_of(const struct reconcile_vpc *v)
 {
-	if (plan_blocked(p))
+	if (v->outcome == RC_GONE || plan_blocked(&v->plan))
 		return "blocked";
-	return p->actions.n ? "pending" : "converged";
+	return v->plan.actions.n ? "pending" : "converged";
+}
+
+static void bump(cJSON *o, const char *key, double by)
+{
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (c)
+		cJSON_SetNumberValue(c, c->valuedouble + by);
+	else
+		cJSON_AddNumberToObject(o, key, by);
+}
+
+static cJSON *steps_json(const struct progress_count *steps)
+{
+	cJSON *o = cJSON_CreateObject();
+	for (int s = 0; s < PS_COUNT; s++) {
+		cJSON *c = cJSON_AddObjectToObject(o, progress_step_name((enum progress_step)s));
+		cJSON_AddStringToObject(c, "label", progress_step_label((enum progress_step)s));
+		cJSON_AddNumberToObject(c, "done", steps[s].done);
+		cJSON_AddNumberToObject(c, "pending", steps[s].pending);
+		cJSON_AddNumberToObject(c, "blocked", steps[s].blocked);
+		cJSON_AddNumberToObject(c, "total", steps[s].total);
+	}
+	return o;
 }
 
 /* The report's entry of a target, created on first use (windows end in any order). */
@@ -42,24 +72,47 @@ static cJSON *target_entry(struct report *rep, const struct ec2_target *t)
 	e = cJSON_CreateObject();
 	cJSON_AddStringToObject(e, "account", account);
 	cJSON_AddStringToObject(e, "region", t->region);
-	cJSON_AddArrayToObject(e, "vpcs");
-	cJSON_AddObjectToObject(e, "findings_by_code");
 	cJSON *c = cJSON_AddObjectToObject(e, "counts");
-	cJSON_AddNumberToObject(c, "converged", 0);
-	cJSON_AddNumberToObject(c, "pending", 0);
-	cJSON_AddNumberToObject(c, "blocked", 0);
-	cJSON_AddNumberToObject(c, "total", 0);
+	static const char *const keys[] = {"converged", "pending", "blocked", "total"};
+	for (int k = 0; k < 4; k++)
+		cJSON_AddNumberToObject(c, keys[k], 0);
+	struct progress_count zero[PS_COUNT];
+	memset(zero, 0, sizeof(zero));
+	cJSON_AddItemToObject(e, "steps", steps_json(zero));
+	cJSON_AddObjectToObject(e, "findings_by_code");
+	cJSON_AddArrayToObject(e, "vpcs");
 	cJSON_AddItemToArray(rep->targets, e);
 	return e;
 }
 
-static void bump(cJSON *o, const char *key)
+/* One cause and its fix, with the resources it holds. */
+static void add_blocker(struct report *rep, const struct plan_finding *f, const char *vpc,
+			const char *account, const char *region)
 {
-	cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (c)
-		cJSON_SetNumberValue(c, c->valuedouble + 1);
-	else
-		cJSON_AddNumberToObject(o, key, 1);
+	char key[sizeof(f->code) + sizeof(f->fix) + 2];
+	snprintf(key, sizeof(key), "%s\x1f%s", f->code, f->fix);
+	cJSON *b = cJSON_GetObjectItemCaseSensitive(rep->blockers, key);
+	if (!b) {
+		b = cJSON_AddObjectToObject(rep->blockers, key);
+		cJSON_AddStringToObject(b, "code", f->code);
+		cJSON_AddStringToObject(b, "severity",
+					f->severity == FIND_BLOCKED ? "blocked" : "warning");
+		cJSON_AddNumberToObject(b, "step", f->step);
+		cJSON_AddStringToObject(b, "fix", f->fix);
+		cJSON_AddStringToObject(b, "example", f->detail);
+		cJSON_AddNumberToObject(b, "count", 0);
+		cJSON_AddArrayToObject(b, "resources");
+	}
+	bump(b, "count", 1);
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(b, "resources");
+	if (cJSON_GetArraySize(list) < BLOCKER_RESOURCES) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "resource", f->resource_id);
+		cJSON_AddStringToObject(r, "vpc", vpc);
+		cJSON_AddStringToObject(r, "account", account);
+		cJSON_AddStringToObject(r, "region", region);
+		cJSON_AddItemToArray(list, r);
+	}
 }
 
 static void on_vpc(void *ud, const struct ec2_target *tg, struct reconcile_vpc *rv)
@@ -67,16 +120,39 @@ static void on_vpc(void *ud, const struct ec2_target *tg, struct reconcile_vpc *
 	struct report *rep = ud;
 	const struct plan *p = &rv->plan;
 	cJSON *t = target_entry(rep, tg);
-	const char *st = rv->outcome == RC_GONE ? "blocked" : status_of(p);
+	const char *st = status_of(rv);
 	cJSON *counts = cJSON_GetObjectItemCaseSensitive(t, "counts");
-	bump(counts, st);
-	bump(counts, "total");
+	bump(counts, st, 1);
+	bump(counts, "total", 1);
+	cJSON *tsteps = cJSON_GetObjectItemCaseSensitive(t, "steps");
+	for (int s = 0; rv->outcome != RC_GONE && s < PS_COUNT; s++) {
+		const struct progress_count *c = &rv->progress.step[s];
+		cJSON *o = cJSON_GetObjectItemCaseSensitive(
+		    tsteps, progress_step_name((enum progress_step)s));
+		bump(o, "done", c->done);
+		bump(o, "pending", c->pending);
+		bump(o, "blocked", c->blocked);
+		bump(o, "total", c->total);
+		rep->steps[s].done += c->done;
+		rep->steps[s].pending += c->pending;
+		rep->steps[s].blocked += c->blocked;
+		rep->steps[s].total += c->total;
+	}
 	cJSON *v = cJSON_CreateObject();
 	cJSON_AddStringToObject(v, "vpc", rv->vpc_id);
 	cJSON_AddStringToObject(v, "status", st);
 	cJSON_AddNumberToObject(v, "planned_calls", (double)plan_calls(p));
 	cJSON *lines = cJSON_AddArrayToObject(v, "findings");
 	cJSON *reasons = cJSON_GetObjectItemCaseSensitive(t, "findings_by_code");
+	const char *account = cJSON_GetObjectItemCaseSensitive(t, "account")->valuestring;
+	if (rv->outcome == RC_GONE) {
+		struct plan_finding gone = {.severity = FIND_BLOCKED, .step = 0};
+		snprintf(gone.resource_id, sizeof(gone.resource_id), "%s", rv->vpc_id);
+		snprintf(gone.code, sizeof(gone.code), "vpc-not-found");
+		snprintf(gone.detail, sizeof(gone.detail),
+			 "no such VPC in this account and region");
+		add_blocker(rep, &gone, rv->vpc_id, account, tg->region);
+	}
 	for (size_t k = 0; k < p->findings.n; k++) {
 		const struct plan_finding *f = &p->findings.v[k];
 		if (f->severity == FIND_INFO)
@@ -84,11 +160,15 @@ static void on_vpc(void *ud, const struct ec2_target *tg, struct reconcile_vpc *
 		cJSON *l = cJSON_CreateObject();
 		cJSON_AddStringToObject(l, "severity",
 					f->severity == FIND_BLOCKED ? "blocked" : "warning");
+		cJSON_AddNumberToObject(l, "step", f->step);
 		cJSON_AddStringToObject(l, "code", f->code);
 		cJSON_AddStringToObject(l, "resource", f->resource_id);
 		cJSON_AddStringToObject(l, "detail", f->detail);
+		if (f->fix[0])
+			cJSON_AddStringToObject(l, "fix", f->fix);
 		cJSON_AddItemToArray(lines, l);
-		bump(reasons, f->code);
+		bump(reasons, f->code, 1);
+		add_blocker(rep, f, rv->vpc_id, account, tg->region);
 	}
 	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(t, "vpcs"), v);
 }
@@ -97,11 +177,14 @@ static void on_target_error(void *ud, const struct ec2_target *tg, int rc,
 			    const struct ec2_error *err)
 {
 	struct report *rep = ud;
-	(void)rc;
-	(void)err;
 	cJSON *t = target_entry(rep, tg);
-	if (!cJSON_GetObjectItemCaseSensitive(t, "error"))
-		cJSON_AddStringToObject(t, "error", "the account and region could not be read");
+	if (!cJSON_GetObjectItemCaseSensitive(t, "error")) {
+		char why[700];
+		snprintf(why, sizeof(why), "the account and region could not be read: %s%s%s",
+			 err && err->code[0] ? err->code : ds_strerror(rc),
+			 err && err->message[0] ? ": " : "", err ? err->message : "");
+		cJSON_AddStringToObject(t, "error", why);
+	}
 	rep->errors++;
 }
 
@@ -111,146 +194,199 @@ static void add_entry(void *ud, struct cli_session *s)
 	target_entry(ud, &s->target);
 }
 
-static void html_escape(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 static int num(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 	return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
 }
 
-static int write_html(const char *path, const cJSON *report)
+static int by_weight(const void *a, const void *b)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(report, "targets");
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	int sx = !strcmp(cJSON_GetObjectItemCaseSensitive(x, "severity")->valuestring, "blocked");
+	int sy = !strcmp(cJSON_GetObjectItemCaseSensitive(y, "severity")->valuestring, "blocked");
+	if (sx != sy)
+		return sy - sx; /* what blocks before what only warns */
+	return num(y, "count") - num(x, "count");
+}
+
+/* The blockers as a list, the heaviest first. */
+static cJSON *sorted_blockers(cJSON *map)
+{
+	int n = cJSON_GetArraySize(map);
+	cJSON **v = calloc((size_t)n + 1, sizeof(*v));
+	cJSON *out = cJSON_CreateArray();
+	if (!v)
+		return out;
+	int i = 0;
+	for (cJSON *b = map->child; b; b = b->next)
+		v[i++] = b;
+	qsort(v, (size_t)n, sizeof(*v), by_weight);
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(out, cJSON_Duplicate(v[i], 1));
+	free(v);
+	return out;
+}
+
+static cJSON *load_report(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = f ? malloc((size_t)64 << 20) : NULL;
+	size_t len = text ? fread(text, 1, ((size_t)64 << 20) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	cJSON *doc = text ? cJSON_ParseWithLength(text, len) : NULL;
+	free(text);
+	if (!cJSON_IsObject(doc) || !cJSON_GetObjectItemCaseSensitive(doc, "totals") ||
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "generated"))) {
+		fprintf(stderr, "report: %s: %s\n", path,
+			!f ? "cannot read" : "not a JSON report of dualstackd");
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* A point of the trend: when, and the shares done. */
+static cJSON *trend_point(const cJSON *report)
+{
+	cJSON *p = cJSON_CreateObject();
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(report, "generated");
+	cJSON_AddStringToObject(p, "generated", cJSON_IsString(g) ? g->valuestring : "?");
 	const cJSON *totals = cJSON_GetObjectItemCaseSensitive(report, "totals");
-	fputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	      "<title>dualstackd fleet readiness</title><style>"
-	      "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
-	      "h1{font-size:1.5em}table{border-collapse:collapse;margin:1em 0}"
-	      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-	      "th{background:#f3f3f3}.converged{color:#1a7f37}.pending{color:#9a6700}"
-	      ".blocked{color:#cf222e}.legend span{display:inline-block;margin-right:1em}"
-	      "</style></head><body>\n",
-	      f);
-	fprintf(f, "<h1>dualstackd fleet readiness</h1><p>Generated %s for policy <code>",
-		cJSON_GetObjectItemCaseSensitive(report, "generated")->valuestring);
-	html_escape(f, cJSON_GetObjectItemCaseSensitive(report, "policy")->valuestring);
-	fprintf(f,
-		"</code>: <b>%d</b> VPCs, <span class=\"converged\">%d converged</span>, "
-		"<span class=\"pending\">%d pending</span>, <span class=\"blocked\">%d "
-		"blocked</span>.</p>\n",
-		num(totals, "total"), num(totals, "converged"), num(totals, "pending"),
-		num(totals, "blocked"));
-	/* the progress chart: one stacked bar per account and region */
-	int rows = cJSON_GetArraySize(targets);
-	int h = 40 + 34 * (rows ? rows : 1);
-	fprintf(f,
-		"<svg id=\"progress-chart\" role=\"img\" aria-label=\"progress per account "
-		"and region\" width=\"760\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n",
-		h);
-	int y = 10;
+	cJSON_AddNumberToObject(p, "converged", num(totals, "converged"));
+	cJSON_AddNumberToObject(p, "total", num(totals, "total"));
+	cJSON *steps = cJSON_AddObjectToObject(p, "steps");
+	const cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(report, "steps"))
+	{
+		cJSON *c = cJSON_AddObjectToObject(steps, s->string);
+		cJSON_AddNumberToObject(c, "done", num(s, "done"));
+		cJSON_AddNumberToObject(c, "total", num(s, "total"));
+	}
+	return p;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(cJSON_GetObjectItemCaseSensitive(x, "generated")->valuestring,
+		      cJSON_GetObjectItemCaseSensitive(y, "generated")->valuestring);
+}
+
+/* Earlier JSON reports and this one, oldest first; NULL after saying which file is bad. */
+static cJSON *trend(char **since, int n_since, const cJSON *now)
+{
+	cJSON **pts = calloc((size_t)n_since + 1, sizeof(*pts));
+	if (!pts)
+		return NULL;
+	int n = 0;
+	for (int i = 0; i < n_since; i++) {
+		cJSON *doc = load_report(since[i]);
+		if (!doc) {
+			for (int k = 0; k < n; k++)
+				cJSON_Delete(pts[k]);
+			free(pts);
+			return NULL;
+		}
+		pts[n++] = trend_point(doc);
+		cJSON_Delete(doc);
+	}
+	pts[n++] = trend_point(now);
+	qsort(pts, (size_t)n, sizeof(*pts), by_time);
+	cJSON *out = cJSON_CreateArray();
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(out, pts[i]);
+	free(pts);
+	return out;
+}
+
+static void print_text(const cJSON *root)
+{
+	const cJSON *totals = cJSON_GetObjectItemCaseSensitive(root, "totals");
+	printf("fleet: %d VPCs, %d converged, %d pending, %d blocked\n", num(totals, "total"),
+	       num(totals, "converged"), num(totals, "pending"), num(totals, "blocked"));
+	const cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(root, "steps"))
+	{
+		if (!num(s, "total"))
+			continue;
+		printf("  %-44s %5d of %5d done, %d pending, %d blocked\n",
+		       cJSON_GetObjectItemCaseSensitive(s, "label")->valuestring, num(s, "done"),
+		       num(s, "total"), num(s, "pending"), num(s, "blocked"));
+	}
+	const cJSON *b;
+	int shown = 0;
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(root, "blockers"))
+	{
+		if (!shown++)
+			printf("what to do (by what it holds):\n");
+		const char *fix = cJSON_GetObjectItemCaseSensitive(b, "fix")->valuestring;
+		printf("  %s x%d: %s\n", cJSON_GetObjectItemCaseSensitive(b, "code")->valuestring,
+		       num(b, "count"),
+		       fix[0] ? fix : cJSON_GetObjectItemCaseSensitive(b, "example")->valuestring);
+	}
 	const cJSON *t;
-	cJSON_ArrayForEach(t, targets)
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "targets"))
 	{
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "counts");
-		int total = num(c, "total"), x = 220;
-		fprintf(f, "<text x=\"0\" y=\"%d\" font-size=\"13\">", y + 17);
-		html_escape(f, cJSON_GetObjectItemCaseSensitive(t, "account")->valuestring);
-		fputs(" / ", f);
-		html_escape(f, cJSON_GetObjectItemCaseSensitive(t, "region")->valuestring);
-		fputs("</text>\n", f);
-		static const struct {
-			const char *key, *color;
-		} parts[] = {
-		    {"converged", "#2da44e"}, {"pending", "#d4a72c"}, {"blocked", "#cf222e"}};
-		for (int k = 0; k < 3; k++) {
-			int w = total ? 500 * num(c, parts[k].key) / total : 0;
-			if (w)
-				fprintf(f,
-					"<rect class=\"bar-%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
-					"height=\"24\" fill=\"%s\"><title>%s: %d</title></rect>\n",
-					parts[k].key, x, y, w, parts[k].color, parts[k].key,
-					num(c, parts[k].key));
-			x += w;
-		}
-		if (!total)
-			fprintf(f,
-				"<rect x=\"220\" y=\"%d\" width=\"500\" height=\"24\" "
-				"fill=\"#eee\"/>\n",
-				y);
-		fprintf(f, "<text x=\"725\" y=\"%d\" font-size=\"12\">%d</text>\n", y + 17, total);
-		y += 34;
-	}
-	fputs("</svg>\n<p class=\"legend\"><span class=\"converged\">&#9632; converged</span>"
-	      "<span class=\"pending\">&#9632; pending</span><span class=\"blocked\">&#9632; "
-	      "blocked</span></p>\n",
-	      f);
-	fputs("<h2>Per account and region</h2><table id=\"accounts\"><tr><th>account</th>"
-	      "<th>region</th><th>VPCs</th><th>converged</th><th>pending</th><th>blocked</th>"
-	      "<th>findings (blocked and warnings)</th></tr>\n",
-	      f);
-	cJSON_ArrayForEach(t, targets)
-	{
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "counts");
-		fputs("<tr><td>", f);
-		html_escape(f, cJSON_GetObjectItemCaseSensitive(t, "account")->valuestring);
-		fputs("</td><td>", f);
-		html_escape(f, cJSON_GetObjectItemCaseSensitive(t, "region")->valuestring);
-		fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>", num(c, "total"),
-			num(c, "converged"), num(c, "pending"), num(c, "blocked"));
-		const cJSON *r;
-		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(t, "findings_by_code"))
-		{
-			html_escape(f, r->string);
-			fprintf(f, " &times;%d ", (int)r->valuedouble);
-		}
-		fputs("</td></tr>\n", f);
-	}
-	fputs("</table>\n<h2>Per resource</h2><table id=\"resources\"><tr><th>VPC</th><th>status"
-	      "</th><th>resource</th><th>finding</th><th>detail</th></tr>\n",
-	      f);
-	cJSON_ArrayForEach(t, targets)
-	{
+		const cJSON *cc = cJSON_GetObjectItemCaseSensitive(t, "counts");
+		printf("%s %s: %d VPCs, %d converged, %d pending, %d blocked%s%s\n",
+		       cJSON_GetObjectItemCaseSensitive(t, "account")->valuestring,
+		       cJSON_GetObjectItemCaseSensitive(t, "region")->valuestring, num(cc, "total"),
+		       num(cc, "converged"), num(cc, "pending"), num(cc, "blocked"),
+		       cJSON_GetObjectItemCaseSensitive(t, "error") ? ": " : "",
+		       cJSON_GetObjectItemCaseSensitive(t, "error")
+			   ? cJSON_GetObjectItemCaseSensitive(t, "error")->valuestring
+			   : "");
 		const cJSON *v;
 		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "vpcs"))
 		{
-			const char *st = cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring;
+			printf("  %s %s (%d calls planned)\n",
+			       cJSON_GetObjectItemCaseSensitive(v, "vpc")->valuestring,
+			       cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring,
+			       num(v, "planned_calls"));
 			const cJSON *l;
 			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(v, "findings"))
-			{
-				fputs("<tr><td>", f);
-				html_escape(
-				    f, cJSON_GetObjectItemCaseSensitive(v, "vpc")->valuestring);
-				fprintf(f, "</td><td class=\"%s\">%s</td><td>", st, st);
-				html_escape(
-				    f,
-				    cJSON_GetObjectItemCaseSensitive(l, "resource")->valuestring);
-				fputs("</td><td>", f);
-				html_escape(
-				    f, cJSON_GetObjectItemCaseSensitive(l, "code")->valuestring);
-				fputs("</td><td>", f);
-				html_escape(
-				    f, cJSON_GetObjectItemCaseSensitive(l, "detail")->valuestring);
-				fputs("</td></tr>\n", f);
-			}
+			    printf("    %s %s %s: %s\n",
+				   cJSON_GetObjectItemCaseSensitive(l, "severity")->valuestring,
+				   cJSON_GetObjectItemCaseSensitive(l, "resource")->valuestring,
+				   cJSON_GetObjectItemCaseSensitive(l, "code")->valuestring,
+				   cJSON_GetObjectItemCaseSensitive(l, "detail")->valuestring);
 		}
 	}
-	fputs("</table></body></html>\n", f);
-	return fclose(f) ? -1 : 0;
+}
+
+static void print_text(const cJSON *root);
+
+/* --from: a saved JSON report rendered again (with a trend, when --since names others). */
+static int render_saved(const char *from, const char *html, bool json, char **since, int n_since)
+{
+	cJSON *root = load_report(from);
+	if (!root)
+		return 2;
+	int status = 0;
+	if (n_since) {
+		cJSON *tr = trend(since, n_since, root);
+		if (!tr) {
+			cJSON_Delete(root);
+			return 2;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(root, "trend");
+		cJSON_AddItemToObject(root, "trend", tr);
+	}
+	if (html && report_write_html(html, root)) {
+		fprintf(stderr, "report: cannot write %s\n", html);
+		status = 1;
+	}
+	if (json) {
+		char *text = cJSON_Print(root);
+		puts(text ? text : "{}");
+		free(text);
+	} else if (!html) {
+		print_text(root);
+	}
+	cJSON_Delete(root);
+	return status;
 }
 
 int cmd_report(int argc, char **argv)
@@ -259,57 +395,82 @@ int cmd_report(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"html", required_argument, NULL, 'H'},
+	    {"since", required_argument, NULL, 's'},
+	    {"from", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *policy_path = NULL, *html = NULL;
+	const char *policy_path = NULL, *html = NULL, *from = NULL;
+	char **since = calloc((size_t)argc + 1, sizeof(*since));
+	int n_since = 0;
 	bool json = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:jH:h", opts, NULL)) != -1) {
+	while (since && (c = getopt_long(argc, argv, "p:jH:s:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': policy_path = optarg; break;
+		case 'f': from = optarg; break;
 		case 'j': json = true; break;
 		case 'H': html = optarg; break;
+		case 's': since[n_since++] = optarg; break;
 		default:
 			fprintf(
 			    c == 'h' ? stdout : stderr,
-			    "usage: dualstackd report --policy FILE [--json | --html FILE]\n"
-			    "  Fleet readiness per account and region: VPCs converged, pending and "
-			    "blocked, and why.\n");
+			    "usage: dualstackd report --policy FILE [--json | --html FILE] "
+			    "[--since EARLIER.json]...\n"
+			    "       dualstackd report --from SAVED.json [--html FILE] "
+			    "[--since EARLIER.json]...\n"
+			    "  Fleet readiness: progress along the guide's steps, what blocks it "
+			    "and the fix for each cause,\n  per account and region; --since adds "
+			    "earlier JSON reports as a trend; --from renders a saved\n  JSON "
+			    "report "
+			    "without reading AWS.\n");
+			free(since);
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!policy_path || optind != argc) {
-		fprintf(stderr, "usage: dualstackd report --policy FILE [--json | --html FILE]\n");
+	if (since && from && !policy_path && optind == argc) {
+		int rc = render_saved(from, html, json, since, n_since);
+		free(since);
+		return rc;
+	}
+	if (!since || !policy_path || optind != argc) {
+		fprintf(stderr, "usage: dualstackd report --policy FILE [--json | --html FILE] "
+				"[--since EARLIER.json]...\n");
+		free(since);
 		return 2;
 	}
 	struct policy *pol = cli_load_policy(policy_path);
-	if (!pol)
+	if (!pol) {
+		free(since);
 		return 2;
+	}
 	struct cli_session s;
 	char err[512];
 	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		policy_unref(pol);
+		free(since);
 		return 1;
 	}
 	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
-	struct report rep = {reconciler_new(pol, NULL, NULL), cJSON_CreateArray(), 0};
-	if (!rep.rc) {
-		cli_session_cleanup(&s);
-		policy_unref(pol);
-		return 1;
-	}
-	cli_each_target(&s, pol, add_entry, &rep);
-	struct fleet_request req = {.reconciler = rep.rc,
-				    .policy = pol,
-				    .execute = false,
-				    .on_vpc = on_vpc,
-				    .on_error = on_target_error,
-				    .ud = &rep};
-	if (cli_fleet_run(&s, &req) == DS_ENOMEM)
+	struct report rep = {.rc = reconciler_new(pol, NULL, NULL),
+			     .targets = cJSON_CreateArray(),
+			     .blockers = cJSON_CreateObject()};
+	int status = 0;
+	if (rep.rc) {
+		cli_each_target(&s, pol, add_entry, &rep);
+		struct fleet_request req = {.reconciler = rep.rc,
+					    .policy = pol,
+					    .execute = false,
+					    .on_vpc = on_vpc,
+					    .on_error = on_target_error,
+					    .ud = &rep};
+		if (cli_fleet_run(&s, &req) == DS_ENOMEM)
+			rep.errors++;
+	} else {
 		rep.errors++;
+	}
 	cJSON *root = cJSON_CreateObject();
 	char ts[32];
 	time_t now = time(NULL);
@@ -333,51 +494,34 @@ int cmd_report(int argc, char **argv)
 	cJSON_AddNumberToObject(totals, "pending", tot[1]);
 	cJSON_AddNumberToObject(totals, "blocked", tot[2]);
 	cJSON_AddNumberToObject(totals, "total", tot[3]);
+	cJSON_AddItemToObject(root, "steps", steps_json(rep.steps));
+	cJSON_AddItemToObject(root, "blockers", sorted_blockers(rep.blockers));
 	cJSON_AddItemToObject(root, "targets", rep.targets);
-	int status = rep.errors ? 1 : 0;
-	if (html && write_html(html, root)) {
+	if (n_since) {
+		cJSON *tr = trend(since, n_since, root);
+		if (tr)
+			cJSON_AddItemToObject(root, "trend", tr);
+		else
+			status = 2;
+	}
+	if (rep.errors)
+		status = 1;
+	if (status != 2 && html && report_write_html(html, root)) {
 		fprintf(stderr, "report: cannot write %s\n", html);
 		status = 1;
 	}
-	if (json) {
+	if (status != 2 && json) {
 		char *text = cJSON_Print(root);
 		puts(text ? text : "{}");
 		free(text);
-	} else if (!html) {
-		printf("fleet: %d VPCs, %d converged, %d pending, %d blocked\n", tot[3], tot[0],
-		       tot[1], tot[2]);
-		cJSON_ArrayForEach(t, rep.targets)
-		{
-			const cJSON *cc = cJSON_GetObjectItemCaseSensitive(t, "counts");
-			printf("%s %s: %d VPCs, %d converged, %d pending, %d blocked\n",
-			       cJSON_GetObjectItemCaseSensitive(t, "account")->valuestring,
-			       cJSON_GetObjectItemCaseSensitive(t, "region")->valuestring,
-			       num(cc, "total"), num(cc, "converged"), num(cc, "pending"),
-			       num(cc, "blocked"));
-			const cJSON *v;
-			cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(t, "vpcs"))
-			{
-				printf("  %s %s (%d calls planned)\n",
-				       cJSON_GetObjectItemCaseSensitive(v, "vpc")->valuestring,
-				       cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring,
-				       num(v, "planned_calls"));
-				const cJSON *l;
-				cJSON_ArrayForEach(l,
-						   cJSON_GetObjectItemCaseSensitive(v, "findings"))
-				    printf(
-					"    %s %s %s: %s\n",
-					cJSON_GetObjectItemCaseSensitive(l, "severity")
-					    ->valuestring,
-					cJSON_GetObjectItemCaseSensitive(l, "resource")
-					    ->valuestring,
-					cJSON_GetObjectItemCaseSensitive(l, "code")->valuestring,
-					cJSON_GetObjectItemCaseSensitive(l, "detail")->valuestring);
-			}
-		}
+	} else if (status != 2 && !html) {
+		print_text(root);
 	}
 	cJSON_Delete(root);
+	cJSON_Delete(rep.blockers);
 	reconciler_free(rep.rc);
 	cli_session_cleanup(&s);
 	policy_unref(pol);
+	free(since);
 	return status;
 }

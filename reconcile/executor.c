@@ -177,7 +177,10 @@ static void reread(struct act *x, enum obs_kind kind, const char *id, reread_fn 
 	reread_after(x, kind, id, 0, fn);
 }
 
-#define POLL_MAX_S 2.0
+#define POLL_MAX_S 1.0
+/* a resize waiting for a stop slot held by another executor looks again this often (a timer,
+ * no call): the next wave starts within it of the slot coming free */
+#define SLOT_RECHECK_S 0.2
 
 /* The next wait of a poll: poll_s doubling to POLL_MAX_S; false when the wait timeout is
  * spent. The cap is short because polls are cheap - every waiter of an account and region
@@ -762,6 +765,14 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err,
 	}
 	bool window = window_open(x->e);
 	enum rz_step st = resize_decide(x, in, window);
+	/* running again and not about to be stopped: the slot goes to the next resize now, not
+	 * after the bookkeeping (untag) - max_concurrent_stops counts instances down */
+	if (x->counts_stop && !strcmp(in->state, "running") && st != RZ_TAG && st != RZ_STOP &&
+	    st != RZ_WAIT) {
+		x->counts_stop = false;
+		(*x->e->stops_running)--;
+		schedule(x->e);
+	}
 	/* started on the new type and back to stopped: EC2 could not place it */
 	if (st == RZ_START && x->rz.start_sent && !x->rz.rolling_back) {
 		if (!strncmp(in->state_reason, "Server.", 7)) {
@@ -837,8 +848,8 @@ static void on_resize_call(struct act *x, const struct ec2_answer *ans)
 		case RZ_UNTAG: x->rz.tagged = false; break;
 		default: break;
 		}
-		/* a state change takes a moment; a tag is there at once */
-		if (st == RZ_STOP || st == RZ_START || st == RZ_RETYPE || st == RZ_RETYPE_BACK)
+		/* a stop or a start takes a moment; a tag or a retype is there at once */
+		if (st == RZ_STOP || st == RZ_START)
 			resize_retry_later(x, "changing state");
 		else
 			resize_read(x);
@@ -1004,7 +1015,7 @@ static void schedule(struct executor *e)
 		 * shortly instead of ending with work undone. A pending timer holds the executor
 		 * (it calls back into it), so nothing ends before it fired. */
 		if (waiting_for_slot && !e->slot_timer &&
-		    !e->port->after(e->port->ctx, 1.0, on_slot_timer, e))
+		    !e->port->after(e->port->ctx, SLOT_RECHECK_S, on_slot_timer, e))
 			e->slot_timer = true;
 		if (e->slot_timer)
 			return;

@@ -72,6 +72,17 @@ void plan_add_finding(struct plan_ctx *c, enum finding_severity sev, int step, c
 	va_end(ap);
 }
 
+void plan_set_fix(struct plan_ctx *c, const char *fmt, ...)
+{
+	if (!c->out->findings.n)
+		return;
+	struct plan_finding *f = &c->out->findings.v[c->out->findings.n - 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f->fix, sizeof(f->fix), fmt, ap);
+	va_end(ap);
+}
+
 bool plan_live_assoc(const struct cidr_assoc *a)
 {
 	/* "A second block" means any association not disassociated or failed (spec §1). */
@@ -459,6 +470,8 @@ int plan_format_text(const struct plan *p, struct buf *out)
 		const struct plan_finding *f = &p->findings.v[i];
 		rc = buf_printf(out, "%s step %d %s %s: %s\n", sev[f->severity], f->step,
 				f->resource_id, f->code, f->detail);
+		if (!rc && f->fix[0])
+			rc = buf_printf(out, "      fix: %s\n", f->fix);
 	}
 	return rc;
 }

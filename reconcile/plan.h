@@ -108,6 +108,8 @@ struct plan_finding {
 	char resource_id[DS_ID_LEN];
 	char code[48]; /* stable: "unmapped-cidr", "nacl-order-conflict", ... */
 	char detail[320];
+	char fix[200]; /* what the operator does about it, the same text for every resource the
+			  same fix clears (the report groups by it); "" when nothing is to do */
 };
 
 struct plan {

@@ -148,6 +148,8 @@ static bool numbering_of(struct plan_ctx *c, struct numbering *n, const struct c
 			    c, FIND_BLOCKED, 1, c->vpc->vpc_id, "ipv6-block-size-unsupported",
 			    "IPv6 block %s is not /%d to /64: subnets are not numbered", live->cidr,
 			    CIDR_BLOCK_MIN_LEN);
+			plan_set_fix(c, "associate an IPv6 block of /%d to /64 with the VPC",
+				     CIDR_BLOCK_MIN_LEN);
 			return false;
 		}
 	} else {
@@ -283,6 +285,11 @@ void plan_step_cidrs(struct plan_ctx *c)
 					    "group %s (AssociateVpcCidrBlock "
 					    "NetworkBorderGroup=%s)",
 					    st->s->availability_zone, g, g);
+				if (pass == 1 && g[0])
+					plan_set_fix(c,
+						     "associate an IPv6 block of network border "
+						     "group %s with the VPC",
+						     g);
 				continue;
 			}
 			if (pass == 0) {
@@ -302,6 +309,8 @@ void plan_step_cidrs(struct plan_ctx *c)
 				    "all %ld /64s of %s are in use: subnet %s not numbered",
 				    n->size, n->known ? n->live->cidr : "the VPC's IPv6 block",
 				    st->s->cidr_block);
+				plan_set_fix(
+				    c, "associate a larger (or a second) IPv6 block with the VPC");
 				continue;
 			}
 			bit_set(n->used, idx);

@@ -52,6 +52,8 @@ int plan_add_action(struct plan_ctx *c, enum action_kind kind, int step, const c
 void plan_add_dep(struct plan_ctx *c, int action, int dep);
 void plan_add_finding(struct plan_ctx *c, enum finding_severity sev, int step, const char *resource,
 		      const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Sets the fix of the finding added last (plan_finding.fix). */
+void plan_set_fix(struct plan_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 const struct subnet_state *plan_subnet(const struct plan_ctx *c, const char *subnet_id);
 /* The IPv6 counterpart of an IPv4 CIDR: ::/0 for 0.0.0.0/0, the VPC's /56 for its own CIDRs,

@@ -80,6 +80,20 @@ static bool csv_subset(const char *a, const char *b)
 	return true;
 }
 
+/* EC2's size ladder: a successor family may lack the same size (c3 has no medium), and the
+ * report then suggests the next size up. */
+static const char *const sizes[] = {"nano",	"micro",    "small",	"medium",   "large",
+				    "xlarge",	"2xlarge",  "4xlarge",	"8xlarge",  "9xlarge",
+				    "12xlarge", "16xlarge", "18xlarge", "24xlarge", "32xlarge"};
+
+static const char *size_up(const char *sz)
+{
+	for (size_t i = 0; i + 1 < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (!strcmp(sizes[i], sz))
+			return sizes[i + 1];
+	return NULL;
+}
+
 static bool split_type(const char *t, char *family, size_t fsize, const char **size)
 {
 	const char *dot = strchr(t, '.');
@@ -149,6 +163,34 @@ static bool fits(const struct observed *o, const struct instance *in, const char
 	else
 		return true;
 	return false;
+}
+
+/* A type_map entry to suggest when no successor of the same size fits: the first successor
+ * family's type, same size or one up, that EC2 knows with IPv6 and the instance's
+ * architecture; NULL when none was read. */
+static const char *suggest_type(const struct plan_ctx *c, const struct instance *in,
+				const char *from, char *buf, size_t size)
+{
+	char family[16];
+	const char *sz;
+	if (!split_type(from, family, sizeof(family), &sz))
+		return NULL;
+	const char *arch = in->architecture[0] ? in->architecture : "x86_64";
+	for (size_t i = 0; i < sizeof(successors) / sizeof(successors[0]); i++) {
+		if (strcmp(successors[i].family, family) != 0)
+			continue;
+		for (int k = 0; k < 3 && successors[i].successors[k]; k++) {
+			const char *try_sizes[] = {sz, size_up(sz)};
+			for (int z = 0; z < 2 && try_sizes[z]; z++) {
+				snprintf(buf, size, "%s.%s", successors[i].successors[k],
+					 try_sizes[z]);
+				const struct instance_type_info *t = plan_type_info(c->obs, buf);
+				if (t && t->ipv6_supported && strstr(t->architectures, arch))
+					return buf;
+			}
+		}
+	}
+	return NULL;
 }
 
 /* The policy's target for an instance of type `from`, or NULL with why filled. */
@@ -321,6 +363,22 @@ static int add_resize(struct plan_ctx *c, const struct instance *in, const char 
 	return a;
 }
 
+/* What an operator does about an instance dualstackd must not stop. */
+static const char *unstoppable_fix(const char *code)
+{
+	if (!strcmp(code, "managed-instance"))
+		return "move the group to an IPv6-capable type (launch template, node group or "
+		       "fleet) and let it replace the instances";
+	if (!strcmp(code, "spot-instance"))
+		return "launch Spot capacity of an IPv6-capable type instead";
+	if (!strcmp(code, "stop-protected") || !strcmp(code, "stop-protection-unknown"))
+		return "lift stop protection (DisableApiStop) for the resize, or resize it "
+		       "yourself";
+	if (!strcmp(code, "hibernation-configured"))
+		return "resize it yourself: a hibernation-configured instance keeps its type";
+	return "resize it yourself to an IPv6-capable type";
+}
+
 /* The checks a stop needs; true when they pass, else a finding was added. */
 static bool may_stop(struct plan_ctx *c, const struct instance *in)
 {
@@ -329,6 +387,7 @@ static bool may_stop(struct plan_ctx *c, const struct instance *in)
 	if (why) {
 		plan_add_finding(c, FIND_BLOCKED, 4, id, code,
 				 "%s has no IPv6, but %s; not resized", in->instance_type, why);
+		plan_set_fix(c, "%s", unstoppable_fix(code));
 		return false;
 	}
 	const char *how = "";
@@ -338,6 +397,9 @@ static bool may_stop(struct plan_ctx *c, const struct instance *in)
 				 v == STORE_PRESENT ? "instance-store" : "instance-store-unknown",
 				 "%s: a stop may erase instance-store data: %s; not resized",
 				 in->instance_type, how);
+		plan_set_fix(c, "move or accept the loss of the instance-store data, then tag the "
+				"instances dualstack:instance-store=none (or set "
+				"instances.allow_instance_store_loss)");
 		return false;
 	}
 	return true;
@@ -401,11 +463,14 @@ static void plan_instance(struct plan_ctx *c, size_t slot)
 		    "an earlier resize was rolled back (%s); remove the tag " TAG_RESIZE_FAILED
 		    " to let dualstackd try again",
 		    failed);
+		plan_set_fix(c, "fix what the tag " TAG_RESIZE_FAILED " says, then remove the tag");
 		return;
 	}
 	if (c->pol->resize == RESIZE_NEVER) {
 		plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-needed",
 				 "%s has no IPv6; the policy's resize is never", in->instance_type);
+		plan_set_fix(c, "set instances.resize to \"always\", or to \"opt-in-tag\" and tag "
+				"the instances dualstack:resize=true");
 		return;
 	}
 	const char *opt_in = tag_get(&in->tags, "dualstack:resize");
@@ -413,6 +478,7 @@ static void plan_instance(struct plan_ctx *c, size_t slot)
 		plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-needs-opt-in",
 				 "%s has no IPv6; tag dualstack:resize=true to allow the resize",
 				 in->instance_type);
+		plan_set_fix(c, "tag the instances dualstack:resize=true");
 		return;
 	}
 	if (strcmp(in->state, "running") != 0 && strcmp(in->state, "stopped") != 0) {
@@ -431,12 +497,23 @@ static void plan_instance(struct plan_ctx *c, size_t slot)
 				     ? "pv-no-c3"
 				     : "no-ipv6-successor",
 				 "%s: %s", in->instance_type, why);
+		char sbuf[DS_ID_LEN];
+		const char *s = suggest_type(c, in, in->instance_type, sbuf, sizeof(sbuf));
+		if (s)
+			plan_set_fix(c, "add \"%s: %s\" to instances.type_map", in->instance_type,
+				     s);
+		else
+			plan_set_fix(c,
+				     "add a \"%s: <a type with IPv6>\" entry to instances.type_map",
+				     in->instance_type);
 		return;
 	}
 	if (!policy_in_window(c->pol, c->in->now)) {
 		plan_add_finding(c, FIND_BLOCKED, 4, id, "outside-maintenance-window",
 				 "%s -> %s waits for the maintenance window", in->instance_type,
 				 target);
+		plan_set_fix(c, "none: it resizes in instances.maintenance_window (widen it to go "
+				"sooner)");
 		return;
 	}
 	bool running = !strcmp(in->state, "running");
@@ -505,6 +582,11 @@ static int add_candidates(const struct policy *pol, const char *t, char ***names
 		for (int k = 0; k < 3 && successors[s].successors[k] && !rc; k++) {
 			snprintf(buf, sizeof(buf), "%s.%s", successors[s].successors[k], sz);
 			rc = add_name(names, n, buf);
+			if (!rc && size_up(sz)) {
+				snprintf(buf, sizeof(buf), "%s.%s", successors[s].successors[k],
+					 size_up(sz));
+				rc = add_name(names, n, buf);
+			}
 		}
 	}
 	return rc;

@@ -153,6 +153,9 @@ static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 						 "security_groups.cidr_map); not mirrored",
 						 dir, p->protocol, egress ? "to" : "from",
 						 range->cidr);
+				plan_set_fix(c,
+					     "map %s to its IPv6 range in security_groups.cidr_map",
+					     range->cidr);
 				continue;
 			}
 			struct sg_twin twins[2] = {t, t};
@@ -303,6 +306,8 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 					 "%s rule %d %s %s: no IPv6 mapping (add it to "
 					 "security_groups.cidr_map); not mirrored",
 					 dir, e->rule_number, e->rule_action, e->cidr_block);
+			plan_set_fix(c, "map %s to its IPv6 range in security_groups.cidr_map",
+				     e->cidr_block);
 			continue;
 		}
 		t->want = *e;
@@ -383,6 +388,8 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 		plan_add_finding(c, FIND_BLOCKED, 3, acl->network_acl_id, "nacl-order-conflict",
 				 "%s: %s; no %s twin written (writing some could drop a deny)", dir,
 				 conflict, dir);
+		plan_set_fix(c, "renumber the NACL's rules so a free number follows each IPv4 rule "
+				"(or change network_acls.offset)");
 		goto out;
 	}
 	/* Written in rule order, each after the one before it: a twin that fails stops the rest

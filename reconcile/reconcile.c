@@ -197,6 +197,8 @@ static void plan_all(struct reconcile_run *run)
 		if (plan_build(&in, &v->plan) == DS_ENOTFOUND) {
 			v->outcome = RC_GONE;
 			snprintf(v->plan.vpc_id, sizeof(v->plan.vpc_id), "%s", v->vpc_id);
+		} else {
+			plan_progress(&run->obs, run->policy, v->vpc_id, &v->plan, &v->progress);
 		}
 	}
 }

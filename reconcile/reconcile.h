@@ -16,6 +16,7 @@
 #include "executor.h"
 #include "plan.h"
 #include "policy.h"
+#include "progress.h"
 
 #define RECONCILE_MAX_ROUNDS 4
 
@@ -38,6 +39,7 @@ struct reconcile_vpc {
 	struct action_result *results; /* one per action of `executed` */
 	int mutating_calls;	       /* over every round */
 	int rounds;
+	struct vpc_progress progress; /* along the steps, as of the latest plan */
 };
 
 struct reconciler;

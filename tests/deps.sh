@@ -43,6 +43,8 @@ if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')
 	python3 -m pip install -q "moto[server]==$MOTO_VERSION"
 fi
 python3 -c "import pytest, boto3, xdist" 2>/dev/null || python3 -m pip install -q pytest boto3 pytest-xdist
+# the report's page is looked at in headless Chromium over the DevTools protocol
+python3 -c "import websocket" 2>/dev/null || python3 -m pip install -q "websocket-client==1.8.0"
 # the Kubernetes manifests are checked offline against the schemas this package bundles
 KUBERNETES_VALIDATE_VERSION=1.37.0
 python3 -c "import kubernetes_validate, sys; sys.exit(kubernetes_validate.version.__version__ != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null ||

@@ -112,29 +112,86 @@ def kafka_libs():
     return libs
 
 
-class Kafka:
-    """A real Apache Kafka broker, KRaft combined mode, one node, on loopback."""
+SCRAM_USER, SCRAM_PASSWORD = "dualstackd", "scram-secret-of-the-test"
 
-    def __init__(self):
+
+class Kafka:
+    """A real Apache Kafka broker, KRaft combined mode, one node, on loopback. secure=True adds
+    a second listener as production brokers have it: SASL_SSL with SCRAM-SHA-512 (the user
+    created when the storage is formatted) and a broker certificate signed by a CA made with
+    keytool at start (self.ca_pem for clients)."""
+
+    def __init__(self, secure=False):
         self.port = free_port()
         self.controller_port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.dir = tempfile.mkdtemp(prefix="kafka-")
         self.proc = None
+        self.secure = secure
+        if secure:
+            self.secure_port = free_port()
+            self.secure_bootstrap = f"127.0.0.1:{self.secure_port}"
+            self.ca_pem = os.path.join(self.dir, "ca.pem")
+
+    def _make_certificates(self):
+        """A CA and a broker certificate for 127.0.0.1/localhost, with keytool only."""
+        pw = "test-store-pass"
+        ca, broker = os.path.join(self.dir, "ca.p12"), os.path.join(self.dir, "broker.p12")
+
+        def kt(*args):
+            subprocess.run(["keytool", *args], check=True, capture_output=True, timeout=60)
+        kt("-genkeypair", "-alias", "ca", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
+           "-dname", "CN=dualstackd-test-ca", "-ext", "bc:c", "-keystore", ca, "-storetype",
+           "PKCS12", "-storepass", pw, "-keypass", pw)
+        kt("-exportcert", "-rfc", "-alias", "ca", "-keystore", ca, "-storepass", pw, "-file",
+           self.ca_pem)
+        kt("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity",
+           "2", "-dname", "CN=localhost", "-keystore", broker, "-storetype", "PKCS12",
+           "-storepass", pw, "-keypass", pw)
+        csr = os.path.join(self.dir, "broker.csr")
+        signed = os.path.join(self.dir, "broker.pem")
+        kt("-certreq", "-alias", "broker", "-keystore", broker, "-storepass", pw, "-file", csr)
+        kt("-gencert", "-rfc", "-alias", "ca", "-keystore", ca, "-storepass", pw, "-infile", csr,
+           "-outfile", signed, "-validity", "2", "-ext", "SAN=ip:127.0.0.1,dns:localhost")
+        kt("-importcert", "-noprompt", "-alias", "ca", "-keystore", broker, "-storepass", pw,
+           "-file", self.ca_pem)
+        kt("-importcert", "-alias", "broker", "-keystore", broker, "-storepass", pw, "-file",
+           signed)
+        return broker, pw
+
+    def client_properties(self, password=SCRAM_PASSWORD, ca=None):
+        """librdkafka properties for the SASL_SSL listener, as the README shows them."""
+        return {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
+                "sasl.username": SCRAM_USER, "sasl.password": password,
+                "ssl.ca.location": ca or self.ca_pem}
 
     def start(self, timeout=90):
         cp = os.path.join(kafka_libs(), "*")
         props = os.path.join(self.dir, "server.properties")
+        listeners = f"PLAINTEXT://127.0.0.1:{self.port}"
+        protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        secure = ""
+        if self.secure:
+            keystore, pw = self._make_certificates()
+            listeners += f",SASL_SSL://127.0.0.1:{self.secure_port}"
+            protocols += ",SASL_SSL:SASL_SSL"
+            secure = f"""sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location={keystore}
+ssl.keystore.password={pw}
+ssl.key.password={pw}
+"""
         with open(props, "w") as f:
             f.write(f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{self.controller_port}
-listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
+listeners={listeners},CONTROLLER://127.0.0.1:{self.controller_port}
+advertised.listeners={listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={self.dir}/data
+listener.security.protocol.map={protocols}
+{secure}log.dirs={self.dir}/data
 num.partitions=3
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=3
@@ -152,9 +209,11 @@ message.max.bytes=10485760
                     "appender.stdout.layout.pattern=[%d] %p %m (%c)%n\n")
         java = ["java", "-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 f"-Dlog4j2.configurationFile={self.dir}/log4j2.properties", "-cp", cp]
+        scram = (["--add-scram", f"SCRAM-SHA-512=[name={SCRAM_USER},password={SCRAM_PASSWORD}]"]
+                 if self.secure else [])
         subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t",
-                               "q1Sh-9_ISia_zwGINzRvyQ", "-c", props, "--ignore-formatted"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                               "q1Sh-9_ISia_zwGINzRvyQ", "-c", props, "--ignore-formatted"] +
+                       scram, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.java, self.props = java, props
         self._launch()
 

@@ -1,6 +1,7 @@
 """The daemon on a real Kafka broker and moto: events in, converged VPCs out, nothing lost."""
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -448,3 +449,53 @@ def test_health_readiness_and_a_dual_stack_listener(kafka, moto):
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
     finally:
         assert d.stop() == 0
+
+
+def secure_daemon(broker, moto, **props):
+    """A daemon on the broker's SASL_SSL listener, with the README's properties."""
+    d = Daemon(broker, moto)
+    cfg = json.load(open(d.config))
+    cfg["kafka"]["brokers"] = broker.secure_bootstrap
+    cfg["kafka"]["properties"].update(broker.client_properties(**props))
+    json.dump(cfg, open(d.config, "w"))
+    return d
+
+
+def test_sasl_ssl_with_scram_and_its_failures(moto, tmp_path):
+    """Production transport: SASL_SSL with SCRAM-SHA-512 and a CA, on a broker listener made
+    so at test time (keytool, the user added when the storage is formatted); the guide's VPC
+    converges through it. A wrong password and an unknown CA are each a clear error in the log
+    and a 503 /readyz naming kafka, with /healthz still 200 - never a hang."""
+    from services import Kafka
+    broker = Kafka(secure=True).start()
+    try:
+        ec2 = moto.client()
+        ids = guide_example(ec2)
+        d = secure_daemon(broker, moto)
+        d.start()
+        try:
+            d.publish(guide_events(ids))
+            converge_within(ec2, ids, 30)
+        finally:
+            assert d.stop() == 0
+        # an unknown CA: a certificate of the same name from another CA
+        other = Kafka(secure=True)
+        other._make_certificates()
+        cases = {"wrong password": ({"password": "not-the-password"}, "Authentication"),
+                 "unknown CA": ({"ca": other.ca_pem}, "certificate verify failed")}
+        for what, (props, needle) in cases.items():
+            bad = secure_daemon(broker, moto, **props)
+            bad.start(wait_ready=False)
+            try:
+                bad.wait_log(needle, 60)
+                port = next(x["metrics_port"] for x in bad.lines() if x.get("msg") == "started")
+                status, body = http_get(f"http://127.0.0.1:{port}/readyz")
+                assert status == 503 and "kafka" in body, (what, status, body)
+                assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, what
+            finally:
+                t0 = time.time()
+                assert bad.stop() == 0, what
+                assert time.time() - t0 < 15, f"{what}: stop took {time.time() - t0:.0f} s"
+        shutil.rmtree(other.dir, ignore_errors=True)
+    finally:
+        broker.stop()

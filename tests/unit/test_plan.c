@@ -10,6 +10,7 @@
 #include "../../controller/ec2_xml.h"
 #include "../../reconcile/guest.h"
 #include "../../reconcile/plan.h"
+#include "../../reconcile/progress.h"
 #include "../../reconcile/reader.h"
 #include "check.h"
 
@@ -263,8 +264,54 @@ static void test_icmp_table(void)
 	}
 }
 
+/* Progress along the steps: the guide's example before (everything pending but the web
+ * server's type and the main table, which needs no route) and after dualstackd. */
+static void test_progress(void)
+{
+	static const struct {
+		const char *dir;
+		int want[PS_COUNT][3]; /* done, pending, blocked */
+	} cases[] = {
+	    {"guide",
+	     {{0, 1, 0}, {0, 2, 0}, {1, 2, 0}, {0, 3, 0}, {0, 2, 0}, {1, 1, 0}, {0, 2, 0}}},
+	    /* the web group's SSH rule from one /32 has no mapping: that group needs you */
+	    {"guide-converged",
+	     {{1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {2, 0, 1}, {2, 0, 0}, {2, 0, 0}, {2, 0, 0}}},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct observed obs;
+		struct policy *pol = calloc(1, sizeof(*pol));
+		struct plan plan;
+		char vpc[64];
+		time_t now = 0;
+		observed_init(&obs);
+		plan_init(&plan);
+		if (pol && !plan_case_load(cases[i].dir, &obs, pol, vpc, sizeof(vpc), &now)) {
+			struct plan_input in = {pol, &obs, vpc, now};
+			struct vpc_progress pr;
+			CHECK(plan_build(&in, &plan) == 0);
+			plan_progress(&obs, pol, vpc, &plan, &pr);
+			for (int s = 0; s < PS_GUESTS; s++) {
+				const struct progress_count *c = &pr.step[s];
+				CHECK_MSG(c->done == cases[i].want[s][0] &&
+					      c->pending == cases[i].want[s][1] &&
+					      c->blocked == cases[i].want[s][2] &&
+					      c->total == c->done + c->pending + c->blocked,
+					  "%s %s: %d done %d pending %d blocked of %d",
+					  cases[i].dir, progress_step_name((enum progress_step)s),
+					  c->done, c->pending, c->blocked, c->total);
+			}
+			CHECK(pr.step[PS_GUESTS].total == 0); /* guest_config is off */
+		}
+		free(pol);
+		plan_cleanup(&plan);
+		observed_cleanup(&obs);
+	}
+}
+
 void test_plan(void)
 {
+	test_progress();
 	test_guest_os_table();
 	test_guest_scripts();
 	test_icmp_table();
