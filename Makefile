@@ -3,15 +3,20 @@ CC      ?= cc
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
-PKGS    := rdkafka libcurl libcrypto libcjson expat yaml-0.1 libmicrohttpd
+# librdkafka: the one tests/deps.sh builds (deploy/librdkafka.sh), linked statically
+RDKAFKA_PREFIX ?= $(CURDIR)/build/librdkafka
+# (make before 4.4 does not pass exported variables to $(shell), so it is given each time)
+PKG_CONFIG := PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)) \
+	pkg-config
+PKGS    := rdkafka-static libcurl libcrypto libcjson expat yaml-0.1 libmicrohttpd
 # pkg-config runs when a compile first needs it, not when make reads this file: `make demo` and
 # `make test` install the -dev packages first (`deps`) and then build in a second make.
-pkg_check = $(if $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),,$(error missing \
-	build dependencies ($(shell pkg-config --print-errors --exists $(PKGS) 2>&1 | head -1)): \
+pkg_check = $(if $(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),,$(error missing \
+	build dependencies ($(shell $(PKG_CONFIG) --print-errors --exists $(PKGS) 2>&1 | head -1)): \
 	run `make deps`, or `make demo` / `make test`, which install them))
-PKG_CFLAGS = $(eval PKG_CFLAGS := $(pkg_check)$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
-PKG_LIBS = $(eval PKG_LIBS := $(pkg_check)$(shell pkg-config --libs $(PKGS)) -lev -lm \
-	-lpthread)$(PKG_LIBS)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(pkg_check)$(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags $(PKGS))))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(pkg_check)$(shell $(PKG_CONFIG) --libs --static rdkafka-static) \
+	$(shell $(PKG_CONFIG) --libs $(filter-out rdkafka-static,$(PKGS))) -lev -lm -lpthread)$(PKG_LIBS)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS)
 BUILD   ?= build/rel
 

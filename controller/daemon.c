@@ -547,6 +547,29 @@ static int msk_token(void *ud, char *token, size_t size, int64_t *expiry_ms, cha
 
 /* ---- main ---- */
 
+/* Start-up blocks (STS, topic creation, a broker that may refuse us), so SIGTERM, SIGINT and
+ * SIGHUP are held pending from the first line: every thread the start-up creates inherits the
+ * mask, a stop asked for meanwhile ends the broker waits (stop_pending), and once the loop's
+ * watchers are in place the held signal is delivered to them - an orderly stop, never the
+ * default action killing a half-started process. */
+static const int held_signals[] = {SIGTERM, SIGINT, SIGHUP};
+
+static void hold_signals(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(held_signals) / sizeof(held_signals[0]); i++)
+		sigaddset(&set, held_signals[i]);
+	pthread_sigmask(how, &set, NULL);
+}
+
+static bool stop_pending(void)
+{
+	sigset_t set;
+	return !sigpending(&set) &&
+	       (sigismember(&set, SIGTERM) == 1 || sigismember(&set, SIGINT) == 1);
+}
+
 static int start_kafka(struct daemon *d, char *err, size_t err_len)
 {
 	const struct daemon_config *cfg = d->cfg;
@@ -571,7 +594,8 @@ static int start_kafka(struct daemon *d, char *err, size_t err_len)
 				   .n_ensure_topics = ne,
 				   .new_topic_partitions = -1,
 				   .partitioned_topic = cfg->work_topic,
-				   .partitioned_count = cfg->work_topic_partitions};
+				   .partitioned_count = cfg->work_topic_partitions,
+				   .interrupted = stop_pending};
 	if (!strcmp(cfg->sasl_mechanism, "AWS_MSK_IAM")) {
 		ko.oauth_token = msk_token;
 		ko.oauth_ud = d;
@@ -608,6 +632,7 @@ int daemon_run(const struct daemon_config *cfg)
 	int status = 1;
 	if (!d)
 		return 1;
+	hold_signals(SIG_BLOCK);
 	d->cfg = cfg;
 	d->loop = ev_default_loop(0);
 	char host[64] = "";
@@ -659,6 +684,9 @@ int daemon_run(const struct daemon_config *cfg)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	char port[16];
+	snprintf(port, sizeof(port), "%d", metrics_port(d->metrics));
+	log_kv("info", "starting", "metrics_port", port, NULL); /* /healthz answers from here */
 	if (!reconciler_policy(d->rc)->n_accounts && resolve_own_account(d, err, sizeof(err))) {
 		/* without it, keys of the own account would split in two: say so and wait */
 		fprintf(stderr,
@@ -669,8 +697,6 @@ int daemon_run(const struct daemon_config *cfg)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	char port[16];
-	snprintf(port, sizeof(port), "%d", metrics_port(d->metrics));
 	log_kv("info", "started", "brokers", kafka_bootstrap(d->kafka), "group", cfg->group,
 	       "metrics_port", port, "mode", policy_mode_name(reconciler_policy(d->rc)->mode),
 	       "account", d->own_account, NULL);
@@ -698,6 +724,7 @@ int daemon_run(const struct daemon_config *cfg)
 	ev_signal_start(d->loop, &d->sigterm);
 	ev_signal_start(d->loop, &d->sigint);
 	ev_signal_start(d->loop, &d->sighup);
+	hold_signals(SIG_UNBLOCK); /* a stop asked for during start-up is delivered now */
 	if (cfg->watch_policy) {
 		ev_stat_init(&d->policy_watch, on_policy_changed, cfg->policy_path, 2.);
 		d->policy_watch.data = d;

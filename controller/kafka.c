@@ -44,6 +44,7 @@ struct kafka {
 	struct kafka_callbacks cb;
 	int (*oauth_token)(void *, char *, size_t, int64_t *, char *, size_t, char *, size_t);
 	void *oauth_ud;
+	bool (*interrupted)(void);
 	struct consumer consumers[N_CONSUMERS];
 	char work_topic[256];
 	rd_kafka_t *producer;
@@ -325,6 +326,23 @@ static void on_consumer_error(rd_kafka_t *rk, int err, const char *reason, void 
 	report_error(((struct consumer *)opaque)->k, rk, err, reason);
 }
 
+/* An Admin API answer, waited for in slices so that a stop asked for meanwhile (a broker that
+ * refuses our credentials never answers) ends the wait. NULL: no answer, or interrupted. */
+static rd_kafka_event_t *poll_admin(rd_kafka_queue_t *q, int timeout_ms, bool (*interrupted)(void))
+{
+	const int slice_ms = 200;
+	for (int waited = 0; waited < timeout_ms; waited += slice_ms) {
+		if (interrupted && interrupted()) {
+			log_kv("info", "start-up interrupted: not waiting for the broker", NULL);
+			return NULL;
+		}
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, slice_ms);
+		if (ev)
+			return ev;
+	}
+	return NULL;
+}
+
 /* Creates the topics that do not exist yet; an operator who pre-created them (or denies
  * CreateTopics) gets a warning at most. Blocking, once, at start-up. */
 static void ensure_topics(rd_kafka_t *rk, const struct kafka_options *opt)
@@ -353,7 +371,7 @@ static void ensure_topics(rd_kafka_t *rk, const struct kafka_options *opt)
 	rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, e, sizeof(e));
 	if (nt)
 		rd_kafka_CreateTopics(rk, nt, n, ao, q);
-	rd_kafka_event_t *ev = nt ? rd_kafka_queue_poll(q, 15000) : NULL;
+	rd_kafka_event_t *ev = nt ? poll_admin(q, 15000, opt->interrupted) : NULL;
 	const rd_kafka_CreateTopics_result_t *res =
 	    ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
 	size_t nres = 0;
@@ -446,6 +464,7 @@ struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,
 	k->cb = *cb;
 	k->oauth_token = opt->oauth_token;
 	k->oauth_ud = opt->oauth_ud;
+	k->interrupted = opt->interrupted;
 	k->pq.fds[0] = k->pq.fds[1] = -1;
 	for (int i = 0; i < N_CONSUMERS; i++) {
 		k->consumers[i].k = k;
@@ -582,7 +601,7 @@ size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
 	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
 	rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, e, sizeof(e));
 	rd_kafka_DescribeConfigs(rk, &res, 1, ao, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	rd_kafka_event_t *ev = poll_admin(q, timeout_ms + 1000, k->interrupted);
 	const rd_kafka_DescribeConfigs_result_t *r =
 	    ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
 	size_t nres = 0;

@@ -49,6 +49,9 @@ struct kafka_options {
 	int (*oauth_token)(void *ud, char *token, size_t size, int64_t *expiry_ms, char *principal,
 			   size_t principal_size, char *err, size_t err_len);
 	void *oauth_ud;
+	/* true when the start-up's blocking steps (topic creation, the dead-letter topic's limit)
+	 * should give up early: a stop was asked for. NULL: they run to their timeouts. */
+	bool (*interrupted)(void);
 };
 
 struct kafka *kafka_new(struct ev_loop *loop, const struct kafka_options *opt,

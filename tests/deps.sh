@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing dualstackd needs; idempotent and cached.
 #  - Debian -dev packages for the C dependencies and the test tools
+#  - librdkafka 2.8.0 built from Debian's source (deploy/librdkafka.sh, cached), linked statically
 #  - moto server (pinned) for the EC2/STS/SSM endpoint
 #  - Apache Kafka broker jars from Maven Central (cached outside the work tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libssl-dev libcjson-dev
+APT_PKGS=(build-essential pkg-config curl zlib1g-dev libzstd-dev libcurl4-openssl-dev libssl-dev libcjson-dev
 	libev-dev libexpat1-dev libyaml-dev libmicrohttpd-dev clang clang-format
 	libclang-rt-14-dev valgrind kcat maven default-jre-headless python3-pip chromium systemd man-db time)
 MOTO_VERSION=5.2.1
 KAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/kafka-libs-4.4.0"
+RDKAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/librdkafka-2.8.0"
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -60,3 +62,6 @@ if [ ! -f "$KAFKA_CACHE/.complete" ]; then
 fi
 mkdir -p build
 ln -sfn "$KAFKA_CACHE" build/kafka-libs
+# the librdkafka the binary links (Debian 12's cannot do SCRAM with Kafka 4 brokers)
+bash deploy/librdkafka.sh "$RDKAFKA_CACHE"
+ln -sfn "$RDKAFKA_CACHE" build/librdkafka

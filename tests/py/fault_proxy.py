@@ -105,6 +105,7 @@ class FaultProxy:
         # instance state as the calls that went through say it: what a stop does to a fleet
         self.stopped = {}  # instance id -> time of its StopInstances
         self.max_stopped = 0  # most instances stopped by calls at one time
+        self.instances_stopped = 0  # instances EC2 accepted a stop for (a request may carry many)
         self.types = {}  # instance id -> type set by ModifyInstanceAttribute
         self.stop_s, self.start_s = stop_s, start_s
         self.transitions = {}  # instance id -> ("stopping" | "pending", until monotonic time)
@@ -189,6 +190,7 @@ class FaultProxy:
         ids = [v for k, v in params.items() if k.startswith("InstanceId")]
         with self.lock:
             if action == "StopInstances":
+                self.instances_stopped += len(ids)
                 for i in ids:
                     self.stopped.setdefault(i, time.monotonic())
                     if self.stop_s:

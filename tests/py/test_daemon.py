@@ -278,7 +278,8 @@ def test_resync_of_many_resizes_holds_max_concurrent_stops(kafka, moto):
             time.sleep(1)
         else:
             raise AssertionError("resizes did not finish")
-        assert proxy.calls("StopInstances", "ok") >= 24
+        # one StopInstances may carry several instances (merged requests), so count instances
+        assert proxy.instances_stopped >= 24
         assert proxy.max_stopped <= 2, f"{proxy.max_stopped} instances stopped at once"
         assert not proxy.stopped, "instances left stopped"
     finally:
@@ -488,7 +489,7 @@ def test_sasl_ssl_with_scram_and_its_failures(moto, tmp_path):
             bad.start(wait_ready=False)
             try:
                 bad.wait_log(needle, 60)
-                port = next(x["metrics_port"] for x in bad.lines() if x.get("msg") == "started")
+                port = next(x["metrics_port"] for x in bad.lines() if "metrics_port" in x)
                 status, body = http_get(f"http://127.0.0.1:{port}/readyz")
                 assert status == 503 and "kafka" in body, (what, status, body)
                 assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, what
