@@ -57,5 +57,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_explain_event(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 
 #endif

@@ -105,6 +105,11 @@ static void print_outcome(const struct reconcile_vpc *v, FILE *f)
 		fprintf(f, "%s: converged\n", p->vpc_id);
 		return;
 	}
+	for (size_t k = 0; v->outcome == RC_HALTED && v->results && k < v->executed.actions.n; k++)
+		if (v->results[k].held) { /* one line: every held action has the same reason */
+			fprintf(f, "%s: NOT converged: %s\n", p->vpc_id, v->results[k].detail);
+			break;
+		}
 	fprintf(f, "%s: NOT converged: %zu calls still planned, %zu blocked\n", p->vpc_id,
 		p->actions.n, plan_blocked(p));
 	struct buf t;
@@ -119,6 +124,8 @@ static void print_failures(const struct reconcile_vpc *v, FILE *f)
 	const struct plan *executed = &v->executed;
 	for (size_t k = 0; v->results && k < executed->actions.n; k++) {
 		const struct action_result *res = &v->results[k];
+		if (res->held) /* print_outcome said why */
+			continue;
 		if (res->status == ACTION_FAILED || res->status == ACTION_SKIPPED)
 			fprintf(f, "%s: %s %s %s: %s\n", executed->vpc_id,
 				res->status == ACTION_FAILED ? "FAILED" : "SKIPPED",
@@ -208,6 +215,15 @@ static void on_target_error(void *ud, const struct ec2_target *t, int rc,
 	c->status = 1;
 }
 
+static void on_halt(void *ud, const struct guard_halt *h)
+{
+	(void)ud;
+	fprintf(stderr,
+		"HALTED (%s): %s - no new mutating call starts in this run (resizes under way "
+		"finish)\n",
+		h->scope, h->reason);
+}
+
 static int plan_or_apply(int argc, char **argv, bool apply)
 {
 	static const struct option opts[] = {
@@ -267,6 +283,8 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 	}
 	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
 	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
+	if (rc)
+		reconciler_on_halt(rc, on_halt, NULL);
 	ctx.multi =
 	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
 	struct fleet_request req = {.reconciler = rc,

@@ -408,6 +408,12 @@ static const struct {
     {"dualstackd_policy_reloads_total", METRIC_COUNTER, "Policy reloads"},
     {"dualstackd_policy_reload_failures_total", METRIC_COUNTER, "Policy reloads refused"},
     {"dualstackd_credentials_failures_total", METRIC_COUNTER, "Failed credential look-ups"},
+    {"dualstackd_halted", METRIC_GAUGE,
+     "1 per scope (fleet, or account/region) the blast-radius guard halted"},
+    {"dualstackd_guard_halts_total", METRIC_COUNTER, "Halts by the blast-radius guard"},
+    {"dualstackd_guard_resumes_total", METRIC_COUNTER, "Halts cleared by an operator"},
+    {"dualstackd_changes_last_hour", METRIC_GAUGE,
+     "Mutating calls started in the last hour (what max_changes_per_hour caps)"},
 };
 
 static void register_metrics(struct metrics *m)
@@ -481,6 +487,7 @@ static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revent
 	}
 	const struct ec2_client_stats *st = ec2_client_stats(d->ec2);
 	metrics_set(d->metrics, "dualstackd_ec2_buckets", (double)st->buckets, NULL);
+	guard_metrics(d);
 	metrics_set(d->metrics, "dualstackd_ec2_calls_merged", (double)st->merged, NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_merged_requests_split", (double)st->split, NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_throttled_answers", (double)st->throttled_answers,
@@ -691,6 +698,10 @@ int daemon_run(const struct daemon_config *cfg)
 		/* without it, keys of the own account would split in two: say so and wait */
 		fprintf(stderr,
 			"cannot tell the credentials' account (STS GetCallerIdentity): %s\n", err);
+		goto out;
+	}
+	if (guard_start(d, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
 	if (start_kafka(d, err, sizeof(err))) {

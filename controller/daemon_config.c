@@ -5,6 +5,7 @@
 
 #include "../reconcile/policy.h"
 #include "daemon.h"
+#include "halt_file.h"
 
 static int str(const cJSON *o, const char *key, char *dst, size_t size, const char *def,
 	       const char *path, char *err, size_t err_len)
@@ -130,6 +131,12 @@ int daemon_config_load(const char *path, struct daemon_config *cfg, char *err, s
 	cfg->revoke_timeout_s = cJSON_IsNumber(rt) ? rt->valuedouble : 60;
 	const cJSON *wp = cJSON_GetObjectItemCaseSensitive(k, "work_topic_partitions");
 	cfg->work_topic_partitions = cJSON_IsNumber(wp) ? (int)wp->valuedouble : 0;
+	if (!rc) {
+		char def[1024];
+		halt_file_default(def, sizeof(def));
+		rc = str(root, "halt_file", cfg->halt_file, sizeof(cfg->halt_file), def, path, err,
+			 err_len);
+	}
 	const cJSON *wpol = cJSON_GetObjectItemCaseSensitive(root, "watch_policy");
 	cfg->watch_policy = !cJSON_IsFalse(wpol);
 	/* a handover must end well inside the group's rebalance timeout (max.poll.interval.ms):

@@ -74,6 +74,7 @@ struct daemon {
 	    revoke_timer;
 	struct ev_signal sigterm, sigint, sighup;
 	struct ev_stat policy_watch; /* reload when the file changes (Kubernetes sends no HUP) */
+	struct ev_stat halt_watch;   /* the halt file: its removal is an operator's resume */
 	int running;
 	char replica[128]; /* host:pid, in audit records and AssumeRole session names */
 	bool resync_owner; /* holds partition 0 of the work topic */
@@ -132,6 +133,11 @@ void work_pump(struct daemon *d);
 /* Cancels every running reconcile (a drain): each ends at its next safe point. */
 void work_cancel_all(struct daemon *d);
 int work_revoke(struct daemon *d, int32_t partition);
+
+/* daemon_guard.c: the guard's halts logged, counted, kept in the halt file, resumed by its
+ * removal. guard_start restores a halt from before a restart. */
+int guard_start(struct daemon *d, char *err, size_t err_len);
+void guard_metrics(struct daemon *d);
 
 /* daemon_resync.c */
 void resync_start(struct daemon *d, double delay_s);

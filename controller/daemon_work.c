@@ -254,6 +254,10 @@ static void on_reconciled(void *ud, struct reconcile_run *rr)
 		finish_run(run, WQ_BLOCKED, "dry-run");
 		break;
 	}
+	case RC_HALTED:
+		/* held, not failed: no retry storm while halted; the resume's resync comes back */
+		finish_run(run, WQ_BLOCKED, "halted");
+		break;
 	case RC_FAILED:
 		finish_run(run, WQ_FAILED,
 			   v->results && v->executed.actions.n ? "actions failed or not converged"

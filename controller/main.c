@@ -18,6 +18,7 @@ static const struct {
     {"apply", cmd_apply, "reconcile the VPCs once; exit 0 only when converged"},
     {"report", cmd_report,
      "fleet readiness: converged, pending, blocked and why (text, JSON, HTML)"},
+    {"resume", cmd_resume, "clear a halt of the blast-radius guard (what halted, and why)"},
     {"check-policy", cmd_check_policy, "validate a policy file"},
     {"explain-event", cmd_explain_event, "the work keys an event produces, or why none"},
     {"describe", cmd_describe, "print the observed state of a resource kind as JSON"},

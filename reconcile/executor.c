@@ -1006,6 +1006,13 @@ static void schedule(struct executor *e)
 				waiting_for_slot++; /* max_concurrent_stops: a resize must end first */
 				continue;
 			}
+			if (e->opt.may_start && !e->opt.may_start(e->opt.may_start_ud, a, r->detail,
+								  sizeof(r->detail))) {
+				r->status = ACTION_SKIPPED;
+				r->held = true;
+				e->again = true; /* its dependants are skipped too */
+				continue;
+			}
 			start(e, (int)i);
 		}
 	} while (e->again);

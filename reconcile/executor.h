@@ -24,6 +24,7 @@ struct action_result {
 	enum action_status status;
 	char detail[384]; /* the error, or what was created */
 	int calls;	  /* mutating calls made for it */
+	bool held;	  /* not started: may_start said no (the blast-radius guard) */
 };
 
 struct exec_report {
@@ -46,6 +47,10 @@ struct exec_options {
 	const struct policy *policy; /* the run's: the maintenance window at the moment of a stop */
 	time_t (*clock)(void *ud);   /* wall clock for the window; NULL: time() */
 	void *clock_ud;
+	/* asked as each action is about to start: false holds it (skipped, `held`, why in its
+	 * detail) - the blast-radius guard. NULL: every action may start. */
+	bool (*may_start)(void *ud, const struct plan_action *a, char *why, size_t why_len);
+	void *may_start_ud;
 };
 
 struct executor;

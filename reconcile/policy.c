@@ -30,6 +30,12 @@ void policy_defaults(struct policy *p)
 	p->assign_ipv6 = true;
 	p->guest_config = GUEST_OFF;
 	p->api_budget = 0.5;
+	/* a quarter of the calls (or reconciles) failing over 10 minutes, 20 at least, halts; no
+	 * cap on changes per hour unless the operator sets one */
+	p->guard = (struct guard_limits){.max_failure_ratio = 0.25,
+					 .window_s = 600,
+					 .min_samples = 20,
+					 .max_changes_per_hour = 0};
 }
 
 const char *policy_mode_name(enum policy_mode m)
@@ -653,6 +659,55 @@ static void k_budget(struct vctx *v, const char *path, const cJSON *val, struct 
 	p->api_budget = val->valuedouble;
 }
 
+static void get_int_range(struct vctx *v, const char *path, const cJSON *val, int lo, int hi,
+			  const char *expected, int *out)
+{
+	if (!cJSON_IsNumber(val) || val->valuedouble != floor(val->valuedouble) ||
+	    val->valuedouble < lo || val->valuedouble > hi) {
+		verr(v, path, expected, val);
+		return;
+	}
+	*out = (int)val->valuedouble;
+}
+
+static void k_failure_ratio(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	if (!cJSON_IsNumber(val) || val->valuedouble < 0 || val->valuedouble >= 1) {
+		verr(v, path, "a fraction from 0 (off) to below 1", val);
+		return;
+	}
+	p->guard.max_failure_ratio = val->valuedouble;
+}
+
+static void k_guard_window(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	get_int_range(v, path, val, 60, 86400, "an integer from 60 to 86400 (seconds)",
+		      &p->guard.window_s);
+}
+
+static void k_min_samples(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	get_int_range(v, path, val, 1, 100000, "an integer from 1 to 100000",
+		      &p->guard.min_samples);
+}
+
+static void k_max_changes(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	get_int_range(v, path, val, 0, 100000000, "an integer, 0 for no cap",
+		      &p->guard.max_changes_per_hour);
+}
+
+static void k_guard(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	static const struct key_spec keys[] = {
+	    {"max_failure_ratio", k_failure_ratio},
+	    {"window_s", k_guard_window},
+	    {"min_samples", k_min_samples},
+	    {"max_changes_per_hour", k_max_changes},
+	};
+	check_keys(v, path, val, keys, sizeof(keys) / sizeof(keys[0]), p);
+}
+
 /* sts:ExternalId: 2 to 1224 characters of [\w+=,.@:/-] */
 static void k_external_id(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
@@ -729,6 +784,7 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	    {"api_budget", k_budget},
 	    {"assume_role", k_assume_role},
 	    {"assume_role_external_id", k_external_id},
+	    {"guard", k_guard},
 	};
 	struct vctx v = {name, errors, 0};
 	char err[256] = "";

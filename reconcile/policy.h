@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "guard.h"
 #include "model.h"
 
 #define POLICY_MAX_LIST 256
@@ -77,6 +78,7 @@ struct policy {
 	double api_budget;
 	char assume_role[256];		    /* "" = the controller's own credentials */
 	char assume_role_external_id[1225]; /* sts:ExternalId the member roles require, or "" */
+	struct guard_limits guard;	    /* the blast-radius guard (guard.h) */
 
 	int refs; /* policy_new's: every reconcile holds the policy it started with */
 };

@@ -32,6 +32,9 @@ struct reconciler {
 	void *clock_ud;
 	double poll_s, wait_timeout_s;
 	struct rc_target *targets[TARGET_BUCKETS];
+	struct guard *guard;
+	void (*on_halt)(void *ud, const struct guard_halt *h);
+	void *on_halt_ud;
 };
 
 struct reconcile_run {
@@ -43,6 +46,7 @@ struct reconcile_run {
 	struct poller *own_poller; /* when the request gave no shared port */
 	bool execute;
 	bool cancelled;
+	bool held; /* the guard held an action: a halt */
 	struct observed obs;
 	struct reconcile_vpc *vpcs;
 	size_t n_vpcs;
@@ -58,7 +62,8 @@ struct reconcile_run {
 
 const char *reconcile_outcome_name(enum reconcile_outcome o)
 {
-	static const char *const names[] = {"converged", "blocked", "pending", "failed", "gone"};
+	static const char *const names[] = {"converged", "blocked", "pending",
+					    "failed",	 "gone",    "halted"};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
 
@@ -74,6 +79,12 @@ struct reconciler *reconciler_new(struct policy *policy, time_t (*clock)(void *u
 	if (!r)
 		return NULL;
 	r->policy = policy_ref(policy);
+	r->guard = guard_new(&policy->guard);
+	if (!r->guard) {
+		policy_unref(r->policy);
+		free(r);
+		return NULL;
+	}
 	r->clock = clock ? clock : default_clock;
 	r->clock_ud = clock_ud;
 	r->poll_s = 1;
@@ -91,6 +102,7 @@ void reconciler_free(struct reconciler *r)
 			poller_free(t->poller);
 			free(t);
 		}
+	guard_free(r->guard);
 	policy_unref(r->policy);
 	free(r);
 }
@@ -100,6 +112,19 @@ void reconciler_set_policy(struct reconciler *r, struct policy *policy)
 	struct policy *old = r->policy;
 	r->policy = policy_ref(policy);
 	policy_unref(old);
+	guard_set_limits(r->guard, &policy->guard); /* halts and windows are kept */
+}
+
+struct guard *reconciler_guard(struct reconciler *r)
+{
+	return r->guard;
+}
+
+void reconciler_on_halt(struct reconciler *r, void (*on_halt)(void *ud, const struct guard_halt *h),
+			void *ud)
+{
+	r->on_halt = on_halt;
+	r->on_halt_ud = ud;
 }
 
 const struct policy *reconciler_policy(const struct reconciler *r)
@@ -151,19 +176,46 @@ int reconciler_stops_running(struct reconciler *r, const char *account, const ch
 
 /* ---- the run ---- */
 
+static void guard_note(struct reconcile_run *run, const struct guard_counts *c)
+{
+	struct reconciler *r = run->r;
+	struct guard_halt h;
+	if (guard_record(r->guard, run->target->account, run->target->region, r->clock(r->clock_ud),
+			 c, &h) &&
+	    r->on_halt)
+		r->on_halt(r->on_halt_ud, &h);
+}
+
+static bool was_held(const struct reconcile_vpc *v)
+{
+	for (size_t k = 0; v->results && k < v->executed.actions.n; k++)
+		if (v->results[k].held)
+			return true;
+	return false;
+}
+
 static void finish(struct reconcile_run *run)
 {
+	struct guard_counts runs = {0};
 	for (size_t i = 0; i < run->n_vpcs; i++) {
 		struct reconcile_vpc *v = &run->vpcs[i];
 		if (v->outcome == RC_GONE)
 			continue;
-		if (v->plan.actions.n)
+		if (v->plan.actions.n && run->held && was_held(v))
+			v->outcome = RC_HALTED;
+		else if (v->plan.actions.n)
 			v->outcome = run->execute && run->policy->mode == POLICY_ENFORCE
 					 ? RC_FAILED
 					 : RC_PENDING;
 		else
 			v->outcome = plan_blocked(&v->plan) ? RC_BLOCKED : RC_CONVERGED;
+		if (v->rounds) { /* it wrote, or tried to */
+			runs.runs++;
+			runs.runs_failed += v->outcome == RC_FAILED;
+		}
 	}
+	if (runs.runs)
+		guard_note(run, &runs);
 	run->done(run->ud, run);
 }
 
@@ -212,6 +264,52 @@ struct exec_slot {
 	size_t vpc;
 };
 
+/* Mutating calls an action makes when it goes well: what max_changes_per_hour counts. */
+static int action_calls(const struct plan_action *a)
+{
+	switch (a->kind) {
+	case ACT_RESIZE_INSTANCE: return 5; /* tag, stop, retype, start, untag */
+	case ACT_GUEST_DHCPV6: return 2;    /* SendCommand, then a tag */
+	default: return 1;
+	}
+}
+
+/* A resize that an earlier run began (or a rollback): the guard never strands an instance. */
+static bool resize_under_way(const struct observed *obs, const struct plan_action *a)
+{
+	if (a->kind != ACT_RESIZE_INSTANCE)
+		return false;
+	if (a->resize_mode != RESIZE_FORWARD)
+		return true;
+	for (size_t i = 0; i < obs->instances.n; i++)
+		if (!strcmp(obs->instances.v[i].instance_id, a->resource_id))
+			return tag_get(&obs->instances.v[i].tags, TAG_RESIZE_FROM) != NULL;
+	return false;
+}
+
+/* exec_options.may_start: the blast-radius guard, asked as each action is about to start. */
+static bool may_start(void *ud, const struct plan_action *a, char *why, size_t why_len)
+{
+	struct reconcile_run *run = ud;
+	struct reconciler *r = run->r;
+	if (resize_under_way(&run->obs, a))
+		return true;
+	struct guard_halt h;
+	bool halted_now = false;
+	if (guard_allows(r->guard, run->target->account, run->target->region, r->clock(r->clock_ud),
+			 action_calls(a), why, why_len, &h, &halted_now)) {
+		/* counted as it starts, so in-flight calls count against the hourly cap */
+		guard_record(r->guard, run->target->account, run->target->region,
+			     r->clock(r->clock_ud),
+			     &(struct guard_counts){.changes = action_calls(a)}, NULL);
+		return true;
+	}
+	run->held = true;
+	if (halted_now && r->on_halt)
+		r->on_halt(r->on_halt_ud, &h);
+	return false;
+}
+
 /* Executes every pending plan at once; false when there is nothing to execute. */
 static bool execute_round(struct reconcile_run *run)
 {
@@ -222,7 +320,9 @@ static bool execute_round(struct reconcile_run *run)
 				   .poller = run->poller,
 				   .policy = run->policy,
 				   .clock = run->r->clock,
-				   .clock_ud = run->r->clock_ud};
+				   .clock_ud = run->r->clock_ud,
+				   .may_start = may_start,
+				   .may_start_ud = run};
 	bool any = false;
 	run->executing = 1; /* held until every executor is started */
 	for (size_t i = 0; i < run->n_vpcs; i++) {
@@ -288,6 +388,14 @@ static void on_executed(void *ud, const struct exec_report *rep)
 	v->results = calloc(n + 1, sizeof(*v->results));
 	if (v->results)
 		memcpy(v->results, rep->results, n * sizeof(*v->results));
+	struct guard_counts c = {0};
+	for (size_t k = 0; k < n; k++) { /* actions that ended for good; held ones did not run */
+		c.calls += rep->results[k].status == ACTION_DONE ||
+			   rep->results[k].status == ACTION_FAILED;
+		c.calls_failed += rep->results[k].status == ACTION_FAILED;
+	}
+	if (c.calls)
+		guard_note(run, &c);
 	/* on the loop's next turn: this executor's callback is still on the stack, and the next
 	 * round frees it */
 	if (--run->executing == 0 && run->port->after(run->port->ctx, 0, on_round_over, run))

@@ -14,6 +14,7 @@
 
 #include "ec2_ops.h"
 #include "executor.h"
+#include "guard.h"
 #include "plan.h"
 #include "policy.h"
 #include "progress.h"
@@ -26,6 +27,7 @@ enum reconcile_outcome {
 	RC_PENDING,   /* calls planned and not made: a plan-only run, or dry-run mode */
 	RC_FAILED,    /* calls failed, or the rounds ran out */
 	RC_GONE,      /* the VPC does not exist (any more) */
+	RC_HALTED,    /* calls planned and held by the blast-radius guard (guard.h) */
 };
 
 const char *reconcile_outcome_name(enum reconcile_outcome o);
@@ -55,6 +57,13 @@ const struct policy *reconciler_policy(const struct reconciler *r);
 void reconciler_set_timing(struct reconciler *r, double poll_s, double wait_timeout_s);
 /* Stops in flight for an account and region, over every run of this process. */
 int reconciler_stops_running(struct reconciler *r, const char *account, const char *region);
+/* The blast-radius guard every run of this process answers to (limits from the policy): each
+ * action asks it before it starts, and finished work feeds it. While a scope is halted its runs
+ * still read and plan, and a resize under way is still driven to its end; nothing else that
+ * writes starts. on_halt is called (on the loop) when a scope becomes halted. */
+struct guard *reconciler_guard(struct reconciler *r);
+void reconciler_on_halt(struct reconciler *r, void (*on_halt)(void *ud, const struct guard_halt *h),
+			void *ud);
 
 struct reconcile_request {
 	const struct ec2_port *port; /* every read and call of the run */

@@ -52,7 +52,7 @@ def run_daemon(env, ids):
                      "properties": {"session.timeout.ms": "6000",
                                     "heartbeat.interval.ms": "500"}},
            "policy": POLICY, "listen": "127.0.0.1:0", "resync_interval_s": 3600,
-           "resync_initial_delay_s": 3600}
+           "resync_initial_delay_s": 3600, "halt_file": os.path.join(tmp, "halt")}
     with open(os.path.join(tmp, "config.json"), "w") as f:
         json.dump(cfg, f)
     log_path = os.path.join(tmp, "daemon.log")

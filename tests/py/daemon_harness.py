@@ -32,6 +32,7 @@ class Daemon:
                          "properties": {"session.timeout.ms": "6000",
                                         "heartbeat.interval.ms": "500"}},
                "policy": self.policy, "listen": "127.0.0.1:0",
+               "halt_file": os.path.join(self.dir, "halt"),
                "resync_interval_s": 3600, "resync_initial_delay_s": 3600}
         cfg.update(extra or {})
         with open(self.config, "w") as f:

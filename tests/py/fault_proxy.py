@@ -114,6 +114,12 @@ class FaultProxy:
         self.no_capacity = set()
         # {action: (code, http status)}: every call of the action fails with it (not forwarded)
         self.fail_actions = {}
+        # this share of mutating calls fails for good (InvalidParameterValue, not forwarded):
+        # a fleet where something is wrong, for the blast-radius guard
+        self.fail_ratio = 0.0
+        self.fail_rng = random.Random(f"fail-{seed}")
+        # every mutating call that reached the proxy: (wall time, action, {param: value})
+        self.writes = []
         # {action: [(code, status, {header: value})]}: the next calls fail with these, in turn
         self.fail_next = {}
         self.amz_dates = []  # (action, X-Amz-Date) of every request, for the clock tests
@@ -365,6 +371,13 @@ class FaultProxy:
             self.count(action, code)
             return self.reply(req, status, FAULT_XML % (code.encode(), rid), list(extra.items()),
                               keep_date=True)
+        if action.startswith(self.MUTATING_PREFIXES):
+            with self.lock:
+                self.writes.append((time.time(), action, dict(params)))
+                fail = self.fail_ratio and self.fail_rng.random() < self.fail_ratio
+            if fail:
+                self.count(action, "InvalidParameterValue")
+                return self.reply(req, 400, FAULT_XML % (b"InvalidParameterValue", rid))
         if action in self.fail_actions:
             code, status = self.fail_actions[action]
             self.count(action, code)

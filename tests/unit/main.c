@@ -17,6 +17,7 @@ void test_events(void);
 void test_queue(void);
 void test_msk(void);
 void test_executor(void);
+void test_guard(void);
 
 static const struct {
 	const char *name;
@@ -25,7 +26,7 @@ static const struct {
     {"sigv4", test_sigv4},	 {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
     {"creds", test_creds},	 {"plan", test_plan},	    {"policy", test_policy},
     {"events", test_events},	 {"queue", test_queue},	    {"msk", test_msk},
-    {"executor", test_executor},
+    {"executor", test_executor}, {"guard", test_guard},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)

@@ -1,0 +1,25 @@
+/* halt_file.h - where a halt outlives the process: a small JSON file the daemon writes when the
+ * blast-radius guard halts a scope, reads at start (a restart keeps the halt), and watches; an
+ * operator's `dualstackd resume` removes it, and that is what clears the halt.
+ * Owns: the file's format and its atomic write. Not: deciding halts (reconcile/guard.c). */
+#ifndef DS_HALT_FILE_H
+#define DS_HALT_FILE_H
+
+#include <stddef.h>
+
+#include "../reconcile/guard.h"
+
+/* The default path: $STATE_DIRECTORY/halt (systemd's StateDirectory=), else
+ * /var/lib/dualstackd/halt. */
+void halt_file_default(char *out, size_t size);
+
+/* Writes halts (n of them) to path atomically (a temporary file renamed over it). */
+int halt_file_write(const char *path, const struct guard_halt *halts, size_t n, char *err,
+		    size_t err_len);
+
+/* Reads path into *halts (malloc'd, caller frees) and *n. A missing file is no halt (0, n = 0);
+ * a file that is not ours is an error naming it. */
+int halt_file_read(const char *path, struct guard_halt **halts, size_t *n, char *err,
+		   size_t err_len);
+
+#endif

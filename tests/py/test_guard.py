@@ -1,0 +1,141 @@
+"""The blast-radius guard in the daemon: a fleet where 30% of mutating calls fail halts within
+the window, no further VPC gets a first write, the halt survives in the halt file and /metrics,
+and `dualstackd resume` clears it - after which the fleet converges."""
+import json
+import os
+import subprocess
+import time
+
+from conftest import BINARY
+from daemon_harness import POLICY, Daemon
+from test_daemon import fleet_events, http_get, wait_fleet
+
+# the canonical policy, with a guard that proves itself on a small fleet
+GUARD_POLICY = dict(json.load(open(POLICY)),
+                    guard={"max_failure_ratio": 0.2, "window_s": 60, "min_samples": 10})
+
+
+def vpc_of_resources(ec2):
+    """{resource id: VPC id} for everything a write may name."""
+    m = {}
+    for v in ec2.describe_vpcs()["Vpcs"]:
+        m[v["VpcId"]] = v["VpcId"]
+    for s in ec2.describe_subnets()["Subnets"]:
+        m[s["SubnetId"]] = s["VpcId"]
+    for g in ec2.describe_security_groups()["SecurityGroups"]:
+        m[g["GroupId"]] = g["VpcId"]
+    for a in ec2.describe_network_acls()["NetworkAcls"]:
+        m[a["NetworkAclId"]] = a["VpcId"]
+    for r in ec2.describe_route_tables()["RouteTables"]:
+        m[r["RouteTableId"]] = r["VpcId"]
+    for r in ec2.describe_instances()["Reservations"]:
+        for i in r["Instances"]:
+            m[i["InstanceId"]] = i.get("VpcId")
+    for n in ec2.describe_network_interfaces()["NetworkInterfaces"]:
+        m[n["NetworkInterfaceId"]] = n["VpcId"]
+    return m
+
+
+def first_writes(proxy, ec2):
+    """{VPC id: wall time of the first mutating call that named something of it}"""
+    owner = vpc_of_resources(ec2)
+    first = {}
+    for t, _action, params in proxy.writes:
+        for k, v in params.items():
+            vpc = owner.get(v)
+            if vpc and (k.endswith("Id") or k.startswith(("Resource", "InstanceId"))):
+                first[vpc] = min(first.get(vpc, t), t)
+                break
+    return first
+
+
+def log_time(line):
+    ts = line["ts"]  # 2026-12-02T01:02:03.456Z
+    return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone \
+        + float("0" + ts[19:-1])
+
+
+def test_failures_halt_the_fleet_until_resume(kafka, moto, tmp_path):
+    from fault_proxy import FaultProxy
+    from fleet import generate_fleet
+    proxy = FaultProxy(moto.endpoint).start()
+    ec2 = moto.client()
+    vpcs = generate_fleet(ec2, n=16, seed=7)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(GUARD_POLICY))
+    d = Daemon(kafka, moto, policy=str(policy), endpoint=proxy.endpoint,
+               extra={"max_concurrent_reconciles": 2})
+    d.start()
+    try:
+        proxy.fail_ratio = 0.3
+        d.publish(fleet_events(ec2, vpcs))
+        assert d.wait_log('"msg":"halted:', 90)
+        halt = next(x for x in d.lines() if x.get("msg", "").startswith("halted:"))
+        halted_at = log_time(halt)
+        assert "mutating calls failed" in halt["reason"] or "reconciles failed" in halt["reason"]
+        time.sleep(10)  # what would have started meanwhile
+        first = first_writes(proxy, ec2)
+        # calls sent up to a moment after the halt began before it (a token wait, a request
+        # in flight); no VPC's first write comes later
+        late = {v: round(t - halted_at, 1) for v, t in first.items() if t > halted_at + 1.5}
+        assert not late, f"VPCs first written after the halt: {late}"
+        untouched = [v for v in vpcs if v not in first]
+        assert untouched, "the halt held nothing back (the fleet was done before it)"
+        # the halt is written down and shown
+        saved = json.load(open(os.path.join(d.dir, "halt")))
+        assert saved["halts"] and saved["halts"][0]["reason"] == halt["reason"]
+        port = next(x["metrics_port"] for x in d.lines() if "metrics_port" in x)
+        metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert f'dualstackd_halted{{scope="{halt["scope"]}"}} 1' in metrics, metrics[-2000:]
+        # SIGHUP (a policy reload) keeps the halt
+        d.proc.send_signal(1)
+        assert d.wait_log('"msg":"policy reloaded"', 10)
+        time.sleep(3)
+        first_after_hup = first_writes(proxy, ec2)
+        assert set(first_after_hup) == set(first)
+        # the operator fixes the cause and resumes: the held VPCs converge. A resize that the
+        # injected failures rolled back is marked dualstack:resize-failed and waits for the
+        # operator too: clearing the cause includes those marks.
+        proxy.fail_ratio = 0.0
+        failed = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+                  for i in r["Instances"]
+                  if any(t["Key"] == "dualstack:resize-failed" for t in i.get("Tags", []))]
+        if failed:
+            ec2.delete_tags(Resources=failed, Tags=[{"Key": "dualstack:resize-failed"}])
+        out = subprocess.run([BINARY, "resume", "--config", d.config], capture_output=True,
+                             text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert halt["reason"] in out.stdout and "resumed" in out.stdout
+        assert d.wait_log('"msg":"resumed: the halt file was removed', 10)
+        # what the halt held was answered "halted"; the resume's resync brings it back
+        wait_fleet(ec2, vpcs, 120)
+        again = subprocess.run([BINARY, "resume", "--config", d.config], capture_output=True,
+                               text=True, timeout=30)
+        assert again.returncode == 0 and "not halted" in again.stdout
+    finally:
+        assert d.stop() == 0
+        proxy.stop()
+
+
+def test_a_restart_keeps_the_halt(kafka, moto):
+    """A halt file left by a halted daemon: the next one starts halted and writes nothing."""
+    from fault_proxy import FaultProxy
+    from fleet import guide_example
+    proxy = FaultProxy(moto.endpoint).start()
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    d = Daemon(kafka, moto, endpoint=proxy.endpoint)
+    with open(os.path.join(d.dir, "halt"), "w") as f:
+        json.dump({"halts": [{"scope": "fleet", "reason": "left by the last run",
+                              "since": "2026-12-02T00:00:00Z"}]}, f)
+    d.start()
+    try:
+        assert d.wait_log('"msg":"starting halted', 5)
+        from daemon_harness import cloudtrail
+        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
+                              {"vpc": {"vpcId": ids["vpc"]}})])
+        assert d.wait_log('"detail":"halted"', 30)
+        assert not proxy.writes, proxy.writes[:3]
+    finally:
+        assert d.stop() == 0
+        proxy.stop()
