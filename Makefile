@@ -40,8 +40,8 @@ dualstackd: $(BUILD)/dualstackd
 
 # --version: VERSION and the commit built from, in a header rewritten only when they change
 VERSION := $(shell cat VERSION)
-GIT_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
-	git diff --quiet HEAD -- 2>/dev/null || echo +dirty)
+GIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c+dirty; } || echo unknown)
 $(BUILD)/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@printf '#define DS_VERSION "%s"\n#define DS_COMMIT "%s"\n' '$(VERSION)' '$(GIT_COMMIT)' \
@@ -114,6 +114,11 @@ fuzz:
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIB_OBJ)
 	@echo "  LD $@"; $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The container image (deploy/Containerfile), built rootless-capable with buildah from a Debian
+# base made by mmdebstrap (no registry needed), then run: --version and a non-root user.
+image: deps
+	bash tests/image.sh
 
 bench: dualstackd
 	$(MAKE) OPT="-O2 -g" build/rel/bench build/rel/ingest

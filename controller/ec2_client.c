@@ -387,7 +387,8 @@ static struct ec2_call_state *gather(struct bucket_slot *s, struct ec2_call_stat
 			bool fits = mergeable(q) &&
 				    (q->flags & ~EC2_F_URGENT) == (first->flags & ~EC2_F_URGENT) &&
 				    q->fixed.len == first->fixed.len &&
-				    !memcmp(q->fixed.data, first->fixed.data, q->fixed.len) &&
+				    (!q->fixed.len || /* an empty buf has no data */
+				     !memcmp(q->fixed.data, first->fixed.data, q->fixed.len)) &&
 				    items + q->items <= first->rule->max_items &&
 				    body + q->params.len <= MAX_MERGED_BODY &&
 				    (!s->has_resource || items + q->items <= resource_tokens);

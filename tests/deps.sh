@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential pkg-config curl zlib1g-dev libzstd-dev libcurl4-openssl-dev libssl-dev libcjson-dev
 	libev-dev libexpat1-dev libyaml-dev libmicrohttpd-dev clang clang-format
-	libclang-rt-14-dev valgrind kcat maven default-jre-headless python3-pip chromium systemd man-db time)
+	libclang-rt-14-dev valgrind kcat maven default-jre-headless python3-pip chromium systemd man-db time
+	buildah mmdebstrap)
 MOTO_VERSION=5.2.1
 KAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/kafka-libs-4.4.0"
 RDKAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/librdkafka-2.8.0"
