@@ -105,6 +105,9 @@ static void print_outcome(const struct reconcile_vpc *v, FILE *f)
 		fprintf(f, "%s: converged\n", p->vpc_id);
 		return;
 	}
+	if (v->outcome == RC_WAITING)
+		fprintf(f, "%s: NOT converged: its rollout wave is not open; %zu calls wait\n",
+			p->vpc_id, p->actions.n);
 	for (size_t k = 0; v->outcome == RC_HALTED && v->results && k < v->executed.actions.n; k++)
 		if (v->results[k].held) { /* one line: every held action has the same reason */
 			fprintf(f, "%s: NOT converged: %s\n", p->vpc_id, v->results[k].detail);
@@ -155,6 +158,9 @@ struct policy *cli_load_policy(const char *path)
 
 struct plan_or_apply_ctx {
 	bool apply, dry_run, json, multi;
+	const struct policy *pol;
+	int only_wave;	      /* plan --wave: the index printed (-2: every VPC) */
+	int open_through;     /* rollout: the last open wave */
 	size_t printed;	      /* plans printed (JSON: the separators) */
 	char last_target[96]; /* the header printed last */
 	int status;
@@ -173,9 +179,29 @@ static void target_header(struct plan_or_apply_ctx *c, const struct ec2_target *
 	printf("== account %s, region %s\n", t->account_id[0] ? t->account_id : "(own)", t->region);
 }
 
+/* With waves, a VPC's plan says which wave it is in and whether that wave is open. */
+static bool wave_line(struct plan_or_apply_ctx *c, const struct reconcile_vpc *v)
+{
+	if (!c->pol->n_waves || v->outcome == RC_GONE)
+		return true;
+	if (c->only_wave != -2 && v->wave != c->only_wave)
+		return false;
+	if (c->json)
+		return true;
+	if (v->wave == ROLLOUT_NO_WAVE)
+		printf("%s: in no rollout wave: left alone\n", v->vpc_id);
+	else
+		printf("%s: rollout wave %d %s (%s)\n", v->vpc_id, v->wave + 1,
+		       c->pol->waves[v->wave].name,
+		       v->wave <= c->open_through ? "open" : "waiting");
+	return true;
+}
+
 static void on_vpc(void *ud, const struct ec2_target *t, struct reconcile_vpc *v)
 {
 	struct plan_or_apply_ctx *c = ud;
+	if (!wave_line(c, v))
+		return;
 	target_header(c, t);
 	if (!c->apply || c->dry_run) {
 		mark_gone(v);
@@ -224,16 +250,73 @@ static void on_halt(void *ud, const struct guard_halt *h)
 		h->scope, h->reason);
 }
 
+struct rollout_pass {
+	struct rollout counts;
+	time_t now;
+	int failed;
+};
+
+static void count_vpc(void *ud, const struct ec2_target *t, struct reconcile_vpc *v)
+{
+	struct rollout_pass *r = ud;
+	(void)t;
+	if (v->outcome != RC_GONE)
+		rollout_add(&r->counts, v->wave, &v->plan, v->converged_at, r->now);
+}
+
+static void count_error(void *ud, const struct ec2_target *t, int rc, const struct ec2_error *err)
+{
+	struct rollout_pass *r = ud;
+	(void)t;
+	(void)rc;
+	(void)err;
+	r->failed++;
+}
+
+/* Rollout waves: which are open is decided over the whole fleet (every VPC of the scope, read
+ * and planned, nothing written), before anything is printed or applied. */
+static int rollout_pass(struct cli_session *s, struct reconciler *rc, const struct policy *pol,
+			FILE *out)
+{
+	struct rollout_pass *r = calloc(1, sizeof(*r));
+	char why[256] = "";
+	if (!r)
+		return -1;
+	r->now = time(NULL);
+	struct fleet_request req = {.reconciler = rc,
+				    .policy = pol,
+				    .execute = false,
+				    .on_vpc = count_vpc,
+				    .on_error = count_error,
+				    .ud = r};
+	int open = 0;
+	if (cli_fleet_run(s, &req) == DS_ENOMEM)
+		r->failed++;
+	if (r->failed)
+		snprintf(why, sizeof(why),
+			 "%d accounts/regions could not be read: only the first wave is open",
+			 r->failed);
+	else
+		open = rollout_open_through(&r->counts, pol, r->now, why, sizeof(why));
+	reconciler_set_rollout(rc, open, why);
+	struct buf text;
+	buf_init(&text, 0);
+	buf_printf(&text, "rollout:\n");
+	rollout_format(&r->counts, pol, open, why, &text);
+	fputs(text.data ? text.data : "", out);
+	buf_cleanup(&text);
+	free(r);
+	return open;
+}
+
 static int plan_or_apply(int argc, char **argv, bool apply)
 {
 	static const struct option opts[] = {
-	    {"policy", required_argument, NULL, 'p'},
-	    {"vpc", required_argument, NULL, 'v'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, 'p'}, {"vpc", required_argument, NULL, 'v'},
+	    {"json", no_argument, NULL, 'j'},	      {"wave", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
-	const char *policy_path = NULL;
+	const char *policy_path = NULL, *wave = NULL;
 	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs)); /* --vpc ID: at most argc of them */
 	size_t n_vpcs = 0;
 	bool json = false;
@@ -241,21 +324,25 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 	if (!vpcs)
 		return 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:v:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:v:jw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': policy_path = optarg; break;
+		case 'w': wave = optarg; break;
 		case 'v': vpcs[n_vpcs++] = optarg; break;
 		case 'j': json = true; break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: dualstackd %s --policy FILE [--vpc ID]...%s\n"
-				"  %s\n",
-				apply ? "apply" : "plan", apply ? "" : " [--json]",
+				"  %s%s\n",
+				apply ? "apply" : "plan", apply ? "" : " [--json] [--wave NAME]",
 				apply
 				    ? "Reconciles the VPCs once; exit 0 only when every one is "
 				      "converged, else the blockers and failures per resource."
 				    : "Read-only: the exact calls apply would make, each with its "
-				      "reason, and what blocks the rest.");
+				      "reason, and what blocks the rest.",
+				apply ? ""
+				      : "\n  With rollout waves, --wave NAME shows that wave's "
+					"VPCs only.");
 			free(vpcs);
 			return c == 'h' ? 0 : 2;
 		}
@@ -285,6 +372,20 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
 	if (rc)
 		reconciler_on_halt(rc, on_halt, NULL);
+	ctx.pol = pol;
+	ctx.only_wave = -2;
+	for (size_t k = 0; wave && k < pol->n_waves; k++)
+		if (!strcmp(pol->waves[k].name, wave))
+			ctx.only_wave = (int)k;
+	if (wave && ctx.only_wave == -2) {
+		fprintf(stderr, "dualstackd plan: --wave %s: the policy has no wave of that name\n",
+			wave);
+		ctx.status = 2;
+	} else if (rc && pol->n_waves) {
+		ctx.open_through = rollout_pass(&s, rc, pol, json ? stderr : stdout);
+		if (ctx.open_through < 0)
+			ctx.status = 1;
+	}
 	ctx.multi =
 	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
 	struct fleet_request req = {.reconciler = rc,
@@ -295,8 +396,8 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 				    .on_vpc = on_vpc,
 				    .on_error = on_target_error,
 				    .ud = &ctx};
-	if (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM)
-		ctx.status = 1;
+	if (ctx.status != 2 && (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM))
+		ctx.status = 1; /* (2: a usage error, nothing read) */
 	if (json)
 		puts(ctx.printed ? "\n]" : "[]");
 	if (apply && ctx.dry_run)

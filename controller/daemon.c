@@ -412,6 +412,10 @@ static const struct {
      "1 per scope (fleet, or account/region) the blast-radius guard halted"},
     {"dualstackd_guard_halts_total", METRIC_COUNTER, "Halts by the blast-radius guard"},
     {"dualstackd_guard_resumes_total", METRIC_COUNTER, "Halts cleared by an operator"},
+    {"dualstackd_rollout_open_waves", METRIC_GAUGE,
+     "Rollout waves open (0 until the first scan; waves up to it may be written)"},
+    {"dualstackd_rollout_vpcs", METRIC_GAUGE,
+     "VPCs per rollout wave by state, as of the last scan"},
     {"dualstackd_changes_last_hour", METRIC_GAUGE,
      "Mutating calls started in the last hour (what max_changes_per_hour caps)"},
 };
@@ -725,6 +729,8 @@ int daemon_run(const struct daemon_config *cfg)
 	d->wq_timer.data = d;
 	ev_timer_init(&d->revoke_timer, on_revoke_timeout, 0., 0.);
 	d->revoke_timer.data = d;
+	if (rollout_start(d))
+		goto out;
 	ev_timer_init(&d->resync_timer, resync_timer_cb, cfg->resync_initial_delay_s, 0.);
 	d->resync_timer.data = d;
 	ev_timer_start(d->loop, &d->resync_timer);
@@ -762,6 +768,7 @@ out:
 			free(t);
 		}
 	reconciler_free(d->rc);
+	rollout_stop(d);
 	free(d);
 	return status;
 }

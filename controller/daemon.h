@@ -30,7 +30,8 @@ struct daemon_config {
 	double revoke_timeout_s;   /* how long a handover waits for running reconciles */
 	int work_topic_partitions; /* when the work topic is created: 0 = the broker's default */
 	bool watch_policy;	   /* reload when the policy file changes (default true) */
-	char halt_file[1024];	   /* where a halt is kept (halt_file.h); default in state dir */
+	double rollout_scan_interval_s; /* rollout waves: how often the fleet is looked at (120) */
+	char halt_file[1024]; /* where a halt is kept (halt_file.h); default in state dir */
 };
 
 /* Parses the config file (JSON or YAML); errors name the file and the key. */

@@ -137,6 +137,13 @@ int daemon_config_load(const char *path, struct daemon_config *cfg, char *err, s
 		rc = str(root, "halt_file", cfg->halt_file, sizeof(cfg->halt_file), def, path, err,
 			 err_len);
 	}
+	const cJSON *rsi = cJSON_GetObjectItemCaseSensitive(root, "rollout_scan_interval_s");
+	cfg->rollout_scan_interval_s = cJSON_IsNumber(rsi) ? rsi->valuedouble : 120;
+	if (!rc && cfg->rollout_scan_interval_s < 1) {
+		snprintf(err, err_len,
+			 "%s: $.rollout_scan_interval_s: expected at least 1 (seconds)", path);
+		rc = -1;
+	}
 	const cJSON *wpol = cJSON_GetObjectItemCaseSensitive(root, "watch_policy");
 	cfg->watch_policy = !cJSON_IsFalse(wpol);
 	/* a handover must end well inside the group's rebalance timeout (max.poll.interval.ms):

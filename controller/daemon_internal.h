@@ -75,6 +75,13 @@ struct daemon {
 	struct ev_signal sigterm, sigint, sighup;
 	struct ev_stat policy_watch; /* reload when the file changes (Kubernetes sends no HUP) */
 	struct ev_stat halt_watch;   /* the halt file: its removal is an operator's resume */
+	struct {		     /* daemon_rollout.c */
+		struct ev_timer timer;
+		struct rollout *counts; /* the scan under way */
+		bool scanning;
+		int targets_left, failed;
+		time_t started;
+	} rollout;
 	int running;
 	char replica[128]; /* host:pid, in audit records and AssumeRole session names */
 	bool resync_owner; /* holds partition 0 of the work topic */
@@ -138,6 +145,10 @@ int work_revoke(struct daemon *d, int32_t partition);
  * removal. guard_start restores a halt from before a restart. */
 int guard_start(struct daemon *d, char *err, size_t err_len);
 void guard_metrics(struct daemon *d);
+
+/* daemon_rollout.c: the periodic read-only scan that opens rollout waves. */
+int rollout_start(struct daemon *d);
+void rollout_stop(struct daemon *d);
 
 /* daemon_resync.c */
 void resync_start(struct daemon *d, double delay_s);

@@ -254,6 +254,13 @@ static void on_reconciled(void *ud, struct reconcile_run *rr)
 		finish_run(run, WQ_BLOCKED, "dry-run");
 		break;
 	}
+	case RC_WAITING: {
+		/* its wave opens later: the rollout scan brings it back (daemon_rollout.c) */
+		char why[300];
+		reconciler_rollout(run->d->rc, why, sizeof(why));
+		finish_run(run, WQ_BLOCKED, why[0] ? why : "waiting for its rollout wave");
+		break;
+	}
 	case RC_HALTED:
 		/* held, not failed: no retry storm while halted; the resume's resync comes back */
 		finish_run(run, WQ_BLOCKED, "halted");

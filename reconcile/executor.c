@@ -246,6 +246,13 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 		if (!rc)
 			rc = buf_put_pairf(out, "Tag.1.Value", "dualstackd");
 		break;
+	case ACT_TAG_VPC_CONVERGED:
+		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.1.Key", TAG_CONVERGED_AT);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.1.Value", "%s", a->description);
+		break;
 	case ACT_ASSOCIATE_SUBNET_IPV6:
 		rc = resolve(&a->cidr, block56, cidr);
 		if (!rc)

@@ -296,6 +296,17 @@ int plan_build(const struct plan_input *in, struct plan *out)
 		plan_step_addresses(&c);
 	if (c.pol->guest_config == GUEST_SSM)
 		plan_step_guest(&c);
+	/* With rollout waves, a VPC's first convergence is written on it: the moment its wave's soak
+	 * counts from, readable by every replica and every later run (rollout.h). */
+	if (c.pol->n_waves && !out->actions.n && !plan_blocked(out) &&
+	    !tag_get(&c.vpc->tags, TAG_CONVERGED_AT)) {
+		int a = plan_add_action(&c, ACT_TAG_VPC_CONVERGED, 1, c.vpc->vpc_id,
+					"converged: the rollout's soak counts from now");
+		struct tm tm;
+		if (a >= 0 && gmtime_r(&in->now, &tm))
+			strftime(out->actions.v[a].description,
+				 sizeof(out->actions.v[a].description), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
 	plan_share_requests(out);
 
 	free(c.subnets);
@@ -335,6 +346,7 @@ static const char *const api_names[ACT_KIND_COUNT] = {
     [ACT_RESIZE_INSTANCE] = "ResizeInstance",
     [ACT_ASSIGN_IPV6_ADDRESS] = "AssignIpv6Addresses",
     [ACT_GUEST_DHCPV6] = "SendCommand",
+    [ACT_TAG_VPC_CONVERGED] = "CreateTags",
 };
 
 const char *plan_action_api(enum action_kind kind)
@@ -373,6 +385,10 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 	case ACT_TAG_SUBNET_MANAGED:
 		rc = buf_printf(out, "ResourceId=%s Tag=%s=dualstackd", a->resource_id,
 				TAG_SUBNET_MANAGED);
+		break;
+	case ACT_TAG_VPC_CONVERGED:
+		rc = buf_printf(out, "ResourceId=%s Tag=%s=%s", a->resource_id, TAG_CONVERGED_AT,
+				a->description);
 		break;
 	case ACT_ASSOCIATE_SUBNET_IPV6:
 		rc = buf_printf(out, "SubnetId=%s Ipv6CidrBlock=", a->resource_id);

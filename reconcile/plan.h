@@ -31,6 +31,7 @@ enum action_kind {
 	ACT_RESIZE_INSTANCE,	    /* the step-4 state machine (tag, stop, modify, start) */
 	ACT_ASSIGN_IPV6_ADDRESS,    /* AssignIpv6Addresses Ipv6AddressCount=1 */
 	ACT_GUEST_DHCPV6,	    /* SSM SendCommand (the guide's step 6), then a tag */
+	ACT_TAG_VPC_CONVERGED, /* CreateTags dualstack:converged-at=TIME (rollout waves only) */
 	ACT_KIND_COUNT
 };
 
@@ -171,6 +172,7 @@ int plan_format_params(const struct plan_action *a, struct buf *out);
 #define TAG_RESIZE_TO	    "dualstack:resize-to"
 #define TAG_RESIZE_WAS	    "dualstack:resize-was"
 #define TAG_CREATED_BY	    "dualstack:created-by"
+#define TAG_CONVERGED_AT    "dualstack:converged-at"	/* when a VPC first converged (waves) */
 #define TAG_RESIZE_ROLLBACK "dualstack:resize-rollback" /* a rollback is under way: why */
 #define TAG_RESIZE_FAILED   "dualstack:resize-failed"	/* rolled back: why; remove to retry */
 #define TAG_INSTANCE_STORE  "dualstack:instance-store"	/* the owner's word: none | present */

@@ -708,6 +708,76 @@ static void k_guard(struct vctx *v, const char *path, const cJSON *val, struct p
 	check_keys(v, path, val, keys, sizeof(keys) / sizeof(keys[0]), p);
 }
 
+/* rollout.waves[i]: the fields write the wave being parsed, p->waves[p->n_waves] */
+static void k_wave_name(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	get_string(v, path, val, p->waves[p->n_waves].name, sizeof(p->waves[0].name),
+		   "a name of 1 to 63 characters");
+}
+
+static void k_wave_accounts(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	struct policy_wave *w = &p->waves[p->n_waves];
+	w->n_accounts = get_string_list(v, path, val, &w->accounts[0][0], sizeof(w->accounts[0]),
+					sizeof(w->accounts) / sizeof(w->accounts[0]), is_account,
+					"a 12-digit account id");
+}
+
+static void k_wave_tags(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	struct policy_wave *w = &p->waves[p->n_waves];
+	w->n_vpc_tags = get_tags(v, path, val, w->vpc_tags, 8);
+}
+
+static void k_wave_percent(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	if (!cJSON_IsNumber(val) || !(val->valuedouble > 0) || val->valuedouble > 100) {
+		verr(v, path, "a percentage greater than 0 and at most 100", val);
+		return;
+	}
+	p->waves[p->n_waves].percent = val->valuedouble;
+}
+
+static void k_wave_soak(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	get_int_range(v, path, val, 0, 30 * 86400, "an integer from 0 to 2592000 (seconds)",
+		      &p->waves[p->n_waves].soak_s);
+}
+
+static void k_waves(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	static const struct key_spec keys[] = {
+	    {"name", k_wave_name},	 {"accounts", k_wave_accounts}, {"vpc_tags", k_wave_tags},
+	    {"percent", k_wave_percent}, {"soak_s", k_wave_soak},
+	};
+	char sub[256];
+	size_t i = 0;
+	if (!cJSON_IsArray(val)) {
+		verr(v, path, "a list of waves", val);
+		return;
+	}
+	p->n_waves = 0;
+	for (const cJSON *c = val->child; c; c = c->next, i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (p->n_waves == POLICY_MAX_WAVES) {
+			verr(v, sub, "at most 16 waves", c);
+			break;
+		}
+		struct policy_wave *w = &p->waves[p->n_waves];
+		memset(w, 0, sizeof(*w));
+		w->percent = 100;
+		snprintf(w->name, sizeof(w->name), "wave %zu", i + 1);
+		check_keys(v, sub, c, keys, sizeof(keys) / sizeof(keys[0]), p);
+		p->n_waves++;
+	}
+}
+
+static void k_rollout(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
+{
+	static const struct key_spec keys[] = {{"waves", k_waves}};
+	check_keys(v, path, val, keys, 1, p);
+}
+
 /* sts:ExternalId: 2 to 1224 characters of [\w+=,.@:/-] */
 static void k_external_id(struct vctx *v, const char *path, const cJSON *val, struct policy *p)
 {
@@ -785,6 +855,7 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 	    {"assume_role", k_assume_role},
 	    {"assume_role_external_id", k_external_id},
 	    {"guard", k_guard},
+	    {"rollout", k_rollout},
 	};
 	struct vctx v = {name, errors, 0};
 	char err[256] = "";

@@ -35,6 +35,19 @@ struct policy_type_map {
 	char to[DS_ID_LEN];
 };
 
+/* One wave of a rollout: the VPCs its selector admits (every given part must match; a VPC
+ * belongs to the first wave that admits it), and how long it soaks once converged. */
+#define POLICY_MAX_WAVES 16
+struct policy_wave {
+	char name[64];
+	char accounts[64][16]; /* none: any account */
+	size_t n_accounts;
+	struct policy_tag vpc_tags[8]; /* the VPC carries all of these */
+	size_t n_vpc_tags;
+	double percent; /* of the VPCs, chosen by a hash of the VPC id (rollout.c); 100: all */
+	int soak_s;	/* after the wave converged, before the next one starts */
+};
+
 /* ddd:hh:mm-ddd:hh:mm in UTC, as minutes of the week (Sunday 00:00 = 0). */
 struct policy_window {
 	bool set;
@@ -79,6 +92,8 @@ struct policy {
 	char assume_role[256];		    /* "" = the controller's own credentials */
 	char assume_role_external_id[1225]; /* sts:ExternalId the member roles require, or "" */
 	struct guard_limits guard;	    /* the blast-radius guard (guard.h) */
+	struct policy_wave waves[POLICY_MAX_WAVES]; /* rollout.waves, in order (rollout.h) */
+	size_t n_waves;
 
 	int refs; /* policy_new's: every reconcile holds the policy it started with */
 };

@@ -14,7 +14,7 @@
 
 #define TARGET_BUCKETS 1024
 /* Reads of one kind (VPCs, subnets, instances) for waiters are at least this far apart: what is
- * due within it joins one read, and the waits themselves back off from poll_s to 10 s. */
+ * due within it joins one read, and the waits themselves back off from poll_s to 1 s (executor.c POLL_MAX_S). */
 #define POLL_GAP_S 0.2
 
 /* What every run of one (account, region) shares. */
@@ -33,6 +33,8 @@ struct reconciler {
 	double poll_s, wait_timeout_s;
 	struct rc_target *targets[TARGET_BUCKETS];
 	struct guard *guard;
+	int open_through; /* rollout: the last open wave (-1: none yet) */
+	char wave_why[256];
 	void (*on_halt)(void *ud, const struct guard_halt *h);
 	void *on_halt_ud;
 };
@@ -62,8 +64,8 @@ struct reconcile_run {
 
 const char *reconcile_outcome_name(enum reconcile_outcome o)
 {
-	static const char *const names[] = {"converged", "blocked", "pending",
-					    "failed",	 "gone",    "halted"};
+	static const char *const names[] = {"converged", "blocked", "pending", "failed",
+					    "gone",	 "halted",  "waiting"};
 	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
 
@@ -86,6 +88,8 @@ struct reconciler *reconciler_new(struct policy *policy, time_t (*clock)(void *u
 		return NULL;
 	}
 	r->clock = clock ? clock : default_clock;
+	r->open_through = -1;
+	snprintf(r->wave_why, sizeof(r->wave_why), "the fleet's rollout state is not known yet");
 	r->clock_ud = clock_ud;
 	r->poll_s = 1;
 	r->wait_timeout_s = 900;
@@ -113,6 +117,19 @@ void reconciler_set_policy(struct reconciler *r, struct policy *policy)
 	r->policy = policy_ref(policy);
 	policy_unref(old);
 	guard_set_limits(r->guard, &policy->guard); /* halts and windows are kept */
+}
+
+void reconciler_set_rollout(struct reconciler *r, int open_through, const char *why)
+{
+	r->open_through = open_through;
+	snprintf(r->wave_why, sizeof(r->wave_why), "%s", why ? why : "");
+}
+
+int reconciler_rollout(const struct reconciler *r, char *why, size_t why_len)
+{
+	if (why_len)
+		snprintf(why, why_len, "%s", r->wave_why);
+	return r->open_through;
 }
 
 struct guard *reconciler_guard(struct reconciler *r)
@@ -186,6 +203,15 @@ static void guard_note(struct reconcile_run *run, const struct guard_counts *c)
 		r->on_halt(r->on_halt_ud, &h);
 }
 
+/* Calls beyond the converged-at tag. */
+static bool has_work(const struct plan *p)
+{
+	for (size_t i = 0; i < p->actions.n; i++)
+		if (p->actions.v[i].kind != ACT_TAG_VPC_CONVERGED)
+			return true;
+	return false;
+}
+
 static bool was_held(const struct reconcile_vpc *v)
 {
 	for (size_t k = 0; v->results && k < v->executed.actions.n; k++)
@@ -203,6 +229,8 @@ static void finish(struct reconcile_run *run)
 			continue;
 		if (v->plan.actions.n && run->held && was_held(v))
 			v->outcome = RC_HALTED;
+		else if (v->waiting && has_work(&v->plan))
+			v->outcome = RC_WAITING;
 		else if (v->plan.actions.n)
 			v->outcome = run->execute && run->policy->mode == POLICY_ENFORCE
 					 ? RC_FAILED
@@ -251,6 +279,13 @@ static void plan_all(struct reconcile_run *run)
 			snprintf(v->plan.vpc_id, sizeof(v->plan.vpc_id), "%s", v->vpc_id);
 		} else {
 			plan_progress(&run->obs, run->policy, v->vpc_id, &v->plan, &v->progress);
+			const struct vpc *o = NULL;
+			for (size_t k = 0; !o && k < run->obs.vpcs.n; k++)
+				if (!strcmp(run->obs.vpcs.v[k].vpc_id, v->vpc_id))
+					o = &run->obs.vpcs.v[k];
+			v->wave = o ? rollout_wave_of(run->policy, run->target->account, o)
+				    : ROLLOUT_NO_WAVE;
+			v->converged_at = o ? rollout_converged_at(o) : 0;
 		}
 	}
 }
@@ -310,6 +345,26 @@ static bool may_start(void *ud, const struct plan_action *a, char *why, size_t w
 	return false;
 }
 
+/* What a VPC whose wave is not open may still do: write its converged-at tag (metadata the
+ * rollout needs, not a change to the network) and drive a resize an earlier run began to its end
+ * (an instance is never left stopped because a wave closed). The rest waits. */
+static void wave_closed_plan(struct reconcile_run *run, const struct plan *full, struct plan *out)
+{
+	plan_init(out);
+	snprintf(out->vpc_id, sizeof(out->vpc_id), "%s", full->vpc_id);
+	for (size_t i = 0; i < full->actions.n; i++) {
+		const struct plan_action *a = &full->actions.v[i];
+		if (a->n_deps ||
+		    (a->kind != ACT_TAG_VPC_CONVERGED && !resize_under_way(&run->obs, a)))
+			continue;
+		struct plan_action *c = vec_push(&out->actions, sizeof(*c));
+		if (!c)
+			break;
+		*c = *a;
+		c->rides_with = -1;
+	}
+}
+
 /* Executes every pending plan at once; false when there is nothing to execute. */
 static bool execute_round(struct reconcile_run *run)
 {
@@ -333,8 +388,16 @@ static bool execute_round(struct reconcile_run *run)
 			continue;
 		/* the plan about to run becomes `executed`; a fresh one is built after */
 		plan_cleanup(&v->executed);
-		v->executed = v->plan;
-		plan_init(&v->plan);
+		v->waiting = run->policy->n_waves &&
+			     (v->wave == ROLLOUT_NO_WAVE || v->wave > run->r->open_through);
+		if (v->waiting) {
+			wave_closed_plan(run, &v->plan, &v->executed);
+			if (!v->executed.actions.n)
+				continue;
+		} else {
+			v->executed = v->plan;
+			plan_init(&v->plan);
+		}
 		free(v->results);
 		v->results = NULL;
 		v->rounds++;
@@ -448,6 +511,7 @@ static int add_vpc(struct reconcile_run *run, const char *id)
 	struct reconcile_vpc *v = &p[run->n_vpcs++];
 	memset(v, 0, sizeof(*v));
 	snprintf(v->vpc_id, sizeof(v->vpc_id), "%s", id);
+	v->wave = ROLLOUT_NO_WAVE;
 	plan_init(&v->plan);
 	plan_init(&v->executed);
 	return DS_OK;

@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "progress.h"
+#include "rollout.h"
 
 #define RECONCILE_MAX_ROUNDS 4
 
@@ -28,6 +29,7 @@ enum reconcile_outcome {
 	RC_FAILED,    /* calls failed, or the rounds ran out */
 	RC_GONE,      /* the VPC does not exist (any more) */
 	RC_HALTED,    /* calls planned and held by the blast-radius guard (guard.h) */
+	RC_WAITING,   /* calls planned; the VPC's rollout wave is not open yet (rollout.h) */
 };
 
 const char *reconcile_outcome_name(enum reconcile_outcome o);
@@ -42,6 +44,9 @@ struct reconcile_vpc {
 	int mutating_calls;	       /* over every round */
 	int rounds;
 	struct vpc_progress progress; /* along the steps, as of the latest plan */
+	int wave;		      /* its rollout wave (ROLLOUT_NO_WAVE without waves) */
+	time_t converged_at;	      /* its dualstack:converged-at (0: none) */
+	bool waiting;		      /* its wave was not open: only metadata was written */
 };
 
 struct reconciler;
@@ -62,6 +67,11 @@ int reconciler_stops_running(struct reconciler *r, const char *account, const ch
  * still read and plan, and a resize under way is still driven to its end; nothing else that
  * writes starts. on_halt is called (on the loop) when a scope becomes halted. */
 struct guard *reconciler_guard(struct reconciler *r);
+/* With rollout waves, runs write only to VPCs of waves up to open_through (rollout.h); why is
+ * what the next wave waits for. Until a caller sets it, no wave is open: nothing is written
+ * before the fleet has been looked at. */
+void reconciler_set_rollout(struct reconciler *r, int open_through, const char *why);
+int reconciler_rollout(const struct reconciler *r, char *why, size_t why_len);
 void reconciler_on_halt(struct reconciler *r, void (*on_halt)(void *ud, const struct guard_halt *h),
 			void *ud);
 

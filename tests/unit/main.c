@@ -18,6 +18,7 @@ void test_queue(void);
 void test_msk(void);
 void test_executor(void);
 void test_guard(void);
+void test_rollout(void);
 
 static const struct {
 	const char *name;
@@ -26,7 +27,7 @@ static const struct {
     {"sigv4", test_sigv4},	 {"ec2_xml", test_ec2_xml}, {"ratelimit", test_ratelimit},
     {"creds", test_creds},	 {"plan", test_plan},	    {"policy", test_policy},
     {"events", test_events},	 {"queue", test_queue},	    {"msk", test_msk},
-    {"executor", test_executor}, {"guard", test_guard},
+    {"executor", test_executor}, {"guard", test_guard},	    {"rollout", test_rollout},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)
