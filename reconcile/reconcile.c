@@ -237,7 +237,8 @@ static void finish(struct reconcile_run *run)
 					 : RC_PENDING;
 		else
 			v->outcome = plan_blocked(&v->plan) ? RC_BLOCKED : RC_CONVERGED;
-		if (v->rounds) { /* it wrote, or tried to */
+		if (v->rounds && !run->cancelled) { /* it wrote, or tried to; a handover or a
+						      * drain stopped it: no failure of EC2's */
 			runs.runs++;
 			runs.runs_failed += v->outcome == RC_FAILED;
 		}

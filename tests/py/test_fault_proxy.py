@@ -41,7 +41,7 @@ def test_every_call_ends_under_5xx_and_resets(moto):
         finals = sum(res["final"].values())
         assert res["lost"] == 0 and res["doubled"] == 0
         assert res["ok"] + finals == 300
-        assert finals == res["final"]["transient"]  # every failure is classified transient
+        assert finals == res["final"]["transient"], res  # every failure is classified transient
         assert proxy.calls("DescribeVpcs", "injected-5xx") >= 10
         assert proxy.calls("DescribeVpcs", "reset") >= 1
         assert res["retries"] >= proxy.calls("DescribeVpcs", "injected-5xx") - finals
