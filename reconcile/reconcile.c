@@ -23,6 +23,12 @@ struct rc_target {
 	char region[DS_ID_LEN];
 	int stops_running;
 	struct poller *poller; /* on the first shared port given for the target */
+	/* VPCs that failed lately (a hash of the id, when): a VPC failing again within the guard's
+	 * window is one broken VPC, not more of a failure ratio (collisions only count more) */
+	struct {
+		uint32_t vpc;
+		time_t at;
+	} failed_lately[32];
 	struct rc_target *next;
 };
 
@@ -193,6 +199,24 @@ int reconciler_stops_running(struct reconciler *r, const char *account, const ch
 
 /* ---- the run ---- */
 
+/* True when vpc failed already within the guard's window (its failure is counted once); else
+ * remembers it. */
+static bool failed_again(struct reconcile_run *run, const char *vpc)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = vpc; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	time_t now = run->r->clock(run->r->clock_ud);
+	struct rc_target *t = run->target;
+	size_t slot = h % (sizeof(t->failed_lately) / sizeof(t->failed_lately[0]));
+	if (t->failed_lately[slot].vpc == h && t->failed_lately[slot].at &&
+	    now - t->failed_lately[slot].at < run->policy->guard.window_s)
+		return true;
+	t->failed_lately[slot].vpc = h;
+	t->failed_lately[slot].at = now;
+	return false;
+}
+
 static void guard_note(struct reconcile_run *run, const struct guard_counts *c)
 {
 	struct reconciler *r = run->r;
@@ -239,8 +263,12 @@ static void finish(struct reconcile_run *run)
 			v->outcome = plan_blocked(&v->plan) ? RC_BLOCKED : RC_CONVERGED;
 		if (v->rounds && !run->cancelled) { /* it wrote, or tried to; a handover or a
 						      * drain stopped it: no failure of EC2's */
-			runs.runs++;
-			runs.runs_failed += v->outcome == RC_FAILED;
+			if (v->outcome == RC_FAILED && !v->failure_seen) {
+				v->failure_seen = true;
+				v->failed_again = failed_again(run, v->vpc_id);
+			}
+			runs.runs += !v->failed_again;
+			runs.runs_failed += v->outcome == RC_FAILED && !v->failed_again;
 		}
 	}
 	if (runs.runs)
@@ -458,7 +486,11 @@ static void on_executed(void *ud, const struct exec_report *rep)
 			   rep->results[k].status == ACTION_FAILED;
 		c.calls_failed += rep->results[k].status == ACTION_FAILED;
 	}
-	if (c.calls)
+	if (c.calls_failed && !v->failure_seen) {
+		v->failure_seen = true;
+		v->failed_again = failed_again(run, v->vpc_id);
+	}
+	if (c.calls && !v->failed_again)
 		guard_note(run, &c);
 	/* on the loop's next turn: this executor's callback is still on the stack, and the next
 	 * round frees it */

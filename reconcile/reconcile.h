@@ -47,6 +47,8 @@ struct reconcile_vpc {
 	int wave;		      /* its rollout wave (ROLLOUT_NO_WAVE without waves) */
 	time_t converged_at;	      /* its dualstack:converged-at (0: none) */
 	bool waiting;		      /* its wave was not open: only metadata was written */
+	bool failed_again;	      /* it failed within the guard's window before: counted once */
+	bool failure_seen;	      /* (this run's failure was looked up) */
 };
 
 struct reconciler;

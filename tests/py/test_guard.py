@@ -7,7 +7,8 @@ import subprocess
 import time
 
 from conftest import BINARY
-from daemon_harness import POLICY, Daemon
+from daemon_harness import POLICY, Daemon, cloudtrail
+from fleet import guide_example
 from test_daemon import fleet_events, http_get, wait_fleet
 
 # the canonical policy, with a guard that proves itself on a small fleet
@@ -120,7 +121,6 @@ def test_failures_halt_the_fleet_until_resume(kafka, moto, tmp_path):
 def test_a_restart_keeps_the_halt(kafka, moto):
     """A halt file left by a halted daemon: the next one starts halted and writes nothing."""
     from fault_proxy import FaultProxy
-    from fleet import guide_example
     proxy = FaultProxy(moto.endpoint).start()
     ec2 = moto.client()
     ids = guide_example(ec2)
@@ -131,11 +131,37 @@ def test_a_restart_keeps_the_halt(kafka, moto):
     d.start()
     try:
         assert d.wait_log('"msg":"starting halted', 5)
-        from daemon_harness import cloudtrail
         d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
                               {"vpc": {"vpcId": ids["vpc"]}})])
         assert d.wait_log('"detail":"halted"', 30)
         assert not proxy.writes, proxy.writes[:3]
+    finally:
+        assert d.stop() == 0
+        proxy.stop()
+
+
+def test_one_vpc_failing_again_and_again_is_not_a_fleet_in_trouble(kafka, moto, tmp_path):
+    """One VPC whose CreateRoute always fails is retried with backoff; each retry fails again.
+    That is one broken VPC, not a failure ratio of the account: no halt. (A guard that counted
+    every retry halted within a minute.)"""
+    from fault_proxy import FaultProxy
+    proxy = FaultProxy(moto.endpoint).start()
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy.fail_actions["CreateRoute"] = ("InvalidParameterValue", 400)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(dict(GUARD_POLICY, guard={"max_failure_ratio": 0.2,
+                                                           "window_s": 60, "min_samples": 5})))
+    d = Daemon(kafka, moto, policy=str(policy), endpoint=proxy.endpoint)
+    d.start()
+    try:
+        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
+                              {"vpc": {"vpcId": ids["vpc"]}})])
+        end = time.time() + 60
+        while time.time() < end and proxy.calls("CreateRoute") < 6:
+            time.sleep(0.5)
+        assert proxy.calls("CreateRoute") >= 6, "the VPC was not retried"
+        assert '"msg":"halted:' not in open(d.log_path).read()
     finally:
         assert d.stop() == 0
         proxy.stop()
