@@ -25,6 +25,8 @@ struct report {
 	cJSON *blockers; /* "code\x1ffix" -> {code, severity, step, fix, count, resources} */
 	struct progress_count steps[PS_COUNT];
 	int errors;
+	struct rollout waves; /* with rollout.waves */
+	time_t now;
 };
 
 static const char *status_of(const struct reconcile_vpc *v)
@@ -120,6 +122,8 @@ static void on_vpc(void *ud, const struct ec2_target *tg, struct reconcile_vpc *
 	struct report *rep = ud;
 	const struct plan *p = &rv->plan;
 	cJSON *t = target_entry(rep, tg);
+	if (rv->outcome != RC_GONE)
+		rollout_add(&rep->waves, rv->wave, p, rv->converged_at, rep->now);
 	const char *st = status_of(rv);
 	cJSON *counts = cJSON_GetObjectItemCaseSensitive(t, "counts");
 	bump(counts, st, 1);
@@ -301,6 +305,29 @@ static cJSON *trend(char **since, int n_since, const cJSON *now)
 	return out;
 }
 
+/* {"open_through": "canary", "next": "...", "waves": [{name, open, vpcs, converged, ...}]} */
+static cJSON *rollout_json(const struct rollout *r, const struct policy *pol, time_t now)
+{
+	char why[256];
+	int open = rollout_open_through(r, pol, now, why, sizeof(why));
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "next", why);
+	cJSON_AddNumberToObject(o, "outside", r->outside);
+	cJSON *waves = cJSON_AddArrayToObject(o, "waves");
+	for (size_t k = 0; k < pol->n_waves; k++) {
+		const struct rollout_wave_count *w = &r->wave[k];
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", pol->waves[k].name);
+		cJSON_AddBoolToObject(e, "open", (int)k <= open);
+		cJSON_AddNumberToObject(e, "vpcs", w->vpcs);
+		cJSON_AddNumberToObject(e, "converged", w->converged);
+		cJSON_AddNumberToObject(e, "pending", w->pending);
+		cJSON_AddNumberToObject(e, "blocked", w->blocked);
+		cJSON_AddItemToArray(waves, e);
+	}
+	return o;
+}
+
 static void print_text(const cJSON *root)
 {
 	const cJSON *totals = cJSON_GetObjectItemCaseSensitive(root, "totals");
@@ -315,6 +342,19 @@ static void print_text(const cJSON *root)
 		       cJSON_GetObjectItemCaseSensitive(s, "label")->valuestring, num(s, "done"),
 		       num(s, "total"), num(s, "pending"), num(s, "blocked"));
 	}
+	const cJSON *ro = cJSON_GetObjectItemCaseSensitive(root, "rollout");
+	const cJSON *w;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(ro, "waves"))
+	{
+		printf("  wave %-38s %s: %d VPCs, %d converged, %d pending, %d blocked\n",
+		       cJSON_GetObjectItemCaseSensitive(w, "name")->valuestring,
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "open")) ? "open"
+										 : "waiting",
+		       num(w, "vpcs"), num(w, "converged"), num(w, "pending"), num(w, "blocked"));
+	}
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(ro, "next");
+	if (cJSON_IsString(next) && next->valuestring[0])
+		printf("  next: %s\n", next->valuestring);
 	const cJSON *b;
 	int shown = 0;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(root, "blockers"))
@@ -456,7 +496,8 @@ int cmd_report(int argc, char **argv)
 	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
 	struct report rep = {.rc = reconciler_new(pol, NULL, NULL),
 			     .targets = cJSON_CreateArray(),
-			     .blockers = cJSON_CreateObject()};
+			     .blockers = cJSON_CreateObject(),
+			     .now = time(NULL)};
 	int status = 0;
 	if (rep.rc) {
 		cli_each_target(&s, pol, add_entry, &rep);
@@ -497,6 +538,8 @@ int cmd_report(int argc, char **argv)
 	cJSON_AddItemToObject(root, "steps", steps_json(rep.steps));
 	cJSON_AddItemToObject(root, "blockers", sorted_blockers(rep.blockers));
 	cJSON_AddItemToObject(root, "targets", rep.targets);
+	if (pol->n_waves)
+		cJSON_AddItemToObject(root, "rollout", rollout_json(&rep.waves, pol, rep.now));
 	if (n_since) {
 		cJSON *tr = trend(since, n_since, root);
 		if (tr)

@@ -18,10 +18,19 @@ for tool in buildah mmdebstrap; do
 	}
 done
 mkdir -p "$CACHE"
+# Where containers cannot be made at all (no user or mount namespaces), say so and stop: that
+# is the machine, not the image. Everything after this point must work.
+skip() {
+	echo "image: SKIPPED - $1" >&2
+	exit 0
+}
+probe=$(b from scratch 2>&1) || skip "buildah cannot create a container here: $probe"
+b rm "$probe" >/dev/null 2>&1 || true
 if [ ! -f "$BASE_TAR" ]; then
 	echo "image: making the Debian 12 base with mmdebstrap"
 	mmdebstrap --quiet --variant=minbase --mode=unshare bookworm "$BASE_TAR.tmp" \
-		http://deb.debian.org/debian
+		http://deb.debian.org/debian 2>"$CACHE/mmdebstrap.log" ||
+		skip "mmdebstrap cannot make a Debian base here: $(tail -3 "$CACHE/mmdebstrap.log")"
 	mv "$BASE_TAR.tmp" "$BASE_TAR"
 fi
 if ! b inspect --type image localhost/debian:12 >/dev/null 2>&1; then

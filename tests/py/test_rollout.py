@@ -60,6 +60,12 @@ def test_apply_goes_wave_by_wave(moto, tmp_path):
     assert has_block(ec2, canary) and tag(ec2, canary, "dualstack:converged-at")
     assert not any(has_block(ec2, v) for v in rest), "a VPC of a closed wave was written"
     assert not any(tag(ec2, v, "dualstack:converged-at") for v in rest)
+    report = cli(moto.env(), "report", "--policy", policy, "--json")
+    waves = json.loads(report.stdout)["rollout"]["waves"]
+    assert [(w["name"], w["open"], w["converged"]) for w in waves] == \
+        [("canary", True, 1), ("rest", True, 0)], waves  # the canary is done: rest opens
+    text = cli(moto.env(), "report", "--policy", policy).stdout
+    assert "wave canary" in text and "wave rest" in text, text
     # the canary converged with no soak: the next plan shows the rest's wave open, and only it
     shown = cli(moto.env(), "plan", "--policy", policy, "--wave", "rest")
     assert shown.returncode == 0, shown.stderr
