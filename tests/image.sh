@@ -28,10 +28,13 @@ probe=$(b from scratch 2>&1) || skip "buildah cannot create a container here: $p
 b rm "$probe" >/dev/null 2>&1 || true
 if [ ! -f "$BASE_TAR" ]; then
 	echo "image: making the Debian 12 base with mmdebstrap"
-	mmdebstrap --quiet --variant=minbase --mode=unshare bookworm "$BASE_TAR.tmp" \
+	rm -rf "$CACHE/debian-12-minbase.partial.tar"
+	# (mmdebstrap picks the output's format from its name: it must end in .tar)
+	mmdebstrap --quiet --variant=minbase --mode=unshare bookworm \
+		"$CACHE/debian-12-minbase.partial.tar" \
 		http://deb.debian.org/debian 2>"$CACHE/mmdebstrap.log" ||
 		skip "mmdebstrap cannot make a Debian base here: $(tail -3 "$CACHE/mmdebstrap.log")"
-	mv "$BASE_TAR.tmp" "$BASE_TAR"
+	mv "$CACHE/debian-12-minbase.partial.tar" "$BASE_TAR"
 fi
 if ! b inspect --type image localhost/debian:12 >/dev/null 2>&1; then
 	ctr=$(b from scratch)
