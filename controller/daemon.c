@@ -33,13 +33,7 @@
 
 static uint32_t target_hash(const char *account, const char *region)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = account; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (const char *p = region; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h % TARGET_BUCKETS;
+	return ds_hash(ds_hash(ds_hash(DS_HASH_SEED, account), "/"), region) % TARGET_BUCKETS;
 }
 
 /* The role a target's calls go through: none for the credentials' own account. */

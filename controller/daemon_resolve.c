@@ -59,10 +59,7 @@ static int kind_of(const char *resource)
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return ds_hash(DS_HASH_SEED, s);
 }
 
 static void lru_unlink(struct resolver *r, struct cache_entry *e)

@@ -168,13 +168,10 @@ size_t ec2_client_pending(const struct ec2_client *c)
 static uint32_t slot_hash(const char *account, const char *region, const char *action,
 			  enum ec2_category cat)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = DS_HASH_SEED;
 	const char *parts[] = {account, region, action};
-	for (int i = 0; i < 3; i++) {
-		for (const char *p = parts[i]; *p; p++)
-			h = (h ^ (uint8_t)*p) * 16777619u;
-		h = (h ^ '|') * 16777619u;
-	}
+	for (int i = 0; i < 3; i++)
+		h = ds_hash(ds_hash(h, parts[i]), "|");
 	return (h ^ (uint32_t)cat) * 16777619u;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../reconcile/model.h"
 #include "log.h"
 
 #define N_BUCKETS    12
@@ -155,13 +156,7 @@ static int render_labels(struct buf *out, va_list ap)
 
 static uint32_t hash_of(const char *family, const char *labels)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = family; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ '{') * 16777619u;
-	for (const char *p = labels; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h % HASH_BUCKETS;
+	return ds_hash(ds_hash(ds_hash(DS_HASH_SEED, family), "{"), labels) % HASH_BUCKETS;
 }
 
 /* Finds or (create) makes a series; the caller holds the lock. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../reconcile/err.h"
+#include "../reconcile/model.h"
 
 enum wq_state { WQ_IDLE, WQ_QUEUED, WQ_RUNNING };
 
@@ -43,12 +44,7 @@ struct wq {
 
 static uint32_t hash_key(const struct work_key *k)
 {
-	uint32_t h = 2166136261u;
-	const char *parts[] = {k->account, k->region, k->vpc_id};
-	for (int i = 0; i < 3; i++)
-		for (const char *p = parts[i]; *p; p++)
-			h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
+	return ds_hash(ds_hash(ds_hash(DS_HASH_SEED, k->account), k->region), k->vpc_id);
 }
 
 static bool same(const struct work_key *a, const struct work_key *b)

@@ -76,10 +76,7 @@ static void scope_of(const char *account, const char *region, char *out, size_t 
 
 static uint32_t scope_hash(const char *scope)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = scope; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h % GUARD_BUCKETS;
+	return ds_hash(DS_HASH_SEED, scope) % GUARD_BUCKETS;
 }
 
 static struct gtarget *target_get(struct guard *g, const char *scope)

@@ -28,6 +28,13 @@ void *vec_push(void *vec, size_t elem_size)
 	return elem;
 }
 
+uint32_t ds_hash(uint32_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
 void vec_free(void *vec)
 {
 	struct vec_raw r;

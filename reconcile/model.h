@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DS_ID_LEN    64 /* resource ids, account ids, association ids */
 #define DS_CIDR_LEN  48 /* "ffff:ffff:...::/128" fits */
@@ -26,6 +27,11 @@
 /* Generic access to any DS_VEC: grows it by one zeroed element and returns it, or NULL. */
 void *vec_push(void *vec, size_t elem_size);
 void vec_free(void *vec);
+
+/* FNV-1a of s, continuing from h (start with DS_HASH_SEED): the project's one string hash, for
+ * hash tables and for rollout shares (whose values must never change). */
+#define DS_HASH_SEED 2166136261u
+uint32_t ds_hash(uint32_t h, const char *s);
 
 struct tag {
 	char key[DS_TAG_KEY];

@@ -163,13 +163,7 @@ void reconciler_set_timing(struct reconciler *r, double poll_s, double wait_time
 
 static uint32_t target_hash(const char *account, const char *region)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = account; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (const char *p = region; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h % TARGET_BUCKETS;
+	return ds_hash(ds_hash(ds_hash(DS_HASH_SEED, account), "/"), region) % TARGET_BUCKETS;
 }
 
 static struct rc_target *target_get(struct reconciler *r, const char *account, const char *region,
@@ -203,9 +197,7 @@ int reconciler_stops_running(struct reconciler *r, const char *account, const ch
  * remembers it. */
 static bool failed_again(struct reconcile_run *run, const char *vpc)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = vpc; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
+	uint32_t h = ds_hash(DS_HASH_SEED, vpc);
 	time_t now = run->r->clock(run->r->clock_ud);
 	struct rc_target *t = run->target;
 	size_t slot = h % (sizeof(t->failed_lately) / sizeof(t->failed_lately[0]));

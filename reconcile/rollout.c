@@ -6,14 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint32_t vpc_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-	for (const char *p = id; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
-}
-
 static bool admits(const struct policy_wave *w, const char *account, const struct vpc *v)
 {
 	bool in = !w->n_accounts;
@@ -24,8 +16,8 @@ static bool admits(const struct policy_wave *w, const char *account, const struc
 		in = val && !strcmp(val, w->vpc_tags[i].value);
 	}
 	/* basis points: 0.01% steps */
-	return in &&
-	       (w->percent >= 100 || vpc_hash(v->vpc_id) % 10000 < (uint32_t)(w->percent * 100));
+	return in && (w->percent >= 100 ||
+		      ds_hash(DS_HASH_SEED, v->vpc_id) % 10000 < (uint32_t)(w->percent * 100));
 }
 
 int rollout_wave_of(const struct policy *p, const char *account, const struct vpc *v)
