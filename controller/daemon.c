@@ -325,6 +325,7 @@ static void reload(struct daemon *d, const char *why)
 			target_role(d, t->account, t->port.target.role_arn,
 				    sizeof(t->port.target.role_arn));
 	apply_budget(d); /* the budget may have changed */
+	rollout_policy_changed(d);
 	creds_cache_set_external_id(d->creds, reconciler_policy(d->rc)->assume_role_external_id);
 	metrics_add(d->metrics, "dualstackd_policy_reloads_total", 1, NULL);
 	log_kv("info", "policy reloaded", "mode", policy_mode_name(reconciler_policy(d->rc)->mode),
@@ -698,10 +699,7 @@ int daemon_run(const struct daemon_config *cfg)
 			"cannot tell the credentials' account (STS GetCallerIdentity): %s\n", err);
 		goto out;
 	}
-	if (guard_start(d, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		goto out;
-	}
+	guard_start(d);
 	if (start_kafka(d, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;

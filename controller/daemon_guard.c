@@ -57,7 +57,7 @@ static void on_halt_file(struct ev_loop *loop, struct ev_stat *w, int revents)
 	resync_start(d, 0); /* what the halt held was answered "halted": look at the fleet again */
 }
 
-int guard_start(struct daemon *d, char *err, size_t err_len)
+void guard_start(struct daemon *d)
 {
 	struct guard *g = reconciler_guard(d->rc);
 	struct guard_halt *halts = NULL;
@@ -83,9 +83,6 @@ int guard_start(struct daemon *d, char *err, size_t err_len)
 	ev_stat_init(&d->halt_watch, on_halt_file, d->cfg->halt_file, 1.);
 	d->halt_watch.data = d;
 	ev_stat_start(d->loop, &d->halt_watch);
-	(void)err;
-	(void)err_len;
-	return 0;
 }
 
 void guard_metrics(struct daemon *d)

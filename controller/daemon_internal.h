@@ -80,6 +80,7 @@ struct daemon {
 		struct rollout *counts; /* the scan under way */
 		bool scanning;
 		int targets_left, failed;
+		unsigned generation, scan_generation; /* reloads; the one a scan started under */
 		time_t started;
 	} rollout;
 	int running;
@@ -143,12 +144,14 @@ int work_revoke(struct daemon *d, int32_t partition);
 
 /* daemon_guard.c: the guard's halts logged, counted, kept in the halt file, resumed by its
  * removal. guard_start restores a halt from before a restart. */
-int guard_start(struct daemon *d, char *err, size_t err_len);
+void guard_start(struct daemon *d);
 void guard_metrics(struct daemon *d);
 
 /* daemon_rollout.c: the periodic read-only scan that opens rollout waves. */
 int rollout_start(struct daemon *d);
 void rollout_stop(struct daemon *d);
+/* A reload: the waves may be others now - look at the fleet again. */
+void rollout_policy_changed(struct daemon *d);
 
 /* daemon_resync.c */
 void resync_start(struct daemon *d, double delay_s);

@@ -6,13 +6,24 @@
  * reconciled. Until the first scan ends no wave is open. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "daemon_internal.h"
 #include "log.h"
 
-struct scan_target {
-	struct daemon *d;
-};
+static void scan_done(struct daemon *d);
+static void scan(struct daemon *d);
+
+/* Every target answered: decide, unless a target failed (what was open stays, a closed wave
+ * stays closed) or the policy was reloaded meanwhile (the counts are of other waves: again). */
+static void scan_end(struct daemon *d)
+{
+	d->rollout.scanning = false;
+	if (d->rollout.generation != d->rollout.scan_generation)
+		scan(d);
+	else if (!d->rollout.failed)
+		scan_done(d);
+}
 
 static void scan_done(struct daemon *d)
 {
@@ -40,13 +51,11 @@ static void scan_done(struct daemon *d)
 		if (open > before)
 			resync_start(d, 0); /* what was told "waiting" goes again */
 	}
-	d->rollout.scanning = false;
 }
 
 static void on_scanned(void *ud, struct reconcile_run *run)
 {
-	struct scan_target *st = ud;
-	struct daemon *d = st->d;
+	struct daemon *d = ud;
 	const struct ec2_error *err;
 	if (reconcile_run_error(run, &err)) {
 		/* a target that cannot be read is unknown: its waves must not look converged */
@@ -61,13 +70,8 @@ static void on_scanned(void *ud, struct reconcile_run *run)
 				    d->rollout.started);
 	}
 	reconcile_run_free(run);
-	free(st);
-	if (--d->rollout.targets_left == 0) {
-		if (d->rollout.failed) /* keep what was open; a closed wave stays closed */
-			d->rollout.scanning = false;
-		else
-			scan_done(d);
-	}
+	if (--d->rollout.targets_left == 0)
+		scan_end(d);
 }
 
 static void scan(struct daemon *d)
@@ -81,6 +85,7 @@ static void scan(struct daemon *d)
 		return;
 	rollout_init(d->rollout.counts);
 	d->rollout.scanning = true;
+	d->rollout.scan_generation = d->rollout.generation;
 	d->rollout.failed = 0;
 	d->rollout.started = time(NULL);
 	d->rollout.targets_left = 1; /* held until every target has started */
@@ -92,30 +97,30 @@ static void scan(struct daemon *d)
 			    daemon_account(d, pol->n_accounts ? pol->accounts[a] : "");
 			const char *reg = pol->n_regions ? pol->regions[g] : d->home.region;
 			struct target *t = daemon_target(d, acc, reg);
-			struct scan_target *st = t ? calloc(1, sizeof(*st)) : NULL;
-			if (!st) {
+			if (!t) {
 				d->rollout.failed++;
 				continue;
 			}
-			st->d = d;
 			struct reconcile_request req = {.port = &t->port.port,
 							.shared_port = &t->port.port,
 							.account = acc,
 							.region = reg,
 							.execute = false};
 			d->rollout.targets_left++;
-			if (!reconcile_start(d->rc, &req, on_scanned, st)) {
+			if (!reconcile_start(d->rc, &req, on_scanned, d)) {
 				d->rollout.targets_left--;
 				d->rollout.failed++;
-				free(st);
 			}
 		}
-	if (--d->rollout.targets_left == 0) {
-		if (d->rollout.failed)
-			d->rollout.scanning = false;
-		else
-			scan_done(d);
-	}
+	if (--d->rollout.targets_left == 0)
+		scan_end(d);
+}
+
+void rollout_policy_changed(struct daemon *d)
+{
+	d->rollout.generation++;
+	if (!d->rollout.scanning) /* else the scan under way starts again when it ends */
+		scan(d);
 }
 
 static void on_rollout_timer(struct ev_loop *loop, struct ev_timer *w, int revents)

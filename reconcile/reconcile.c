@@ -120,6 +120,15 @@ void reconciler_free(struct reconciler *r)
 void reconciler_set_policy(struct reconciler *r, struct policy *policy)
 {
 	struct policy *old = r->policy;
+	/* open waves are indices into the waves they were decided for: other waves open nothing
+	 * until the fleet is looked at again */
+	if (old->n_waves != policy->n_waves ||
+	    memcmp(old->waves, policy->waves, policy->n_waves * sizeof(policy->waves[0]))) {
+		r->open_through = -1;
+		snprintf(
+		    r->wave_why, sizeof(r->wave_why),
+		    "the rollout waves changed: no wave opens before the fleet is looked at again");
+	}
 	r->policy = policy_ref(policy);
 	policy_unref(old);
 	guard_set_limits(r->guard, &policy->guard); /* halts and windows are kept */
@@ -375,13 +384,13 @@ static void wave_closed_plan(struct reconcile_run *run, const struct plan *full,
 	snprintf(out->vpc_id, sizeof(out->vpc_id), "%s", full->vpc_id);
 	for (size_t i = 0; i < full->actions.n; i++) {
 		const struct plan_action *a = &full->actions.v[i];
-		if (a->n_deps ||
-		    (a->kind != ACT_TAG_VPC_CONVERGED && !resize_under_way(&run->obs, a)))
+		if (a->kind != ACT_TAG_VPC_CONVERGED && !resize_under_way(&run->obs, a))
 			continue;
 		struct plan_action *c = vec_push(&out->actions, sizeof(*c));
 		if (!c)
 			break;
 		*c = *a;
+		c->n_deps = 0; /* alone in this plan: it waits for nothing that stays held */
 		c->rides_with = -1;
 	}
 }

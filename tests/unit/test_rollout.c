@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../reconcile/reconcile.h"
 #include "../../reconcile/rollout.h"
 #include "check.h"
 
@@ -176,8 +177,39 @@ static void test_open_through(void)
 	buf_cleanup(&err);
 }
 
+/* Which waves are open belongs to the waves it was decided for: a reload that changes them
+ * opens nothing until the fleet is looked at again; one that keeps them keeps what is open. */
+static void test_reload_and_open_waves(void)
+{
+	static const char *const two = "{\"rollout\": {\"waves\": [{\"name\": \"a\", "
+				       "\"percent\": 5}, {\"name\": \"b\"}]}}";
+	static const char *const reordered = "{\"rollout\": {\"waves\": [{\"name\": \"b\"}, "
+					     "{\"name\": \"a\", \"percent\": 5}]}}";
+	struct buf err;
+	buf_init(&err, 0);
+	struct policy *p1 = load(two, &err), *p2 = load(two, &err), *p3 = load(reordered, &err);
+	struct reconciler *r = p1 && p2 && p3 ? reconciler_new(p1, NULL, NULL) : NULL;
+	CHECK(r != NULL);
+	if (r) {
+		char why[256];
+		CHECK_INT(reconciler_rollout(r, why, sizeof(why)), -1); /* before any look */
+		reconciler_set_rollout(r, 1, "");
+		reconciler_set_policy(r, p2); /* the same waves, reloaded */
+		CHECK_INT(reconciler_rollout(r, why, sizeof(why)), 1);
+		reconciler_set_policy(r, p3); /* wave 2 is another wave now */
+		CHECK_INT(reconciler_rollout(r, why, sizeof(why)), -1);
+		CHECK(strstr(why, "waves changed") != NULL);
+	}
+	reconciler_free(r);
+	policy_unref(p1);
+	policy_unref(p2);
+	policy_unref(p3);
+	buf_cleanup(&err);
+}
+
 void test_rollout(void)
 {
+	test_reload_and_open_waves();
 	test_selectors();
 	test_policy_errors();
 	test_open_through();
