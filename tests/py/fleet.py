@@ -150,7 +150,8 @@ def generate_fleet(ec2, n=50, seed=1):
 
 def resize_fleet(ec2, n=20, per_vpc=2, itype="m3.large"):
     """n small VPCs (a public subnet behind an internet gateway) each running per_vpc
-    instances of a type without IPv6: a fleet whose reconcile is mostly resizes."""
+    instances of a type without IPv6: a fleet whose reconcile is mostly resizes (per_vpc 0:
+    the VPCs alone)."""
     out = []
     for i in range(n):
         vpc = ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"]
@@ -162,6 +163,6 @@ def resize_fleet(ec2, n=20, per_vpc=2, itype="m3.large"):
         ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
         ids = [x["InstanceId"] for x in ec2.run_instances(
             ImageId="ami-760aaa0f", InstanceType=itype, MinCount=per_vpc, MaxCount=per_vpc,
-            SubnetId=sub)["Instances"]]
+            SubnetId=sub)["Instances"]] if per_vpc else []
         out.append({"vpc": vpc, "subnet": sub, "instances": ids})
     return out

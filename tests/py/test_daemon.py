@@ -253,6 +253,19 @@ def test_resync_converges_a_vpc_no_event_named(kafka, moto):
         assert d.stop() == 0
 
 
+def wait_resized(ec2, ids, seconds, what):
+    """Until every instance runs as an m4.large; fails with `what` after seconds."""
+    end = time.time() + seconds
+    while time.time() < end:
+        insts = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+                 for i in r["Instances"]]
+        if all(i["InstanceType"] == "m4.large" and i["State"]["Name"] == "running"
+               for i in insts):
+            return
+        time.sleep(1)
+    raise AssertionError(what)
+
+
 def test_resync_of_many_resizes_holds_max_concurrent_stops(kafka, moto):
     """max_concurrent_stops (2 in the policy) holds per account and region across every
     reconcile the daemon runs at once: measured at the proxy, from each StopInstances to the
@@ -268,16 +281,7 @@ def test_resync_of_many_resizes_holds_max_concurrent_stops(kafka, moto):
     d.start()
     try:
         ids = [i for v in fleet for i in v["instances"]]
-        end = time.time() + 240
-        while time.time() < end:
-            insts = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
-                     for i in r["Instances"]]
-            if all(i["InstanceType"] == "m4.large" and i["State"]["Name"] == "running"
-                   for i in insts):
-                break
-            time.sleep(1)
-        else:
-            raise AssertionError("resizes did not finish")
+        wait_resized(ec2, ids, 240, "resizes did not finish")
         # one StopInstances may carry several instances (merged requests), so count instances
         assert proxy.instances_stopped >= 24
         assert proxy.max_stopped <= 2, f"{proxy.max_stopped} instances stopped at once"
@@ -398,16 +402,7 @@ def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto):
         d2 = Daemon(kafka, moto, endpoint=proxy.endpoint, suffix=d.suffix, extra=extra)
         d2.config, d2.policy = d.config, d.policy
         d2.start()
-        end = time.time() + 180
-        while time.time() < end:
-            insts = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
-                     for i in r["Instances"]]
-            if all(i["InstanceType"] == "m4.large" and i["State"]["Name"] == "running"
-                   for i in insts):
-                break
-            time.sleep(1)
-        else:
-            raise AssertionError("the second daemon did not finish the resizes")
+        wait_resized(ec2, ids, 180, "the second daemon did not finish the resizes")
     finally:
         if d2:
             assert d2.stop(timeout=90) == 0

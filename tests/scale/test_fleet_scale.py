@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "py"))
 from conftest import BINARY, ROOT  # noqa: E402
 from bench_record import record_section  # noqa: E402
 from daemon_harness import Daemon  # noqa: E402
+from fleet import resize_fleet  # noqa: E402
 from services import Kafka, Moto, free_port, wait_until  # noqa: E402
 
 ACCOUNTS = [f"{222222222222 + i * 1111:012d}" for i in range(10)]
@@ -55,17 +56,7 @@ def member_ec2(moto, account, region):
 
 
 def build_target(ec2, n):
-    vpcs = []
-    for i in range(n):
-        vpc = ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"]
-        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{i}.0.0/24")["Subnet"]["SubnetId"]
-        rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-        ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
-        vpcs.append(vpc)
-    return vpcs
+    return [v["vpc"] for v in resize_fleet(ec2, n=n, per_vpc=0)]
 
 
 def converged(ec2, vpcs):
