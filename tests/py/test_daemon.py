@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from daemon_harness import Daemon, cloudtrail, guide_events
+from daemon_harness import POLICY, Daemon, cloudtrail, guide_events
 from fleet import guide_example
 from test_reconcile import check_crash_invariants, check_guide_converged
 
@@ -372,18 +372,22 @@ def test_reloads_while_vpcs_reconcile_are_memory_safe(kafka, moto):
         assert d.stop() == 0
 
 
-def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto):
+def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto, tmp_path):
     """SIGTERM while resizes are under way (EC2 answering slowly): the daemon cancels its
     reconciles, waits until each resize has its instance running again, and exits 0 - it
     neither hangs on its own handover nor leaves an instance stopped. A second daemon of the
-    same group finishes the fleet."""
+    same group finishes the fleet. The cancelled reconciles are no failures: a guard that
+    halts on 3 samples at 20% stays quiet (it once counted them and halted the account)."""
     from fault_proxy import FaultProxy
     from fleet import resize_fleet
     proxy = FaultProxy(moto.endpoint, latency_ms=400).start()
     ec2 = moto.client()
     fleet = resize_fleet(ec2, n=8, per_vpc=2)  # more than 8 s of work, 2 stops at a time
     extra = {"resync_interval_s": 3600, "resync_initial_delay_s": 1}
-    d = Daemon(kafka, moto, endpoint=proxy.endpoint, extra=extra).start()
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(dict(json.load(open(POLICY)), guard={
+        "max_failure_ratio": 0.2, "window_s": 60, "min_samples": 3})))
+    d = Daemon(kafka, moto, policy=str(policy), endpoint=proxy.endpoint, extra=extra).start()
     d2 = None
     try:
         end = time.time() + 60
@@ -399,6 +403,7 @@ def test_sigterm_mid_resize_hands_over_at_a_safe_point(kafka, moto):
             "Reservations"] for i in r["Instances"]]
         assert all(s == "running" for s in states), states
         assert '"outcome":"cancelled"' in open(d.log_path).read(), f"exit took {took:.1f}s"
+        assert '"msg":"halted:' not in open(d.log_path).read()
         d2 = Daemon(kafka, moto, endpoint=proxy.endpoint, suffix=d.suffix, extra=extra)
         d2.config, d2.policy = d.config, d.policy
         d2.start()
