@@ -30,9 +30,12 @@ def test_burst_of_mutating_calls_is_paced_at_the_refill_rate(moto):
 
 def test_every_call_ends_under_5xx_and_resets(moto):
     """10% injected 5xx and 2% connection resets: each call completes or reports one final
-    classified error; none hangs, none is lost or answered twice."""
+    classified error; none hangs, none is lost or answered twice. EC2's buckets are off here:
+    the client runs at the non-mutating refill rate, so a loaded machine's jitter adds throttled
+    answers, and a call that met a 5xx and then two throttles ends throttled - correct, but not
+    what this test is about (the pacing test above is)."""
     vpc = guide_example(moto.client())["vpc"]
-    proxy = FaultProxy(moto.endpoint, p5xx=0.10, preset=0.02, seed=7).start()
+    proxy = FaultProxy(moto.endpoint, buckets=False, p5xx=0.10, preset=0.02, seed=7).start()
     try:
         res = run_tool("ec2_load", ["--action", "DescribeVpcs", "--param", "Filter.1.Name=vpc-id",
                                     "--param", f"Filter.1.Value.1={vpc}", "--filtered",
@@ -41,7 +44,8 @@ def test_every_call_ends_under_5xx_and_resets(moto):
         finals = sum(res["final"].values())
         assert res["lost"] == 0 and res["doubled"] == 0
         assert res["ok"] + finals == 300
-        assert finals == res["final"]["transient"], res  # every failure is classified transient
+        # every failure is classified transient
+        assert finals == res["final"]["transient"], (res["final"], proxy.actions())
         assert proxy.calls("DescribeVpcs", "injected-5xx") >= 10
         assert proxy.calls("DescribeVpcs", "reset") >= 1
         assert res["retries"] >= proxy.calls("DescribeVpcs", "injected-5xx") - finals
