@@ -39,6 +39,7 @@ struct fleet_request {
 	char **vpcs; /* none: every VPC in scope */
 	size_t n_vpcs;
 	bool execute; /* false: read and plan only */
+	unsigned revert_steps; /* non-zero: undo those steps (reconcile_request.revert_steps) */
 	void (*on_vpc)(void *ud, const struct ec2_target *t, struct reconcile_vpc *v);
 	void (*on_error)(void *ud, const struct ec2_target *t, int rc, const struct ec2_error *err);
 	void *ud;
@@ -58,5 +59,6 @@ int cmd_apply(int argc, char **argv);
 int cmd_explain_event(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
 
 #endif

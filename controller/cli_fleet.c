@@ -117,7 +117,8 @@ static bool start_window(struct fleet *f, struct fleet_target *t)
 					.region = t->port.target.region,
 					.vpc_ids = (const char *const *)&t->ids[t->next],
 					.n_vpc_ids = n,
-					.execute = f->req->execute};
+					.execute = f->req->execute,
+					.revert_steps = f->req->revert_steps};
 	t->next += n;
 	t->running++;
 	f->in_flight++;

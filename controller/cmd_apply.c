@@ -1,8 +1,10 @@
-/* dualstackd check-policy | plan | apply: one-shot reconciles of the VPCs in scope.
+/* dualstackd check-policy | plan | apply | revert: one-shot reconciles of the VPCs in scope.
  *   plan   reads, plans and prints (read-only);
  *   apply  reads, plans, executes, then re-reads and re-plans: converged means the new plan is
  *          empty and nothing is blocked. Exit 0 only then; otherwise the blockers and failures
- *          are printed per resource and the exit status is 1 (2: usage or policy errors). */
+ *          are printed per resource and the exit status is 1 (2: usage or policy errors);
+ *   revert the same rounds over the undo planner (reconcile/revert.h): "reverted" when nothing
+ *          of dualstackd's is left to remove; --dry-run prints the removals, makes no call. */
 #include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "../reconcile/plan.h"
 #include "../reconcile/reconcile.h"
+#include "../reconcile/revert.h"
 #include "cli.h"
 #include "ec2_describe.h"
 #include "ec2_port.h"
@@ -93,27 +96,28 @@ static bool converged(const struct plan *p)
 	return p->actions.n == 0 && plan_blocked(p) == 0;
 }
 
-static void print_outcome(const struct reconcile_vpc *v, FILE *f)
+static void print_outcome(const struct reconcile_vpc *v, bool revert, FILE *f)
 {
 	const struct plan *p = &v->plan;
+	const char *done = revert ? "reverted" : "converged";
 	if (v->outcome == RC_GONE) {
-		fprintf(f, "%s: NOT converged: no such VPC in this account and region\n",
-			v->vpc_id);
+		fprintf(f, "%s: NOT %s: no such VPC in this account and region\n", v->vpc_id,
+			done);
 		return;
 	}
 	if (converged(p)) {
-		fprintf(f, "%s: converged\n", p->vpc_id);
+		fprintf(f, "%s: %s\n", p->vpc_id, done);
 		return;
 	}
 	if (v->outcome == RC_WAITING)
-		fprintf(f, "%s: NOT converged: its rollout wave is not open; %zu calls wait\n",
-			p->vpc_id, p->actions.n);
+		fprintf(f, "%s: NOT %s: its rollout wave is not open; %zu calls wait\n", p->vpc_id,
+			done, p->actions.n);
 	for (size_t k = 0; v->outcome == RC_HALTED && v->results && k < v->executed.actions.n; k++)
 		if (v->results[k].held) { /* one line: every held action has the same reason */
-			fprintf(f, "%s: NOT converged: %s\n", p->vpc_id, v->results[k].detail);
+			fprintf(f, "%s: NOT %s: %s\n", p->vpc_id, done, v->results[k].detail);
 			break;
 		}
-	fprintf(f, "%s: NOT converged: %zu calls still planned, %zu blocked\n", p->vpc_id,
+	fprintf(f, "%s: NOT %s: %zu calls still planned, %zu blocked\n", p->vpc_id, done,
 		p->actions.n, plan_blocked(p));
 	struct buf t;
 	buf_init(&t, 0);
@@ -158,6 +162,7 @@ struct policy *cli_load_policy(const char *path)
 
 struct plan_or_apply_ctx {
 	bool apply, dry_run, json, multi;
+	bool revert; /* the outcome words: reverted / NOT reverted */
 	const struct policy *pol;
 	int only_wave;	      /* plan --wave: the index printed (-2: every VPC) */
 	int open_through;     /* rollout: the last open wave */
@@ -222,7 +227,7 @@ static void on_vpc(void *ud, const struct ec2_target *t, struct reconcile_vpc *v
 		buf_cleanup(&text);
 		return;
 	}
-	print_outcome(v, stdout);
+	print_outcome(v, c->revert, stdout);
 	print_failures(v, stdout);
 	c->calls += v->mutating_calls;
 	if (v->outcome != RC_CONVERGED)
@@ -423,4 +428,116 @@ int cmd_plan(int argc, char **argv)
 int cmd_apply(int argc, char **argv)
 {
 	return plan_or_apply(argc, argv, true);
+}
+
+/* dualstackd revert: the same session, reconciler and fleet walk as apply, over the undo
+ * planner. Rollout waves do not hold a revert back; the blast-radius guard still does. */
+int cmd_revert(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"policy", required_argument, NULL, 'p'}, {"vpc", required_argument, NULL, 'v'},
+	    {"step", required_argument, NULL, 's'},   {"dry-run", no_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const char usage[] =
+	    "usage: dualstackd revert --policy FILE [--vpc ID]... [--step N]... [--dry-run] "
+	    "[--json]\n"
+	    "  Removes what dualstackd added to the VPCs in scope, and nothing else: the IPv6\n"
+	    "  twins it marked, its ::/0 routes and egress-only gateways, the addresses it\n"
+	    "  assigned, AssignIpv6AddressOnCreation, then the /64s and the /56 once nothing\n"
+	    "  uses them. IPv4 is never touched and no instance is resized back. What looks like\n"
+	    "  dualstackd's work but carries no mark is listed as \"not provably ours: left\".\n"
+	    "  --step N (1, 2, 3 or 5; repeatable) undoes only those steps; --dry-run prints the\n"
+	    "  calls and makes none. Exit 0 when nothing of dualstackd's is left to remove.\n";
+	const char *policy_path = NULL;
+	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs));
+	size_t n_vpcs = 0;
+	unsigned steps = 0;
+	bool dry_run = false, json = false;
+	int c;
+	if (!vpcs)
+		return 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:v:s:njh", opts, NULL)) != -1) {
+		char *end = NULL;
+		long step = 0;
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'v': vpcs[n_vpcs++] = optarg; break;
+		case 'n': dry_run = true; break;
+		case 'j': json = true; break;
+		case 's':
+			step = strtol(optarg, &end, 10);
+			if (*optarg && !*end && step >= 1 && step <= 6 &&
+			    ((REVERT_ALL_STEPS >> step) & 1u)) {
+				steps |= 1u << step;
+				break;
+			}
+			fprintf(stderr,
+				"dualstackd revert: --step %s: expected 1, 2, 3 or 5 (a resize, "
+				"step 4, and guest DHCPv6, step 6, are not undone)\n",
+				optarg);
+			free(vpcs);
+			return 2;
+		default:
+			fputs(usage, c == 'h' ? stdout : stderr);
+			free(vpcs);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!policy_path || optind != argc || (json && !dry_run)) {
+		fputs(json && !dry_run ? "dualstackd revert: --json goes with --dry-run\n" : usage,
+		      stderr);
+		free(vpcs);
+		return 2;
+	}
+	struct policy *pol = load_policy(policy_path);
+	if (!pol) {
+		free(vpcs);
+		return 2;
+	}
+	struct cli_session s;
+	char err[512];
+	struct plan_or_apply_ctx ctx = {.apply = true,
+					.revert = true,
+					.dry_run = dry_run || pol->mode == POLICY_DRY_RUN,
+					.json = json,
+					.pol = pol,
+					.only_wave = -2};
+	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		policy_unref(pol);
+		free(vpcs);
+		return 1;
+	}
+	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
+	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
+	if (rc)
+		reconciler_on_halt(rc, on_halt, NULL);
+	ctx.multi =
+	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
+	struct fleet_request req = {.reconciler = rc,
+				    .policy = pol,
+				    .vpcs = vpcs,
+				    .n_vpcs = n_vpcs,
+				    .execute = !ctx.dry_run,
+				    .revert_steps = steps ? steps : REVERT_ALL_STEPS,
+				    .on_vpc = on_vpc,
+				    .on_error = on_target_error,
+				    .ud = &ctx};
+	if (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM)
+		ctx.status = 1;
+	if (json)
+		puts(ctx.printed ? "\n]" : "[]");
+	if (ctx.dry_run) {
+		fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
+	} else {
+		printf("mutating calls: %ld\n", ctx.calls);
+	}
+	reconciler_free(rc);
+	cli_session_cleanup(&s);
+	policy_unref(pol);
+	free(vpcs);
+	return ctx.status;
 }

@@ -18,6 +18,8 @@ static const struct {
     {"apply", cmd_apply, "reconcile the VPCs once; exit 0 only when converged"},
     {"report", cmd_report,
      "fleet readiness: converged, pending, blocked and why (text, JSON, HTML)"},
+    {"revert", cmd_revert,
+     "remove what dualstackd added (by its marks), and nothing else; --dry-run to see it"},
     {"resume", cmd_resume, "clear a halt of the blast-radius guard (what halted, and why)"},
     {"check-policy", cmd_check_policy, "validate a policy file"},
     {"explain-event", cmd_explain_event, "the work keys an event produces, or why none"},

@@ -14,6 +14,7 @@
 #include "cidr.h"
 #include "guest.h"
 #include "poller.h"
+#include "revert.h"
 
 struct executor {
 	const struct ec2_port *port;
@@ -239,12 +240,13 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 		if (!rc)
 			rc = buf_put_pairf(out, "AmazonProvidedIpv6CidrBlock", "true");
 		break;
-	case ACT_TAG_SUBNET_MANAGED:
+	case ACT_TAG_MANAGED:
 		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
 		if (!rc)
-			rc = buf_put_pairf(out, "Tag.1.Key", TAG_SUBNET_MANAGED);
+			rc = buf_put_pairf(out, "Tag.1.Key", TAG_MANAGED);
 		if (!rc)
-			rc = buf_put_pairf(out, "Tag.1.Value", "dualstackd");
+			rc = buf_put_pairf(out, "Tag.1.Value", "%s",
+					   a->description[0] ? a->description : MARK_VALUE);
 		break;
 	case ACT_TAG_VPC_CONVERGED:
 		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
@@ -268,8 +270,9 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 	case ACT_CREATE_EIGW:
 		rc = buf_put_pairf(out, "VpcId", "%s", a->resource_id);
 		if (!rc)
-			rc =
-			    buf_put_pairf(out, "ClientToken", "dualstackd-eigw-%s", a->resource_id);
+			rc = buf_put_pairf(out, "ClientToken", "dualstackd-eigw-%s%s%s",
+					   a->resource_id, a->description[0] ? "-" : "",
+					   a->description);
 		if (!rc)
 			rc = buf_put_pairf(out, "TagSpecification.1.ResourceType",
 					   "egress-only-internet-gateway");
@@ -340,6 +343,63 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 		rc = buf_put_pairf(out, "NetworkInterfaceId", "%s", a->resource_id);
 		if (!rc)
 			rc = buf_put_pairf(out, "Ipv6AddressCount", "1");
+		break;
+	/* revert */
+	case ACT_UNTAG_MANAGED:
+		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.1.Key", TAG_MANAGED);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.2.Key", TAG_CONVERGED_AT);
+		break;
+	case ACT_TAG_VPC_REVERTED:
+		rc = buf_put_pairf(out, "ResourceId.1", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.1.Key", TAG_REVERTED_AT);
+		if (!rc)
+			rc = buf_put_pairf(out, "Tag.1.Value", "%s", a->description);
+		break;
+	case ACT_UNSET_SUBNET_ASSIGN_IPV6:
+		rc = buf_put_pairf(out, "SubnetId", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "AssignIpv6AddressOnCreation.Value", "false");
+		break;
+	case ACT_DELETE_ROUTE_V6:
+		rc = buf_put_pairf(out, "RouteTableId", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "DestinationIpv6CidrBlock", "::/0");
+		break;
+	case ACT_REVOKE_SG_INGRESS:
+	case ACT_REVOKE_SG_EGRESS:
+		rc = buf_put_pairf(out, "GroupId", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "IpPermissions.1.IpProtocol", "%s", a->protocol);
+		if (!rc && a->has_ports)
+			rc = buf_put_pairf(out, "IpPermissions.1.FromPort", "%d", a->from_port);
+		if (!rc && a->has_ports)
+			rc = buf_put_pairf(out, "IpPermissions.1.ToPort", "%d", a->to_port);
+		if (!rc)
+			rc = buf_put_pairf(out, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "%s",
+					   a->cidr.literal);
+		break;
+	case ACT_DELETE_NACL_ENTRY:
+		rc = buf_put_pairf(out, "NetworkAclId", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "RuleNumber", "%d", a->rule_number);
+		if (!rc)
+			rc = buf_put_pairf(out, "Egress", "%s", a->egress ? "true" : "false");
+		break;
+	case ACT_UNASSIGN_IPV6_ADDRESS:
+		rc = buf_put_pairf(out, "NetworkInterfaceId", "%s", a->resource_id);
+		if (!rc)
+			rc = buf_put_pairf(out, "Ipv6Addresses.1", "%s", a->target_id);
+		break;
+	case ACT_DELETE_EIGW:
+		rc = buf_put_pairf(out, "EgressOnlyInternetGatewayId", "%s", a->target_id);
+		break;
+	case ACT_DISASSOCIATE_SUBNET_IPV6:
+	case ACT_DISASSOCIATE_VPC_IPV6:
+		rc = buf_put_pairf(out, "AssociationId", "%s", a->target_id);
 		break;
 	default: rc = DS_EINVAL;
 	}
@@ -463,6 +523,101 @@ static void on_eigw(struct act *x, const struct ec2_answer *ans)
 	}
 	snprintf(x->e->new_eigw, sizeof(x->e->new_eigw), "%s", id);
 	finish_action(x, ACTION_DONE, "%s", id);
+}
+
+/* ---- revert: removals ---- */
+
+/* A removal that finds nothing to remove is done: an earlier run, a lost answer resent, or
+ * the owner took it away first. */
+static void on_removed(struct act *x, const struct ec2_answer *ans)
+{
+	const char *api = plan_action_api(x->a->kind);
+	if (!ans->rc)
+		finish_action(x, ACTION_DONE, "ok");
+	else if (ans->err.cls == EC2_NOT_FOUND)
+		finish_action(x, ACTION_DONE, "already gone (%s)", ans->err.code);
+	else
+		finish_action(x, ACTION_FAILED, "%s: %s: %s", api, ans->err.code, ans->err.message);
+}
+
+/* Whether an association id is still live (not disassociated) in v. */
+static bool assoc_live(const struct cidr_assoc_vec *v, const char *id, const char **state)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i].association_id, id) &&
+		    strcmp(v->v[i].state, "disassociated") && strcmp(v->v[i].state, "failed")) {
+			*state = v->v[i].state;
+			return true;
+		}
+	return false;
+}
+
+/* A block is gone once its association is disassociated (or no longer listed): the VPC's /56
+ * can go only after every /64 of it has. */
+static void on_disassoc_read(struct act *x, int rc, const struct ec2_error *err,
+			     const struct observed *o)
+{
+	bool vpc = x->a->kind == ACT_DISASSOCIATE_VPC_IPV6;
+	const char *state = "";
+	bool live = false;
+	if (rc && err && err->cls != EC2_NOT_FOUND) {
+		finish_action(x, ACTION_FAILED, "%s: %s: %s", vpc ? "DescribeVpcs" : "DescribeSubnets",
+			      err->code, err->message);
+		return;
+	}
+	for (size_t i = 0; !rc && vpc && i < o->vpcs.n; i++)
+		if (!strcmp(o->vpcs.v[i].vpc_id, x->a->resource_id))
+			live = assoc_live(&o->vpcs.v[i].ipv6_assocs, x->a->target_id, &state);
+	for (size_t i = 0; !rc && !vpc && i < o->subnets.n; i++)
+		if (!strcmp(o->subnets.v[i].subnet_id, x->a->resource_id))
+			live = assoc_live(&o->subnets.v[i].ipv6_assocs, x->a->target_id, &state);
+	if (!live) {
+		finish_action(x, ACTION_DONE, "%s disassociated", x->a->target_id);
+		return;
+	}
+	if (!poll_later(x, vpc ? OBS_VPCS : OBS_SUBNETS, x->a->resource_id, on_disassoc_read))
+		finish_action(x, ACTION_FAILED, "%s is still %s", x->a->target_id, state);
+}
+
+static void on_disassociate(struct act *x, const struct ec2_answer *ans)
+{
+	bool vpc = x->a->kind == ACT_DISASSOCIATE_VPC_IPV6;
+	if (ans->rc && ans->err.cls != EC2_NOT_FOUND && !ans->ambiguous) {
+		finish_action(x, ACTION_FAILED, "%s: %s: %s", plan_action_api(x->a->kind),
+			      ans->err.code, ans->err.message);
+		return;
+	}
+	reread(x, vpc ? OBS_VPCS : OBS_SUBNETS, x->a->resource_id, on_disassoc_read);
+}
+
+/* Unassigning an address that is not there fails; whether it is there decides. */
+static void on_unassign_reread(struct act *x, int rc, const struct ec2_error *err,
+			       const struct observed *o)
+{
+	(void)err;
+	bool still = false, seen = false;
+	for (size_t i = 0; !rc && i < o->instances.n; i++)
+		for (size_t k = 0; k < o->instances.v[i].interfaces.n; k++) {
+			const struct network_interface *n = &o->instances.v[i].interfaces.v[k];
+			if (strcmp(n->network_interface_id, x->a->resource_id))
+				continue;
+			seen = true;
+			for (size_t j = 0; j < n->ipv6_addresses.n; j++)
+				still |= !strcmp(n->ipv6_addresses.v[j].address, x->a->target_id);
+		}
+	if (seen && !still)
+		finish_action(x, ACTION_DONE, "%s unassigned", x->a->target_id);
+	else
+		finish_action(x, ACTION_FAILED, "UnassignIpv6Addresses failed and %s is %s",
+			      x->a->target_id, seen ? "still assigned" : "not readable");
+}
+
+static void on_unassign(struct act *x, const struct ec2_answer *ans)
+{
+	if (!ans->rc)
+		finish_action(x, ACTION_DONE, "ok");
+	else
+		reread(x, OBS_INSTANCES, x->a->instance_id, on_unassign_reread);
 }
 
 /* ---- step 5: one IPv6 address ---- */
@@ -945,6 +1100,16 @@ static void start(struct executor *e, int i)
 		call(x, api, &p, EC2_PORT_IDEMPOTENT, on_eigw); /* ClientToken */
 		break;
 	case ACT_ASSIGN_IPV6_ADDRESS: call(x, api, &p, 0, on_address); break;
+	case ACT_DELETE_ROUTE_V6:
+	case ACT_REVOKE_SG_INGRESS:
+	case ACT_REVOKE_SG_EGRESS:
+	case ACT_DELETE_NACL_ENTRY:
+	case ACT_DELETE_EIGW: call(x, api, &p, EC2_PORT_IDEMPOTENT, on_removed); break;
+	case ACT_DISASSOCIATE_SUBNET_IPV6:
+	case ACT_DISASSOCIATE_VPC_IPV6:
+		call(x, api, &p, EC2_PORT_IDEMPOTENT, on_disassociate);
+		break;
+	case ACT_UNASSIGN_IPV6_ADDRESS: call(x, api, &p, 0, on_unassign); break;
 	default: call(x, api, &p, EC2_PORT_IDEMPOTENT, on_simple); break;
 	}
 }
@@ -959,6 +1124,15 @@ static bool deps_state(const struct executor *e, const struct plan_action *a, in
 {
 	bool all_done = true;
 	*failed_dep = -1;
+	for (size_t i = 0; a->phase && i < e->plan->actions.n; i++) {
+		if (e->plan->actions.v[i].phase >= a->phase)
+			continue;
+		enum action_status st = e->results[i].status;
+		if (st == ACTION_FAILED || st == ACTION_SKIPPED)
+			*failed_dep = (int)i;
+		if (st != ACTION_DONE)
+			all_done = false;
+	}
 	for (int d = 0; d < a->n_deps; d++) {
 		enum action_status st = e->results[a->deps[d]].status;
 		if (st == ACTION_FAILED || st == ACTION_SKIPPED)

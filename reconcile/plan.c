@@ -52,6 +52,32 @@ void plan_add_dep(struct plan_ctx *c, int action, int dep)
 			return;
 	if (a->n_deps < PLAN_MAX_DEPS)
 		a->deps[a->n_deps++] = dep;
+	else /* a dropped dependency could write before what it needs: the plan is refused */
+		c->rc = DS_EINVAL;
+}
+
+int plan_mark(struct plan_ctx *c, int step, const char *resource, const struct tag_vec *tags,
+	      const char *value)
+{
+	if (tags && tag_get(tags, TAG_MANAGED))
+		return -1;
+	for (size_t i = 0; i < c->out->actions.n; i++) {
+		const struct plan_action *a = &c->out->actions.v[i];
+		if (a->kind == ACT_TAG_MANAGED && !strcmp(a->resource_id, resource))
+			return (int)i;
+	}
+	int a = plan_add_action(c, ACT_TAG_MANAGED, step, resource,
+				"marks what dualstackd changes, for revert");
+	if (a >= 0)
+		snprintf(c->out->actions.v[a].description, DS_DESC_LEN, "%s",
+			 value ? value : MARK_VALUE);
+	return a;
+}
+
+bool plan_sg_marked(const char *description)
+{
+	size_t n = strlen(description), m = strlen(SG_MARK);
+	return n >= m && !strcmp(description + n - m, SG_MARK);
 }
 
 void plan_add_finding(struct plan_ctx *c, enum finding_severity sev, int step, const char *resource,
@@ -211,7 +237,9 @@ static int shares_request(const struct plan_action *a, const struct plan_action 
 	    memcmp(a->deps, b->deps, sizeof(a->deps[0]) * (size_t)a->n_deps) != 0)
 		return 0; /* only calls issued at the same moment wait side by side */
 	switch (a->kind) {
-	case ACT_TAG_SUBNET_MANAGED: return 500; /* the same tag: up to 500 resources */
+	case ACT_TAG_MANAGED: /* the same tag: up to 500 resources */
+		return strcmp(a->description, b->description) ? 0 : 500;
+	case ACT_UNTAG_MANAGED: return 500;
 	case ACT_AUTHORIZE_SG_INGRESS:
 	case ACT_AUTHORIZE_SG_EGRESS: return strcmp(a->resource_id, b->resource_id) ? 0 : 50;
 	default: return 0;
@@ -334,7 +362,7 @@ size_t plan_blocked(const struct plan *p)
 
 static const char *const api_names[ACT_KIND_COUNT] = {
     [ACT_ASSOCIATE_VPC_IPV6] = "AssociateVpcCidrBlock",
-    [ACT_TAG_SUBNET_MANAGED] = "CreateTags",
+    [ACT_TAG_MANAGED] = "CreateTags",
     [ACT_ASSOCIATE_SUBNET_IPV6] = "AssociateSubnetCidrBlock",
     [ACT_SET_SUBNET_ASSIGN_IPV6] = "ModifySubnetAttribute",
     [ACT_CREATE_EIGW] = "CreateEgressOnlyInternetGateway",
@@ -347,6 +375,17 @@ static const char *const api_names[ACT_KIND_COUNT] = {
     [ACT_ASSIGN_IPV6_ADDRESS] = "AssignIpv6Addresses",
     [ACT_GUEST_DHCPV6] = "SendCommand",
     [ACT_TAG_VPC_CONVERGED] = "CreateTags",
+    [ACT_UNSET_SUBNET_ASSIGN_IPV6] = "ModifySubnetAttribute",
+    [ACT_DELETE_ROUTE_V6] = "DeleteRoute",
+    [ACT_REVOKE_SG_INGRESS] = "RevokeSecurityGroupIngress",
+    [ACT_REVOKE_SG_EGRESS] = "RevokeSecurityGroupEgress",
+    [ACT_DELETE_NACL_ENTRY] = "DeleteNetworkAclEntry",
+    [ACT_UNASSIGN_IPV6_ADDRESS] = "UnassignIpv6Addresses",
+    [ACT_DELETE_EIGW] = "DeleteEgressOnlyInternetGateway",
+    [ACT_DISASSOCIATE_SUBNET_IPV6] = "DisassociateSubnetCidrBlock",
+    [ACT_DISASSOCIATE_VPC_IPV6] = "DisassociateVpcCidrBlock",
+    [ACT_UNTAG_MANAGED] = "DeleteTags",
+    [ACT_TAG_VPC_REVERTED] = "CreateTags",
 };
 
 const char *plan_action_api(enum action_kind kind)
@@ -382,9 +421,49 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 	case ACT_ASSOCIATE_VPC_IPV6:
 		rc = buf_printf(out, "VpcId=%s AmazonProvidedIpv6CidrBlock=true", a->resource_id);
 		break;
-	case ACT_TAG_SUBNET_MANAGED:
-		rc = buf_printf(out, "ResourceId=%s Tag=%s=dualstackd", a->resource_id,
-				TAG_SUBNET_MANAGED);
+	case ACT_TAG_MANAGED:
+		rc = buf_printf(out, "ResourceId=%s Tag=%s=%s", a->resource_id, TAG_MANAGED,
+				a->description);
+		break;
+	case ACT_UNTAG_MANAGED:
+		rc = buf_printf(out, "ResourceId=%s Tag=%s Tag=%s", a->resource_id, TAG_MANAGED,
+				TAG_CONVERGED_AT);
+		break;
+	case ACT_TAG_VPC_REVERTED:
+		rc = buf_printf(out, "ResourceId=%s Tag=dualstack:reverted-at=%s", a->resource_id,
+				a->description);
+		break;
+	case ACT_UNSET_SUBNET_ASSIGN_IPV6:
+		rc = buf_printf(out, "SubnetId=%s AssignIpv6AddressOnCreation=false",
+				a->resource_id);
+		break;
+	case ACT_DELETE_ROUTE_V6:
+		rc = buf_printf(out, "RouteTableId=%s DestinationIpv6CidrBlock=::/0 (to %s)",
+				a->resource_id, a->target_id);
+		break;
+	case ACT_REVOKE_SG_INGRESS:
+	case ACT_REVOKE_SG_EGRESS:
+		rc = buf_printf(out, "GroupId=%s IpProtocol=%s", a->resource_id, a->protocol);
+		if (!rc && a->has_ports)
+			rc = buf_printf(out, " FromPort=%d ToPort=%d", a->from_port, a->to_port);
+		if (!rc)
+			rc = buf_printf(out, " CidrIpv6=%s", a->cidr.literal);
+		break;
+	case ACT_DELETE_NACL_ENTRY:
+		rc = buf_printf(out, "NetworkAclId=%s RuleNumber=%d Egress=%s (%s)", a->resource_id,
+				a->rule_number, a->egress ? "true" : "false", a->cidr.literal);
+		break;
+	case ACT_UNASSIGN_IPV6_ADDRESS:
+		rc = buf_printf(out, "NetworkInterfaceId=%s Ipv6Addresses=%s (instance %s)",
+				a->resource_id, a->target_id, a->instance_id);
+		break;
+	case ACT_DELETE_EIGW:
+		rc = buf_printf(out, "EgressOnlyInternetGatewayId=%s", a->target_id);
+		break;
+	case ACT_DISASSOCIATE_SUBNET_IPV6:
+	case ACT_DISASSOCIATE_VPC_IPV6:
+		rc = buf_printf(out, "AssociationId=%s (%s %s)", a->target_id, a->resource_id,
+				a->cidr.literal);
 		break;
 	case ACT_TAG_VPC_CONVERGED:
 		rc = buf_printf(out, "ResourceId=%s Tag=%s=%s", a->resource_id, TAG_CONVERGED_AT,
@@ -400,8 +479,9 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 		    buf_printf(out, "SubnetId=%s AssignIpv6AddressOnCreation=true", a->resource_id);
 		break;
 	case ACT_CREATE_EIGW:
-		rc = buf_printf(out, "VpcId=%s ClientToken=dualstackd-eigw-%s Tag=%s=dualstackd",
-				a->resource_id, a->resource_id, TAG_CREATED_BY);
+		rc = buf_printf(out, "VpcId=%s ClientToken=dualstackd-eigw-%s%s%s Tag=%s=dualstackd",
+				a->resource_id, a->resource_id, a->description[0] ? "-" : "",
+				a->description, TAG_CREATED_BY);
 		break;
 	case ACT_CREATE_ROUTE_V6:
 	case ACT_REPLACE_ROUTE_V6:
@@ -477,6 +557,8 @@ int plan_format_text(const struct plan *p, struct buf *out)
 			rc = buf_printf(out, "%s%d", d ? "," : " [after ", a->deps[d] + 1);
 		if (!rc && a->n_deps)
 			rc = buf_putc(out, ']');
+		if (!rc && a->phase)
+			rc = buf_printf(out, " [phase %d]", a->phase);
 		if (!rc && a->rides_with >= 0)
 			rc = buf_printf(out, " (in %d's request)", a->rides_with + 1);
 		if (!rc)

@@ -19,7 +19,9 @@
 
 enum action_kind {
 	ACT_ASSOCIATE_VPC_IPV6,	    /* AssociateVpcCidrBlock AmazonProvidedIpv6CidrBlock=true */
-	ACT_TAG_SUBNET_MANAGED,	    /* CreateTags dualstack:ipv6-by=dualstackd (before the /64) */
+	ACT_TAG_MANAGED, /* CreateTags dualstack:ipv6-by=dualstackd: the mark written before the
+			    first IPv6 write on a VPC, subnet, route table, NACL or instance, so
+			    `revert` can tell what dualstackd added (revert.h) */
 	ACT_ASSOCIATE_SUBNET_IPV6,  /* AssociateSubnetCidrBlock */
 	ACT_SET_SUBNET_ASSIGN_IPV6, /* ModifySubnetAttribute AssignIpv6AddressOnCreation */
 	ACT_CREATE_EIGW,	    /* CreateEgressOnlyInternetGateway (+ ClientToken, tag) */
@@ -32,6 +34,18 @@ enum action_kind {
 	ACT_ASSIGN_IPV6_ADDRESS,    /* AssignIpv6Addresses Ipv6AddressCount=1 */
 	ACT_GUEST_DHCPV6,	    /* SSM SendCommand (the guide's step 6), then a tag */
 	ACT_TAG_VPC_CONVERGED, /* CreateTags dualstack:converged-at=TIME (rollout waves only) */
+	/* revert (revert.h): each undoes one kind above */
+	ACT_UNSET_SUBNET_ASSIGN_IPV6, /* ModifySubnetAttribute AssignIpv6AddressOnCreation=false */
+	ACT_DELETE_ROUTE_V6,	      /* DeleteRoute ::/0 */
+	ACT_REVOKE_SG_INGRESS,	      /* RevokeSecurityGroupIngress, one IPv6 range */
+	ACT_REVOKE_SG_EGRESS,	      /* RevokeSecurityGroupEgress, one IPv6 range */
+	ACT_DELETE_NACL_ENTRY,	      /* DeleteNetworkAclEntry */
+	ACT_UNASSIGN_IPV6_ADDRESS,    /* UnassignIpv6Addresses, the one address (target_id) */
+	ACT_DELETE_EIGW,	      /* DeleteEgressOnlyInternetGateway (target_id) */
+	ACT_DISASSOCIATE_SUBNET_IPV6, /* DisassociateSubnetCidrBlock (target_id: association) */
+	ACT_DISASSOCIATE_VPC_IPV6,    /* DisassociateVpcCidrBlock (target_id: association) */
+	ACT_UNTAG_MANAGED,	      /* DeleteTags dualstack:ipv6-by and dualstack:converged-at */
+	ACT_TAG_VPC_REVERTED,	      /* CreateTags dualstack:reverted-at=TIME (revert.h) */
 	ACT_KIND_COUNT
 };
 
@@ -60,7 +74,7 @@ enum resize_mode {
 			    was, then recorded as failed */
 };
 
-#define PLAN_MAX_DEPS 3
+#define PLAN_MAX_DEPS 4
 
 struct plan_action {
 	enum action_kind kind;
@@ -70,6 +84,8 @@ struct plan_action {
 	struct v6_ref cidr;	     /* the IPv6 CIDR written (subnet /64, rule range, entry) */
 	int deps[PLAN_MAX_DEPS];     /* indices of actions that must finish first */
 	int n_deps;
+	int phase; /* starts once every action of a lower phase succeeded (skipped if one did
+		      not): revert's fan-in - a /56 goes after all of its /64s (0 in apply) */
 
 	/* routes */
 	enum target_kind target_kind;
@@ -167,7 +183,11 @@ const char *plan_action_api(enum action_kind kind);
 int plan_format_params(const struct plan_action *a, struct buf *out);
 
 /* Tag keys dualstackd writes. */
-#define TAG_SUBNET_MANAGED  "dualstack:ipv6-by"
+#define TAG_MANAGED	    "dualstack:ipv6-by" /* the mark (ACT_TAG_MANAGED), MARK_VALUE */
+#define MARK_VALUE	    "dualstackd"
+/* A NACL that held IPv6 entries before dualstackd's: the mark lists them ("i100 e101"), or says
+ * "unknown" when the list does not fit a tag value - those entries are the owner's. */
+#define MARK_KEPT_PREFIX    "dualstackd kept="
 #define TAG_RESIZE_FROM	    "dualstack:resize-from"
 #define TAG_RESIZE_TO	    "dualstack:resize-to"
 #define TAG_RESIZE_WAS	    "dualstack:resize-was"
@@ -176,5 +196,11 @@ int plan_format_params(const struct plan_action *a, struct buf *out);
 #define TAG_RESIZE_ROLLBACK "dualstack:resize-rollback" /* a rollback is under way: why */
 #define TAG_RESIZE_FAILED   "dualstack:resize-failed"	/* rolled back: why; remove to retry */
 #define TAG_INSTANCE_STORE  "dualstack:instance-store"	/* the owner's word: none | present */
+
+/* What marks a security group rule's IPv6 range as dualstackd's: its description ends with it
+ * (the twin carries its IPv4 original's description before it). */
+#define SG_MARK "[dualstackd]"
+/* Whether a description carries SG_MARK. */
+bool plan_sg_marked(const char *description);
 
 #endif

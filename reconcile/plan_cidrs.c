@@ -100,13 +100,9 @@ static void give_subnet_block(struct plan_ctx *c, struct subnet_state *st, long 
 			      const struct numbering *n, const char *how)
 {
 	const struct subnet *s = st->s;
-	int tag = -1;
-	if (c->pol->assign_ipv6_on_create) {
-		/* The marker comes first: after a crash between the /64 and the attribute, it is
-		 * what tells the next run that dualstackd numbered this subnet. */
-		tag = plan_add_action(c, ACT_TAG_SUBNET_MANAGED, 1, s->subnet_id,
-				      "marks the subnet as numbered by dualstackd");
-	}
+	/* The mark comes first: after a crash between the /64 and the attribute, it is what tells
+	 * the next run that dualstackd numbered this subnet, and it is what revert goes by. */
+	int tag = plan_mark(c, 1, s->subnet_id, &s->tags, NULL);
 	int a =
 	    plan_add_action(c, ACT_ASSOCIATE_SUBNET_IPV6, 1, s->subnet_id,
 			    "subnet %s has no IPv6 /64; index %ld (%s)", s->cidr_block, index, how);
@@ -188,8 +184,10 @@ void plan_step_cidrs(struct plan_ctx *c)
 					 "%d IPv6 blocks; subnets are numbered from %s", n_live,
 					 live->cidr[0] ? live->cidr : live->association_id);
 	} else if (c->pol->subnets_enabled) {
+		int mark = plan_mark(c, 1, v->vpc_id, &v->tags, NULL);
 		c->vpc_assoc_action = plan_add_action(c, ACT_ASSOCIATE_VPC_IPV6, 1, v->vpc_id,
 						      "the VPC has no IPv6 block");
+		plan_add_dep(c, c->vpc_assoc_action, mark);
 		c->vpc_has_block = true;
 		c->vpc_block.kind = REF_VPC_BLOCK;
 		numbered = numbering_of(c, &region, NULL);
@@ -237,7 +235,7 @@ void plan_step_cidrs(struct plan_ctx *c)
 				bit_set(n->used, idx);
 		}
 		/* numbered by dualstackd earlier but the attribute never set (a crash between) */
-		const char *marker = tag_get(&st->s->tags, TAG_SUBNET_MANAGED);
+		const char *marker = tag_get(&st->s->tags, TAG_MANAGED);
 		if (st->in_scope && c->pol->subnets_enabled && c->pol->assign_ipv6_on_create &&
 		    marker && !st->s->assign_ipv6_on_creation && plan_live_assoc(b))
 			plan_add_action(

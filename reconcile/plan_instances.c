@@ -29,6 +29,7 @@ void plan_step_addresses(struct plan_ctx *c)
 			c->instances[i].v6_after = true;
 		if (!eth0 || eth0->ipv6_addresses.n)
 			continue;
+		int mark = plan_mark(c, 5, in->instance_id, &in->tags, NULL);
 		int a = plan_add_action(c, ACT_ASSIGN_IPV6_ADDRESS, 5, eth0->network_interface_id,
 					"eth0 of %s has no IPv6 address", in->instance_id);
 		if (a < 0)
@@ -37,6 +38,7 @@ void plan_step_addresses(struct plan_ctx *c)
 			 "%s", in->instance_id);
 		plan_add_dep(c, a, s->assoc_action);
 		plan_add_dep(c, a, c->instances[i].resize_action);
+		plan_add_dep(c, a, mark);
 		c->instances[i].v6_after = true;
 		c->instances[i].address_action = a;
 	}

@@ -49,7 +49,13 @@ struct plan_ctx {
 
 int plan_add_action(struct plan_ctx *c, enum action_kind kind, int step, const char *resource,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Adds dep to action's deps (-1: none); more than PLAN_MAX_DEPS fails the plan (c->rc). */
 void plan_add_dep(struct plan_ctx *c, int action, int dep);
+/* The ACT_TAG_MANAGED action marking resource (one per resource; marks of one value ride in one
+ * request), or -1 when the resource carries the mark already. value: NULL for MARK_VALUE.
+ * Callers make their first write depend on it. */
+int plan_mark(struct plan_ctx *c, int step, const char *resource, const struct tag_vec *tags,
+	      const char *value);
 void plan_add_finding(struct plan_ctx *c, enum finding_severity sev, int step, const char *resource,
 		      const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Sets the fix of the finding added last (plan_finding.fix). */

@@ -2,11 +2,13 @@
  * internet gateway -> ::/0 to the same gateway; NAT gateway or NAT instance/ENI -> ::/0 to the
  * VPC's one egress-only gateway (NAT does not carry IPv6); transit gateway -> the same TGW.
  * Isolated tables, VGW and peering defaults get nothing; an existing ::/0 elsewhere is left. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan_internal.h"
+#include "revert.h"
 
 /* A ::/0 whose target is gone (state blackhole). */
 static const struct route *blackhole_v6(const struct route_table *t)
@@ -148,7 +150,17 @@ static void plan_table(struct plan_ctx *c, const struct route_table *t)
 		c->eigw_action = plan_add_action(c, ACT_CREATE_EIGW, 2, c->vpc->vpc_id,
 						 "private subnets route through NAT; IPv6 needs an "
 						 "egress-only internet gateway");
+		/* after a revert deleted the first one, EC2 would answer its ClientToken with
+		 * that (deleted) gateway: the token then carries when the revert was */
+		const char *rev = tag_get(&c->vpc->tags, TAG_REVERTED_AT);
+		if (c->eigw_action >= 0 && rev) { /* a tag value: only its letters and digits */
+			char *d = c->out->actions.v[c->eigw_action].description;
+			for (size_t k = 0, n = 0; rev[k] && n < 24; k++)
+				if (isalnum((unsigned char)rev[k]))
+					d[n++] = rev[k], d[n] = '\0';
+		}
 	}
+	int mark = plan_mark(c, 2, id, &t->tags, NULL);
 	/* a blackhole ::/0 is replaced, not created again: EC2 would answer "already exists" */
 	int a = plan_add_action(c, dead ? ACT_REPLACE_ROUTE_V6 : ACT_CREATE_ROUTE_V6, 2, id, "%s%s",
 				why, dead ? " (::/0 is a blackhole: its target is gone)" : "");
@@ -163,6 +175,7 @@ static void plan_table(struct plan_ctx *c, const struct route_table *t)
 		plan_add_dep(c, a, c->eigw_action);
 	/* IPv6 routes need the VPC's IPv6 block */
 	plan_add_dep(c, a, c->vpc_assoc_action);
+	plan_add_dep(c, a, mark);
 }
 
 void plan_step_routes(struct plan_ctx *c)

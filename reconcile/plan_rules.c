@@ -131,7 +131,10 @@ static int add_sg_twin(struct plan_ctx *c, const struct security_group *g,
 	act->to_port = t->to;
 	act->cidr = t->cidr;
 	act->egress = egress;
-	snprintf(act->description, sizeof(act->description), "%s", range->description);
+	/* the twin says whose it is: its original's description, then the mark */
+	int keep = (int)(sizeof(act->description) - sizeof(" " SG_MARK));
+	snprintf(act->description, sizeof(act->description), "%.*s%s" SG_MARK, keep,
+		 range->description, range->description[0] ? " " : "");
 	plan_add_dep(c, a, dep);
 	return 0;
 }
@@ -273,6 +276,26 @@ static bool same_twin_before(const struct nacl_twin *tw, size_t n, const struct 
 	return false;
 }
 
+/* The NACL's mark: MARK_VALUE, or the IPv6 entries it holds before dualstackd writes any (they
+ * are the owner's; revert leaves them). A tag value is at most 256 characters. */
+static void nacl_mark_value(const struct network_acl *acl, char *out, size_t size)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	int rc = 0;
+	for (size_t i = 0; i < acl->entries.n && !rc; i++) {
+		const struct nacl_entry *e = &acl->entries.v[i];
+		if (e->ipv6_cidr_block[0] && e->rule_number < 32767)
+			rc = buf_printf(&b, "%s%c%d", b.len ? " " : MARK_KEPT_PREFIX,
+					e->egress ? 'e' : 'i', e->rule_number);
+	}
+	if (rc || b.len >= 256 || b.len >= size)
+		snprintf(out, size, "%sunknown", MARK_KEPT_PREFIX);
+	else
+		snprintf(out, size, "%s", b.len ? b.data : MARK_VALUE);
+	buf_cleanup(&b);
+}
+
 static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bool egress)
 {
 	const char *dir = egress ? "egress" : "ingress";
@@ -399,6 +422,9 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 		const struct nacl_twin *t = &tw[i];
 		if (t->exists)
 			continue;
+		char kept[DS_DESC_LEN];
+		nacl_mark_value(acl, kept, sizeof(kept));
+		int mark = plan_mark(c, 3, acl->network_acl_id, &acl->tags, kept);
 		int a = plan_add_action(c, ACT_CREATE_NACL_ENTRY, 3, acl->network_acl_id,
 					"%s twin of rule %d (%s %s)", dir, t->src->rule_number,
 					t->src->rule_action, t->src->cidr_block);
@@ -418,6 +444,7 @@ static void plan_direction(struct plan_ctx *c, const struct network_acl *acl, bo
 		act->cidr = t->cidr;
 		plan_add_dep(c, a, t->dep);
 		plan_add_dep(c, a, prev_action);
+		plan_add_dep(c, a, mark);
 		prev_action = a;
 	}
 out:

@@ -3,6 +3,7 @@
  * run ends when every VPC is done, a round had failures (they need the next reconcile or an
  * operator, not a tight loop), or RECONCILE_MAX_ROUNDS rounds ran. */
 #include "reconcile.h"
+#include "revert.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ struct reconcile_run {
 	struct poller *poller;	   /* the target's, or own_poller */
 	struct poller *own_poller; /* when the request gave no shared port */
 	bool execute;
+	unsigned revert_steps; /* non-zero: a revert run (revert.h) */
 	bool cancelled;
 	bool held; /* the guard held an action: a halt */
 	struct observed obs;
@@ -304,7 +306,9 @@ static void plan_all(struct reconcile_run *run)
 		plan_cleanup(&v->plan);
 		plan_init(&v->plan);
 		struct plan_input in = {run->policy, &run->obs, v->vpc_id, now};
-		if (plan_build(&in, &v->plan) == DS_ENOTFOUND) {
+		struct revert_input rin = {run->policy, &run->obs, v->vpc_id, run->revert_steps, now};
+		int rc = run->revert_steps ? revert_build(&rin, &v->plan) : plan_build(&in, &v->plan);
+		if (rc == DS_ENOTFOUND) {
 			v->outcome = RC_GONE;
 			snprintf(v->plan.vpc_id, sizeof(v->plan.vpc_id), "%s", v->vpc_id);
 		} else {
@@ -418,7 +422,7 @@ static bool execute_round(struct reconcile_run *run)
 			continue;
 		/* the plan about to run becomes `executed`; a fresh one is built after */
 		plan_cleanup(&v->executed);
-		v->waiting = run->policy->n_waves &&
+		v->waiting = run->policy->n_waves && !run->revert_steps &&
 			     (v->wave == ROLLOUT_NO_WAVE || v->wave > run->r->open_through);
 		if (v->waiting) {
 			wave_closed_plan(run, &v->plan, &v->executed);
@@ -588,6 +592,7 @@ struct reconcile_run *reconcile_start(struct reconciler *r, const struct reconci
 	    target_get(r, req->account ? req->account : "", req->region ? req->region : "", true);
 	run->port = req->port;
 	run->execute = req->execute;
+	run->revert_steps = req->revert_steps;
 	run->done = done;
 	run->ud = ud;
 	observed_init(&run->obs);

@@ -87,6 +87,9 @@ struct reconcile_request {
 	const char *const *vpc_ids; /* none: every VPC of the target that the policy admits */
 	size_t n_vpc_ids;
 	bool execute; /* false: read and plan only (plan, report) */
+	/* non-zero: undo instead (revert.h) - the steps to undo (REVERT_ALL_STEPS or some); rounds,
+	 * guard, dry-run and shared state are the same, rollout waves do not apply */
+	unsigned revert_steps;
 };
 
 typedef void (*reconcile_done_fn)(void *ud, struct reconcile_run *run);

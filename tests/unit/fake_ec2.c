@@ -200,6 +200,8 @@ static const char *apply(struct fake_ec2 *f, const char *action, const char *par
 	settle(f);
 	if (!strcmp(action, "CreateTags") || !strcmp(action, "DeleteTags")) {
 		struct fake_instance *in = find(f, param(params, "ResourceId.1", v, sizeof(v)));
+		if (!in && strncmp(v, "i-", 2)) /* marks on VPCs, subnets, ACLs: taken, not kept */
+			return "";
 		if (!in)
 			return "InvalidInstanceID.NotFound";
 		for (int t = 1; t < 10; t++) {

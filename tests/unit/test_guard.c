@@ -209,7 +209,7 @@ static void test_executor_holds_what_the_gate_refuses(void)
 		if (!a)
 			return;
 		memset(a, 0, sizeof(*a));
-		a->kind = ACT_TAG_SUBNET_MANAGED;
+		a->kind = ACT_TAG_MANAGED;
 		a->step = 1;
 		snprintf(a->vpc_id, sizeof(a->vpc_id), "vpc-fake");
 		snprintf(a->resource_id, sizeof(a->resource_id), "subnet-%d", i);

@@ -1,0 +1,134 @@
+"""dualstackd revert against moto (signature checking on) through the fault proxy: apply the
+guide's example, let the owner change something, revert - the VPC is back to its before-state
+except the owner's change (and the resize, which revert never undoes); revert again makes no call;
+apply again converges."""
+import os
+import subprocess
+
+from conftest import BINARY, ROOT
+from fault_proxy import FaultProxy
+from fleet import guide_example
+from test_reconcile import apply, check_guide_converged
+
+POLICY = os.path.join(ROOT, "tests", "policies", "canonical.json")
+
+
+def revert(env, vpc, *extra, check=True):
+    r = subprocess.run([BINARY, "revert", "--policy", POLICY, "--vpc", vpc, *extra], env=env,
+                       capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, f"revert exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def live(assocs, state_key):
+    return sorted(a.get("Ipv6CidrBlock") for a in assocs
+                  if a[state_key]["State"] not in ("disassociated", "disassociating", "failed"))
+
+
+def tags(resource, drop=()):
+    return sorted((t["Key"], t["Value"]) for t in resource.get("Tags", []) if t["Key"] not in drop)
+
+
+def snapshot(ec2, vpc_id):
+    """Everything revert may touch, normalised: IPv6 blocks, attributes, routes, rules, entries,
+    addresses and tags (IPv4 included: it must never change)."""
+    f = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    out = {"vpc": (vpc["CidrBlock"], live(vpc.get("Ipv6CidrBlockAssociationSet", []),
+                                          "Ipv6CidrBlockState"), tags(vpc))}
+    out["subnets"] = {s["SubnetId"]: (s["CidrBlock"], s["AssignIpv6AddressOnCreation"],
+                                      live(s.get("Ipv6CidrBlockAssociationSet", []),
+                                           "Ipv6CidrBlockState"), tags(s))
+                      for s in ec2.describe_subnets(Filters=f)["Subnets"]}
+    out["routes"] = {t["RouteTableId"]: (sorted(
+        (r.get("DestinationCidrBlock") or r.get("DestinationIpv6CidrBlock") or "",
+         r.get("GatewayId") or r.get("EgressOnlyInternetGatewayId") or r.get("NatGatewayId")
+         or "") for r in t["Routes"]), tags(t))
+        for t in ec2.describe_route_tables(Filters=f)["RouteTables"]}
+    out["eigws"] = sorted(g["EgressOnlyInternetGatewayId"] for g in
+                          ec2.describe_egress_only_internet_gateways()["EgressOnlyInternetGateways"]
+                          if any(a["VpcId"] == vpc_id for a in g.get("Attachments", [])))
+
+    def perms(ps):
+        return sorted((p["IpProtocol"], p.get("FromPort"), p.get("ToPort"),
+                       tuple(sorted((r["CidrIp"], r.get("Description", "")) for r in p.get("IpRanges", []))),
+                       tuple(sorted((r["CidrIpv6"], r.get("Description", ""))
+                                    for r in p.get("Ipv6Ranges", [])))) for p in ps)
+    out["groups"] = {g["GroupId"]: (perms(g["IpPermissions"]), perms(g["IpPermissionsEgress"]))
+                     for g in ec2.describe_security_groups(Filters=f)["SecurityGroups"]}
+    out["acls"] = {a["NetworkAclId"]: (sorted(
+        (e["RuleNumber"], e["Egress"], e["Protocol"], e["RuleAction"],
+         e.get("CidrBlock") or e.get("Ipv6CidrBlock"),
+         str(e.get("PortRange")), str(e.get("IcmpTypeCode"))) for e in a["Entries"]), tags(a))
+        for a in ec2.describe_network_acls(Filters=f)["NetworkAcls"]}
+    out["instances"] = {
+        i["InstanceId"]: (i["InstanceType"], i["State"]["Name"], i["PrivateIpAddress"],
+                          sorted(a["Ipv6Address"] for n in i["NetworkInterfaces"]
+                                 for a in n.get("Ipv6Addresses", [])), tags(i))
+        for r in ec2.describe_instances(Filters=f)["Reservations"] for i in r["Instances"]}
+    return out
+
+
+def test_apply_revert_apply(moto):
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    before = snapshot(ec2, ids["vpc"])
+    proxy = FaultProxy(moto.endpoint).start()
+    env = moto.env(proxy.endpoint)
+    env["DUALSTACKD_BUCKET_SCALE"] = "10"
+    try:
+        apply(env, ids["vpc"])
+        check_guide_converged(ec2, ids)
+
+        # the owner's own IPv6 rule, added meanwhile: revert must leave it
+        owner_rule = {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+                      "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "owner v6"}]}
+        ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[owner_rule])
+
+        proxy.reset_counts()
+        dry = revert(env, ids["vpc"], "--dry-run", check=False)
+        assert proxy.mutating(outcome=None) == {}, "a dry-run makes no call"
+        assert "dry-run: no call was made" in dry.stdout
+        for api in ("RevokeSecurityGroupIngress", "DeleteRoute", "DeleteNetworkAclEntry",
+                    "UnassignIpv6Addresses", "DeleteEgressOnlyInternetGateway",
+                    "DisassociateSubnetCidrBlock", "DisassociateVpcCidrBlock", "DeleteTags"):
+            assert api in dry.stdout, (api, dry.stdout)
+
+        out = revert(env, ids["vpc"])
+        assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
+        after = snapshot(ec2, ids["vpc"])
+
+        # what is expected: the before-state, plus the owner's rule, plus the record that a
+        # gateway was deleted (the next apply's ClientToken), and the db resized (never undone)
+        want = snapshot_expected(before, after, ids)
+        assert after == want
+
+        proxy.reset_counts()
+        again = revert(env, ids["vpc"])
+        assert "mutating calls: 0" in again.stdout, again.stdout
+        assert proxy.mutating(outcome=None) == {}
+
+        out = apply(env, ids["vpc"])
+        assert f"{ids['vpc']}: converged" in out.stdout
+        ec2.revoke_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[owner_rule])
+        check_guide_converged(ec2, ids)
+    finally:
+        proxy.stop()
+
+
+def snapshot_expected(before, after, ids):
+    import copy
+    want = copy.deepcopy(before)
+    web = list(want["groups"][ids["web_sg"]])
+    web[0] = sorted(web[0] + [("tcp", 8080, 8080, (), (("::/0", "owner v6"),))])
+    want["groups"][ids["web_sg"]] = tuple(web)
+    cidr, blocks, vpc_tags = want["vpc"]
+    reverted = [t for t in after["vpc"][2] if t[0] == "dualstack:reverted-at"]
+    assert len(reverted) == 1, after["vpc"]
+    want["vpc"] = (cidr, blocks, sorted(vpc_tags + reverted))
+    db = list(want["instances"][ids["db"]])
+    assert db[0] == "m3.large"
+    db[0] = "m4.large"  # revert never resizes back
+    want["instances"][ids["db"]] = tuple(db)
+    return want
