@@ -935,6 +935,11 @@ bool policy_opted_out(const struct policy *p, const struct tag_vec *tags)
 
 bool policy_vpc_in_scope(const struct policy *p, const struct vpc *vpc)
 {
+	return policy_vpc_selected(p, vpc) && !policy_opted_out(p, &vpc->tags);
+}
+
+bool policy_vpc_selected(const struct policy *p, const struct vpc *vpc)
+{
 	if (p->n_vpcs) {
 		bool listed = false;
 		for (size_t i = 0; i < p->n_vpcs; i++)
@@ -947,7 +952,7 @@ bool policy_vpc_in_scope(const struct policy *p, const struct vpc *vpc)
 		if (!v || strcmp(v, p->include_tags[i].value) != 0)
 			return false;
 	}
-	return !policy_opted_out(p, &vpc->tags);
+	return true;
 }
 
 bool policy_in_window(const struct policy *p, time_t when)

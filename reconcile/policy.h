@@ -121,6 +121,9 @@ struct cJSON *policy_doc_parse(const char *name, const char *text, size_t len, c
 /* Scope checks. */
 bool policy_account_in_scope(const struct policy *p, const char *account);
 bool policy_region_in_scope(const struct policy *p, const char *region);
+/* The scope's VPC list and include tags, without the opt-out tag: what revert may undo (an
+ * opted-out VPC is where dualstackd's IPv6 is not wanted any more). */
+bool policy_vpc_selected(const struct policy *p, const struct vpc *v);
 bool policy_vpc_in_scope(const struct policy *p, const struct vpc *v);
 /* The built-in opt-out (dualstack:opt-out=true) or any exclude_tags pair. */
 bool policy_opted_out(const struct policy *p, const struct tag_vec *tags);

@@ -85,8 +85,6 @@ static void revert_security_groups(struct revert_ctx *r)
 		const struct security_group *g = &o->security_groups.v[i];
 		if (strcmp(g->vpc_id, r->in->vpc_id))
 			continue;
-		if (policy_opted_out(r->in->policy, &g->tags))
-			continue; /* the owner keeps dualstackd away from it, revert included */
 		revert_permissions(r, g, &g->ingress, false);
 		revert_permissions(r, g, &g->egress, true);
 	}
@@ -139,7 +137,7 @@ static void revert_network_acls(struct revert_ctx *r)
 	const struct observed *o = r->in->obs;
 	for (size_t i = 0; i < o->network_acls.n; i++) {
 		const struct network_acl *acl = &o->network_acls.v[i];
-		if (strcmp(acl->vpc_id, r->in->vpc_id) || policy_opted_out(r->in->policy, &acl->tags))
+		if (strcmp(acl->vpc_id, r->in->vpc_id))
 			continue;
 		const char *mark = tag_get(&acl->tags, TAG_MANAGED);
 		for (size_t k = 0; k < acl->entries.n; k++) {
@@ -223,7 +221,7 @@ static void revert_routes(struct revert_ctx *r)
 	const struct observed *o = r->in->obs;
 	for (size_t i = 0; i < o->route_tables.n; i++) {
 		const struct route_table *t = &o->route_tables.v[i];
-		if (strcmp(t->vpc_id, r->in->vpc_id) || policy_opted_out(r->in->policy, &t->tags))
+		if (strcmp(t->vpc_id, r->in->vpc_id))
 			continue;
 		for (size_t k = 0; k < t->routes.n; k++) {
 			const struct route *rt = &t->routes.v[k];
@@ -275,7 +273,7 @@ static void revert_addresses(struct revert_ctx *r)
 	for (size_t i = 0; i < o->instances.n; i++) {
 		const struct instance *in = &o->instances.v[i];
 		if (strcmp(in->vpc_id, r->in->vpc_id) || !strcmp(in->state, "terminated") ||
-		    !strcmp(in->state, "shutting-down") || policy_opted_out(r->in->policy, &in->tags))
+		    !strcmp(in->state, "shutting-down"))
 			continue;
 		const struct network_interface *eth0 = NULL;
 		for (size_t k = 0; k < in->interfaces.n; k++)
@@ -356,7 +354,7 @@ static int revert_subnets(struct revert_ctx *r)
 			continue;
 		int n_live = 0;
 		const struct cidr_assoc *b = live_assoc(&s->ipv6_assocs, &n_live);
-		bool ours = marked(&s->tags) && !policy_opted_out(r->in->policy, &s->tags);
+		bool ours = marked(&s->tags);
 		if (!ours) {
 			kept += b != NULL;
 			if (b)
@@ -416,8 +414,8 @@ static void revert_vpc_block(struct revert_ctx *r, const struct vpc *v, int subn
 	}
 	if (subnets_kept) {
 		plan_add_finding(&r->c, FIND_BLOCKED, 1, v->vpc_id, "ipv6-block-in-use",
-				 "the block %s stays: %d subnet%s keep a /64 of it", b->cidr,
-				 subnets_kept, subnets_kept > 1 ? "s" : "");
+				 "the block %s stays: %d subnet%s a /64 of it", b->cidr,
+				 subnets_kept, subnets_kept > 1 ? "s keep" : " keeps");
 		plan_set_fix(&r->c, "remove those subnets' /64s, then revert again");
 		r->incomplete = true;
 		return;
@@ -453,20 +451,16 @@ static void revert_marks(struct revert_ctx *r, const struct vpc *v)
 	if ((r->in->steps & REVERT_ALL_STEPS) == REVERT_ALL_STEPS)
 		unmark(r, 1, v->vpc_id, &v->tags);
 	for (size_t i = 0; i < o->subnets.n; i++)
-		if (!strcmp(o->subnets.v[i].vpc_id, v->vpc_id) &&
-		    !policy_opted_out(r->in->policy, &o->subnets.v[i].tags))
+		if (!strcmp(o->subnets.v[i].vpc_id, v->vpc_id))
 			unmark(r, 1, o->subnets.v[i].subnet_id, &o->subnets.v[i].tags);
 	for (size_t i = 0; i < o->route_tables.n; i++)
-		if (!strcmp(o->route_tables.v[i].vpc_id, v->vpc_id) &&
-		    !policy_opted_out(r->in->policy, &o->route_tables.v[i].tags))
+		if (!strcmp(o->route_tables.v[i].vpc_id, v->vpc_id))
 			unmark(r, 2, o->route_tables.v[i].route_table_id, &o->route_tables.v[i].tags);
 	for (size_t i = 0; i < o->network_acls.n; i++)
-		if (!strcmp(o->network_acls.v[i].vpc_id, v->vpc_id) &&
-		    !policy_opted_out(r->in->policy, &o->network_acls.v[i].tags))
+		if (!strcmp(o->network_acls.v[i].vpc_id, v->vpc_id))
 			unmark(r, 3, o->network_acls.v[i].network_acl_id, &o->network_acls.v[i].tags);
 	for (size_t i = 0; i < o->instances.n; i++)
-		if (!strcmp(o->instances.v[i].vpc_id, v->vpc_id) &&
-		    !policy_opted_out(r->in->policy, &o->instances.v[i].tags))
+		if (!strcmp(o->instances.v[i].vpc_id, v->vpc_id))
 			unmark(r, 5, o->instances.v[i].instance_id, &o->instances.v[i].tags);
 }
 
@@ -505,11 +499,6 @@ int revert_build(const struct revert_input *in, struct plan *out)
 			r.c.vpc = &in->obs->vpcs.v[i];
 	if (!r.c.vpc)
 		return DS_ENOTFOUND;
-	if (policy_opted_out(in->policy, &r.c.vpc->tags)) {
-		plan_add_finding(&r.c, FIND_INFO, 0, in->vpc_id, "opted-out",
-				 "the VPC is opted out: revert leaves it as it is");
-		return r.c.rc;
-	}
 	if (step_on(&r, 3)) {
 		revert_security_groups(&r);
 		revert_network_acls(&r);

@@ -12,6 +12,8 @@
  *   - egress-only gateways tagged dualstack:created-by=dualstackd, and the ::/0 routes to them.
  * Anything IPv6 that only looks like dualstackd's work (a twin without a mark, written before
  * marks existed or by the owner) is listed as "not provably ours: left". IPv4 is never touched.
+ * Opt-out tags do not stop a revert: opting a VPC out is how an operator keeps the daemon from
+ * putting back what revert removes.
  *
  * Order, in phases (plan_action.phase): rules, routes, addresses and the subnet attribute;
  * then gateways and the subnets' /64s; then the VPC's /56; then the marks come off - each phase
@@ -31,7 +33,7 @@
 #define REVERT_ALL_STEPS ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 5))
 
 struct revert_input {
-	const struct policy *policy; /* opt-out tags: an opted-out resource is left alone */
+	const struct policy *policy;
 	const struct observed *obs;
 	const char *vpc_id;
 	unsigned steps; /* REVERT_ALL_STEPS, or some of its bits */

@@ -4,6 +4,9 @@ tests/fixtures/plan/<case>/. The expected plans (expected.txt) are written by th
 with DS_UPDATE_GOLDEN=1 and then reviewed by hand; this script never writes them.
 
   python3 tests/py/record_plan_fixtures.py [CASE...]
+  python3 tests/py/record_plan_fixtures.py --revert [CASE...]
+      records the undo planner's cases (tests/fixtures/revert), a real `dualstackd apply`
+      included (build it first)
   python3 tests/py/record_plan_fixtures.py --augment [CASE...]
       adds step 4's reads (DescribeImages, DescribeInstanceTypeOfferings, and one
       DescribeInstanceAttribute disableApiStop per instance) to cases recorded before they
@@ -449,6 +452,71 @@ def opted_out_vpc(ec2):
     return vpc, policy(scope__exclude_tags={"team": "legacy"}), NOW
 
 
+# ---- revert scenarios (tests/fixtures/revert): the state a real `dualstackd apply` leaves ----
+
+RECORDING = {}  # the moto a scenario runs dualstackd against
+
+
+def dualstackd_apply(vpc, pol):
+    import subprocess
+    import tempfile
+    moto = RECORDING["moto"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(pol, f)
+    r = subprocess.run([os.path.join(ROOT, "dualstackd"), "apply", "--policy", f.name, "--vpc", vpc],
+                       env=moto.env(), capture_output=True, text=True, timeout=300)
+    os.unlink(f.name)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def guide_applied(ec2):
+    """The guide's example after dualstackd apply, with an IPv6 NACL entry the owner wrote
+    before (the mark lists it: revert leaves it) next to an IPv4 entry dualstackd mirrored."""
+    ids = guide_example(ec2)
+    ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=101, Protocol="6",
+                                 RuleAction="allow", Egress=False, Ipv6CidrBlock="::/0",
+                                 PortRange={"From": 80, "To": 80})
+    ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=110, Protocol="6",
+                                 RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0",
+                                 PortRange={"From": 443, "To": 443})
+    pol = policy()
+    dualstackd_apply(ids["vpc"], pol)
+    return ids, pol
+
+
+def revert_applied(ec2):
+    ids, pol = guide_applied(ec2)
+    return ids["vpc"], pol, NOW
+
+
+def revert_applied_step3(ec2):
+    ids, pol = guide_applied(ec2)
+    return ids["vpc"], pol, NOW, [3]
+
+
+def revert_owner_changes(ec2):
+    """After apply the owner gave the web server a second IPv6 address and wrote an IPv6 twin
+    of the db group's rule without the mark: the address, its /64 and the /56 stay."""
+    ids, pol = guide_applied(ec2)
+    eni = ec2.describe_instances(InstanceIds=[ids["web"]])["Reservations"][0]["Instances"][0][
+        "NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)
+    ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "bastion"}],
+         "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "bastion v6"}]}])
+    return ids["vpc"], pol, NOW
+
+
+def revert_unmarked(ec2):
+    """IPv6 written before marks existed (or by hand): nothing is provably dualstackd's."""
+    vpc, pol, now = guide_converged(ec2)
+    return vpc, pol, now
+
+
+REVERT_SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
+    revert_applied, revert_applied_step3, revert_owner_changes, revert_unmarked)}
+
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
     partly_dual_stack, routes, security_groups, network_acls, instances, instance_store,
@@ -521,19 +589,20 @@ def augment(name):
         moto.stop()
 
 
-def record(name, build):
+def record(name, build, out=OUT):
     REWRITES.clear()
     moto = Moto()
     moto.FREE_ACTIONS = 10**6  # recording needs no signature checks
     moto.start()
+    RECORDING["moto"] = moto
     try:
         ec2 = boto3.client("ec2", endpoint_url=moto.endpoint, region_name="us-east-1",
                            aws_access_key_id="x", aws_secret_access_key="y")
-        vpc, pol, now = build(ec2)
+        vpc, pol, now, *steps = build(ec2)
         last = {}
         ec2.meta.events.register("after-call.ec2",
                                  lambda **kw: last.__setitem__("body", kw["http_response"].content))
-        d = os.path.join(OUT, name)
+        d = os.path.join(out, name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         for op, call, flt in READS:
@@ -567,7 +636,10 @@ def record(name, build):
                 assert n == 1, (fname, pattern)
             open(path, "w").write(text)
         with open(os.path.join(d, "case.json"), "w") as f:
-            json.dump({"vpc": vpc, "now": now, "policy": pol}, f, indent=1)
+            case = {"vpc": vpc, "now": now, "policy": pol}
+            if steps:
+                case["steps"] = steps[0]
+            json.dump(case, f, indent=1)
             f.write("\n")
         print("recorded", name, vpc)
     finally:
@@ -579,6 +651,9 @@ if __name__ == "__main__":
     if args[:1] == ["--augment"]:
         for name in args[1:] or sorted(os.listdir(OUT)):
             augment(name)
+    elif args[:1] == ["--revert"]:
+        for name in args[1:] or REVERT_SCENARIOS:
+            record(name, REVERT_SCENARIOS[name], os.path.join(ROOT, "tests", "fixtures", "revert"))
     else:
         for name in args or SCENARIOS:
             record(name, SCENARIOS[name])

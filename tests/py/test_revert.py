@@ -132,3 +132,40 @@ def snapshot_expected(before, after, ids):
     db[0] = "m4.large"  # revert never resizes back
     want["instances"][ids["db"]] = tuple(db)
     return want
+
+
+def test_revert_by_step_and_of_an_opted_out_vpc(moto):
+    """--step 3 removes the rule twins only; then the owner opts the VPC out (so the daemon
+    leaves it) and the rest goes - opt-out does not stop a revert, it is how one starts."""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy = FaultProxy(moto.endpoint).start()
+    env = moto.env(proxy.endpoint)
+    env["DUALSTACKD_BUCKET_SCALE"] = "10"
+    try:
+        apply(env, ids["vpc"])
+        proxy.reset_counts()
+        out = revert(env, ids["vpc"], "--step", "3")
+        assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
+        assert set(proxy.mutating()) == {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+                                         "DeleteNetworkAclEntry", "DeleteTags"}, proxy.mutating()
+        groups = ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [ids["vpc"]]}])["SecurityGroups"]
+        assert not [r for g in groups for p in g["IpPermissions"] + g["IpPermissionsEgress"]
+                    for r in p.get("Ipv6Ranges", [])]
+        vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
+        assert live(vpc.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
+
+        bad = subprocess.run([BINARY, "revert", "--policy", POLICY, "--step", "4"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "step 4" in bad.stderr
+
+        ec2.create_tags(Resources=[ids["vpc"]], Tags=[{"Key": "dualstack:opt-out", "Value": "true"}])
+        out = revert(env, ids["vpc"])
+        assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
+        vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
+        assert not live(vpc.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
+        assert ("dualstack:opt-out", "true") in tags(vpc)
+        assert not [t for t in tags(vpc) if t[0] == "dualstack:ipv6-by"]
+    finally:
+        proxy.stop()

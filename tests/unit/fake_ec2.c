@@ -218,9 +218,10 @@ static const char *apply(struct fake_ec2 *f, const char *action, const char *par
 		}
 		return "";
 	}
-	struct fake_instance *in = find(f, param(params, "InstanceId.1", v, sizeof(v))[0]
-					       ? v
-					       : param(params, "InstanceId", v, sizeof(v)));
+	if (!param(params, "InstanceId.1", v, sizeof(v))[0] &&
+	    !param(params, "InstanceId", v, sizeof(v))[0])
+		return ""; /* not about an instance (rules, routes, blocks): taken, not modelled */
+	struct fake_instance *in = find(f, v);
 	if (!in)
 		return "InvalidInstanceID.NotFound";
 	if (!strcmp(action, "StopInstances")) {

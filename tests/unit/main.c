@@ -19,6 +19,7 @@ void test_msk(void);
 void test_executor(void);
 void test_guard(void);
 void test_rollout(void);
+void test_revert(void);
 
 static const struct {
 	const char *name;
@@ -28,6 +29,7 @@ static const struct {
     {"creds", test_creds},	 {"plan", test_plan},	    {"policy", test_policy},
     {"events", test_events},	 {"queue", test_queue},	    {"msk", test_msk},
     {"executor", test_executor}, {"guard", test_guard},	    {"rollout", test_rollout},
+    {"revert", test_revert},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)

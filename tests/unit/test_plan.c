@@ -29,18 +29,20 @@ static const struct {
     {"DescribeInstanceTypes.xml", &ec2_xml_describe_instance_types},
 };
 
-/* Loads a case's observed state, policy, VPC id and time. */
+/* Loads a case's observed state, policy, VPC id and time (root: "plan", or "revert"). */
+int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
+		      char *vpc, size_t vpc_size, time_t *now);
 int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, char *vpc,
 		   size_t vpc_size, time_t *now);
 
-int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, char *vpc,
-		   size_t vpc_size, time_t *now)
+int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
+		      char *vpc, size_t vpc_size, time_t *now)
 {
 	char rel[512];
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]) && !rc; i++) {
 		size_t len;
-		snprintf(rel, sizeof(rel), "plan/%s/%s", dir, reads[i].file);
+		snprintf(rel, sizeof(rel), "%s/%s/%s", root, dir, reads[i].file);
 		char *xml = check_read_fixture(rel, &len);
 		char err[256];
 		rc = xml ? ec2_xml_decode(reads[i].schema, obs, xml, len, NULL, err, sizeof(err))
@@ -59,13 +61,13 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 	};
 	for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]) && !rc; i++) {
 		char fp[1024];
-		snprintf(fp, sizeof(fp), "%s/plan/%s/%s", check_fixtures, dir, facts[i].file);
+		snprintf(fp, sizeof(fp), "%s/%s/%s/%s", check_fixtures, root, dir, facts[i].file);
 		FILE *ff = fopen(fp, "r");
 		if (!ff)
 			continue;
 		fclose(ff);
 		size_t len;
-		snprintf(rel, sizeof(rel), "plan/%s/%s", dir, facts[i].file);
+		snprintf(rel, sizeof(rel), "%s/%s/%s", root, dir, facts[i].file);
 		char *xml = check_read_fixture(rel, &len);
 		char err[256];
 		rc = xml ? ec2_xml_decode(facts[i].schema, obs, xml, len, NULL, err, sizeof(err))
@@ -75,13 +77,13 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 		obs->resize_facts_read = true;
 	}
 	char dpath[1024];
-	snprintf(dpath, sizeof(dpath), "%s/plan/%s", check_fixtures, dir);
+	snprintf(dpath, sizeof(dpath), "%s/%s/%s", check_fixtures, root, dir);
 	DIR *dd = opendir(dpath);
 	for (struct dirent *de; dd && (de = readdir(dd)) != NULL;) {
 		if (strncmp(de->d_name, "DescribeInstanceAttribute-", 26) != 0)
 			continue;
 		size_t len;
-		snprintf(rel, sizeof(rel), "plan/%s/%s", dir, de->d_name);
+		snprintf(rel, sizeof(rel), "%s/%s/%s", root, dir, de->d_name);
 		char *xml = check_read_fixture(rel, &len);
 		struct stop_protection *sp = vec_push(&obs->stop_protection, sizeof(*sp));
 		char err[256];
@@ -95,19 +97,19 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 		closedir(dd);
 	/* step 6: what SSM knows, when the case has it */
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/plan/%s/DescribeInstanceInformation.json", check_fixtures,
-		 dir);
+	snprintf(path, sizeof(path), "%s/%s/%s/DescribeInstanceInformation.json", check_fixtures,
+		 root, dir);
 	FILE *sf = fopen(path, "r");
 	if (sf) {
 		fclose(sf);
 		char next[256];
-		snprintf(rel, sizeof(rel), "plan/%s/DescribeInstanceInformation.json", dir);
+		snprintf(rel, sizeof(rel), "%s/%s/DescribeInstanceInformation.json", root, dir);
 		size_t slen = 0;
 		char *json = check_read_fixture(rel, &slen);
 		CHECK(json && reader_decode_ssm(json, slen, obs, next, sizeof(next)) == 0);
 		free(json);
 	}
-	snprintf(rel, sizeof(rel), "plan/%s/case.json", dir);
+	snprintf(rel, sizeof(rel), "%s/%s/case.json", root, dir);
 	char *text = check_read_fixture(rel, NULL);
 	cJSON *c = text ? cJSON_Parse(text) : NULL;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "vpc");
@@ -128,6 +130,12 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 	cJSON_Delete(c);
 	free(text);
 	return rc;
+}
+
+int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, char *vpc,
+		   size_t vpc_size, time_t *now)
+{
+	return plan_case_load_in("plan", dir, obs, pol, vpc, vpc_size, now);
 }
 
 static void run_case(const char *dir)

@@ -1,0 +1,282 @@
+/* The undo planner, table-driven like the planner: each directory under tests/fixtures/revert is
+ * the state a real `dualstackd apply` left in moto (tests/py/record_plan_fixtures.py --revert),
+ * maybe changed by the owner after, and the expected removals (expected.txt; DS_UPDATE_GOLDEN=1
+ * writes it for review). Then what no fixture shows: the executor's phases. */
+#include <cJSON.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../reconcile/executor.h"
+#include "../../reconcile/plan.h"
+#include "../../reconcile/poller.h"
+#include "../../reconcile/revert.h"
+#include "check.h"
+#include "fake_ec2.h"
+
+int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
+		      char *vpc, size_t vpc_size, time_t *now);
+
+/* case.json "steps": [3] -> the bits; none -> REVERT_ALL_STEPS */
+static unsigned case_steps(const char *dir)
+{
+	char rel[512];
+	snprintf(rel, sizeof(rel), "revert/%s/case.json", dir);
+	char *text = check_read_fixture(rel, NULL);
+	cJSON *c = text ? cJSON_Parse(text) : NULL;
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(c, "steps");
+	unsigned bits = 0;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, steps) if (cJSON_IsNumber(s)) bits |= 1u << s->valueint;
+	cJSON_Delete(c);
+	free(text);
+	return bits ? bits : REVERT_ALL_STEPS;
+}
+
+static size_t count_kind(const struct plan *p, enum action_kind kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->actions.n; i++)
+		n += p->actions.v[i].kind == kind;
+	return n;
+}
+
+static size_t count_finding(const struct plan *p, const char *code)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->findings.n; i++)
+		n += !strcmp(p->findings.v[i].code, code);
+	return n;
+}
+
+/* Invariants every revert plan keeps, whatever the case: nothing IPv4, phases in order. */
+static void check_invariants(const char *dir, const struct plan *p)
+{
+	for (size_t i = 0; i < p->actions.n; i++) {
+		const struct plan_action *a = &p->actions.v[i];
+		CHECK_MSG(a->kind >= ACT_UNSET_SUBNET_ASSIGN_IPV6, "%s: action %zu is not a removal",
+			  dir, i + 1);
+		CHECK_MSG(!strchr(a->cidr.literal, '.'), "%s: action %zu names an IPv4 CIDR", dir,
+			  i + 1);
+		if (a->kind == ACT_DISASSOCIATE_VPC_IPV6)
+			for (size_t k = 0; k < p->actions.n; k++)
+				if (p->actions.v[k].kind == ACT_DISASSOCIATE_SUBNET_IPV6)
+					CHECK(p->actions.v[k].phase < a->phase);
+		if (a->kind == ACT_UNTAG_MANAGED)
+			for (size_t k = 0; k < p->actions.n; k++)
+				if (p->actions.v[k].kind != ACT_UNTAG_MANAGED &&
+				    p->actions.v[k].kind != ACT_TAG_VPC_REVERTED)
+					CHECK(p->actions.v[k].phase < a->phase);
+	}
+}
+
+static void run_case(const char *dir, struct plan *plan, struct observed *obs)
+{
+	struct policy *pol = malloc(sizeof(*pol));
+	struct buf text;
+	char vpc[64], rel[512];
+	time_t now = 0;
+	buf_init(&text, 0);
+	if (!pol || plan_case_load_in("revert", dir, obs, pol, vpc, sizeof(vpc), &now))
+		goto out;
+	struct revert_input in = {pol, obs, vpc, case_steps(dir), now};
+	CHECK_MSG(revert_build(&in, plan) == 0, "%s: revert_build failed", dir);
+	check_invariants(dir, plan);
+	plan_format_text(plan, &text);
+	snprintf(rel, sizeof(rel), "%s/revert/%s/expected.txt", check_fixtures, dir);
+	if (getenv("DS_UPDATE_GOLDEN")) {
+		FILE *f = fopen(rel, "w");
+		if (f) {
+			fputs(text.data, f);
+			fclose(f);
+		}
+	}
+	snprintf(rel, sizeof(rel), "revert/%s/expected.txt", dir);
+	char *want = check_read_fixture(rel, NULL);
+	if (want)
+		CHECK_MSG(!strcmp(text.data, want), "%s: revert plan differs\n--- got:\n%s--- want:\n%s",
+			  dir, text.data, want);
+	free(want);
+out:
+	free(pol);
+	buf_cleanup(&text);
+}
+
+/* What each case is for, asserted beside the golden text so a wrong golden cannot hide it. */
+static void test_cases(void)
+{
+	struct plan p;
+	struct observed o;
+
+	observed_init(&o);
+	plan_init(&p);
+	run_case("revert-applied", &p, &o);
+	CHECK(count_kind(&p, ACT_DISASSOCIATE_VPC_IPV6) == 1);
+	CHECK(count_kind(&p, ACT_DISASSOCIATE_SUBNET_IPV6) == 2);
+	CHECK(count_kind(&p, ACT_DELETE_EIGW) == 1);
+	CHECK(count_kind(&p, ACT_UNASSIGN_IPV6_ADDRESS) == 2);
+	/* the custom NACL: 111 (dualstackd's twin of 110) goes, 101 (the owner's, listed in the
+	 * mark) stays; the default NACL's two twins go */
+	CHECK(count_kind(&p, ACT_DELETE_NACL_ENTRY) == 3);
+	for (size_t i = 0; i < p.actions.n; i++)
+		if (p.actions.v[i].kind == ACT_DELETE_NACL_ENTRY && !p.actions.v[i].egress &&
+		    strstr(p.actions.v[i].reason, "twin"))
+			CHECK(p.actions.v[i].rule_number == 101 || p.actions.v[i].rule_number == 111);
+	CHECK(count_kind(&p, ACT_UNTAG_MANAGED) >= 7); /* VPC, 2 subnets, 2 tables, 2 ACLs, ... */
+	CHECK(plan_blocked(&p) == 0);
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+
+	observed_init(&o);
+	plan_init(&p);
+	run_case("revert-applied-step3", &p, &o);
+	for (size_t i = 0; i < p.actions.n; i++)
+		CHECK_MSG(p.actions.v[i].step == 3, "step-3 revert plans step %d",
+			  p.actions.v[i].step);
+	CHECK(count_kind(&p, ACT_DELETE_NACL_ENTRY) == 3);
+	CHECK(count_kind(&p, ACT_REVOKE_SG_INGRESS) + count_kind(&p, ACT_REVOKE_SG_EGRESS) >= 3);
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+
+	observed_init(&o);
+	plan_init(&p);
+	run_case("revert-owner-changes", &p, &o);
+	/* two addresses on the web server: neither is provably ours; its /64 and the /56 stay,
+	 * and every mark stays for the next revert */
+	CHECK(count_kind(&p, ACT_UNASSIGN_IPV6_ADDRESS) == 1);
+	CHECK(count_kind(&p, ACT_DISASSOCIATE_SUBNET_IPV6) == 1);
+	CHECK(count_kind(&p, ACT_DISASSOCIATE_VPC_IPV6) == 0);
+	CHECK(count_kind(&p, ACT_UNTAG_MANAGED) == 0);
+	CHECK(count_finding(&p, "ipv6-block-in-use") == 2);
+	CHECK(count_finding(&p, "not-provably-ours") >= 2); /* the address, the bastion twin */
+	for (size_t i = 0; i < p.actions.n; i++)
+		if (p.actions.v[i].kind == ACT_REVOKE_SG_INGRESS)
+			CHECK(p.actions.v[i].from_port != 22); /* the owner's unmarked twin */
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+
+	observed_init(&o);
+	plan_init(&p);
+	run_case("revert-unmarked", &p, &o);
+	CHECK_MSG(p.actions.n == 0, "no mark, no call: %zu actions", p.actions.n);
+	CHECK(count_finding(&p, "not-provably-ours") >= 5);
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+}
+
+/* Every case directory has an expected.txt and runs (new cases need no code). */
+static void test_every_case_runs(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/revert", check_fixtures);
+	DIR *d = opendir(path);
+	CHECK_MSG(d != NULL, "no %s", path);
+	size_t n = 0;
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	CHECK(n >= 4);
+}
+
+static void on_done(void *ud, const struct exec_report *rep)
+{
+	(void)rep;
+	*(int *)ud = 1;
+}
+
+/* Phases: a /64 waits for every item before it, and a failure before it skips it and the /56
+ * and the marks - the marks are what the next revert goes by. */
+static void test_phases_stop_at_a_failure(void)
+{
+	struct observed obs;
+	struct policy *pol = malloc(sizeof(*pol));
+	struct plan plan;
+	char vpc[64];
+	time_t now;
+	observed_init(&obs);
+	plan_init(&plan);
+	if (!pol || plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
+		free(pol);
+		observed_cleanup(&obs);
+		return;
+	}
+	struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now};
+	CHECK(revert_build(&in, &plan) == DS_OK);
+	struct fake_ec2 f;
+	fake_ec2_init(&f);
+	fake_ec2_fault(&f, "DeleteRoute", FAULT_FATAL, 1);
+	struct poller *poller = poller_new(&f.port, 1);
+	struct exec_options opt = {.max_concurrent_stops = 1, .poller = poller, .policy = pol};
+	int done = 0;
+	struct executor *e = executor_start(&f.port, &plan, &opt, on_done, &done);
+	fake_ec2_run(&f, &done, 600);
+	CHECK(done);
+	int revokes = 0;
+	for (int i = 0; i < f.n_calls; i++) {
+		const char *a = f.calls[i].action;
+		revokes += !strncmp(a, "Revoke", 6);
+		CHECK_MSG(strcmp(a, "DisassociateSubnetCidrBlock") &&
+			      strcmp(a, "DisassociateVpcCidrBlock") && strcmp(a, "DeleteTags") &&
+			      strcmp(a, "DeleteEgressOnlyInternetGateway"),
+			  "%s after a failed DeleteRoute", a);
+	}
+	CHECK(revokes >= 3); /* phase 0 ran on: one failure does not stop the items beside it */
+	executor_free(e);
+	poller_free(poller);
+	plan_cleanup(&plan);
+	observed_cleanup(&obs);
+	free(pol);
+}
+
+/* After a revert deleted the gateway, EC2 would answer the old ClientToken with that deleted
+ * gateway: apply's token then carries the revert's time (only its letters and digits). */
+static void test_eigw_token_after_revert(void)
+{
+	static const struct {
+		const char *tag, *token;
+	} cases[] = {
+	    {NULL, "ClientToken=dualstackd-eigw-%s Tag"},
+	    {"20261126T120000Z", "ClientToken=dualstackd-eigw-%s-20261126T120000Z Tag"},
+	    {"2026-11-26 12:00&Tag.2.Key=x", "ClientToken=dualstackd-eigw-%s-202611261200Tag2Keyx "},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct observed obs;
+		struct policy *pol = malloc(sizeof(*pol));
+		struct plan plan;
+		char vpc[64], want[160];
+		time_t now;
+		observed_init(&obs);
+		plan_init(&plan);
+		if (pol && !plan_case_load_in("plan", "guide", &obs, pol, vpc, sizeof(vpc), &now)) {
+			if (cases[k].tag) {
+				struct tag *t = vec_push(&obs.vpcs.v[0].tags, sizeof(*t));
+				snprintf(t->key, sizeof(t->key), TAG_REVERTED_AT);
+				snprintf(t->value, sizeof(t->value), "%s", cases[k].tag);
+			}
+			struct plan_input in = {pol, &obs, vpc, now};
+			CHECK(plan_build(&in, &plan) == DS_OK);
+			struct buf params;
+			buf_init(&params, 0);
+			for (size_t i = 0; i < plan.actions.n; i++)
+				if (plan.actions.v[i].kind == ACT_CREATE_EIGW)
+					plan_format_params(&plan.actions.v[i], &params);
+			snprintf(want, sizeof(want), cases[k].token, vpc);
+			CHECK_MSG(params.data && strstr(params.data, want), "%s: %s",
+				  cases[k].tag ? cases[k].tag : "no tag",
+				  params.data ? params.data : "no gateway planned");
+			buf_cleanup(&params);
+		}
+		plan_cleanup(&plan);
+		observed_cleanup(&obs);
+		free(pol);
+	}
+}
+
+void test_revert(void)
+{
+	test_eigw_token_after_revert();
+	test_every_case_runs();
+	test_cases();
+	test_phases_stop_at_a_failure();
+}
