@@ -438,15 +438,17 @@ int cmd_revert(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'}, {"vpc", required_argument, NULL, 'v'},
 	    {"step", required_argument, NULL, 's'},   {"dry-run", no_argument, NULL, 'n'},
 	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"resize-back", no_argument, NULL, 'r'},  {NULL, 0, NULL, 0},
 	};
 	static const char usage[] =
-	    "usage: dualstackd revert --policy FILE [--vpc ID]... [--step N]... [--dry-run] "
-	    "[--json]\n"
+	    "usage: dualstackd revert --policy FILE [--vpc ID]... [--step N]... [--resize-back]\n"
+	    "                         [--dry-run [--json]]\n"
 	    "  Removes what dualstackd added to the VPCs in scope, and nothing else: the IPv6\n"
 	    "  twins it marked, its ::/0 routes and egress-only gateways, the addresses it\n"
 	    "  assigned, AssignIpv6AddressOnCreation, then the /64s and the /56 once nothing\n"
-	    "  uses them. IPv4 is never touched and no instance is resized back. What looks like\n"
+	    "  uses them. IPv4 is never touched. --resize-back also takes resized instances back\n"
+	    "  to their dualstack:resized-from type (step 4's rules: stop checks, window,\n"
+	    "  max_concurrent_stops, rollback), after their address is gone. What looks like\n"
 	    "  dualstackd's work but carries no mark is listed as \"not provably ours: left\".\n"
 	    "  --step N (1, 2, 3 or 5; repeatable) undoes only those steps; --dry-run prints the\n"
 	    "  calls and makes none. Exit 0 when nothing of dualstackd's is left to remove.\n";
@@ -454,12 +456,12 @@ int cmd_revert(int argc, char **argv)
 	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs));
 	size_t n_vpcs = 0;
 	unsigned steps = 0;
-	bool dry_run = false, json = false;
+	bool dry_run = false, json = false, resize_back = false;
 	int c;
 	if (!vpcs)
 		return 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:v:s:njh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:v:s:njhr", opts, NULL)) != -1) {
 		char *end = NULL;
 		long step = 0;
 		switch (c) {
@@ -467,6 +469,7 @@ int cmd_revert(int argc, char **argv)
 		case 'v': vpcs[n_vpcs++] = optarg; break;
 		case 'n': dry_run = true; break;
 		case 'j': json = true; break;
+		case 'r': resize_back = true; break;
 		case 's':
 			step = strtol(optarg, &end, 10);
 			if (*optarg && !*end && step >= 1 && step <= 6 &&
@@ -476,7 +479,8 @@ int cmd_revert(int argc, char **argv)
 			}
 			fprintf(stderr,
 				"dualstackd revert: --step %s: expected 1, 2, 3 or 5 (a resize, "
-				"step 4, and guest DHCPv6, step 6, are not undone)\n",
+				"step 4, goes back with --resize-back; guest DHCPv6, step 6, is "
+				"not undone)\n",
 				optarg);
 			free(vpcs);
 			return 2;
@@ -522,7 +526,8 @@ int cmd_revert(int argc, char **argv)
 				    .vpcs = vpcs,
 				    .n_vpcs = n_vpcs,
 				    .execute = !ctx.dry_run,
-				    .revert_steps = steps ? steps : REVERT_ALL_STEPS,
+				    .revert_steps = (steps ? steps : REVERT_ALL_STEPS) |
+						    (resize_back ? REVERT_RESIZE_BACK : 0u),
 				    .on_vpc = on_vpc,
 				    .on_error = on_target_error,
 				    .ud = &ctx};

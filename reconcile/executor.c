@@ -967,6 +967,10 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err,
 		buf_put_pairf(&p, "Tag.2.Value", "%s", a->to_type);
 		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
 		buf_put_pairf(&p, "Tag.3.Value", "%s", a->was_running ? "running" : "stopped");
+		if (!a->resize_back) { /* what revert --resize-back goes back to; it stays */
+			buf_put_pairf(&p, "Tag.4.Key", TAG_RESIZED_FROM);
+			buf_put_pairf(&p, "Tag.4.Value", "%s", a->from_type);
+		}
 		break;
 	case RZ_STOP: buf_put_pairf(&p, "InstanceId.1", "%s", a->instance_id); break;
 	case RZ_RETYPE:
@@ -991,6 +995,10 @@ static void on_resize_read(struct act *x, int rc, const struct ec2_error *err,
 		buf_put_pairf(&p, "Tag.2.Key", TAG_RESIZE_TO);
 		buf_put_pairf(&p, "Tag.3.Key", TAG_RESIZE_WAS);
 		buf_put_pairf(&p, "Tag.4.Key", TAG_RESIZE_ROLLBACK);
+		/* back on the type it had before dualstackd: nothing is left to go back to */
+		if (a->resize_back && a->resize_mode == RESIZE_FORWARD && !x->rz.rolling_back &&
+		    !x->rz.deferred && !strcmp(in->instance_type, a->to_type))
+			buf_put_pairf(&p, "Tag.5.Key", TAG_RESIZED_FROM);
 		break;
 	}
 	x->rz.step = st;

@@ -524,9 +524,10 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 					 " rollback: back to the original type, start, tag "
 					 "failed, untag"},
 		};
-		rc = buf_printf(out, "InstanceId=%s %s -> %s%s, %d calls%s", a->instance_id,
+		rc = buf_printf(out, "InstanceId=%s %s -> %s%s, %d calls%s%s", a->instance_id,
 				a->from_type, a->to_type, steps[a->resize_mode][a->was_running],
-				a->calls, a->resume ? ", resuming" : "");
+				a->calls, a->resume ? ", resuming" : "",
+				a->resize_back ? ", back to its type before dualstackd" : "");
 		break;
 	}
 	case ACT_ASSIGN_IPV6_ADDRESS:

@@ -108,6 +108,7 @@ struct plan_action {
 	bool resume; /* an interrupted resize (tags present) being driven to completion */
 	enum resize_mode resize_mode;
 	bool retype_back; /* ROLLBACK: the policy backs `to`, so retyping back to `from` is ours */
+	bool resize_back; /* revert --resize-back: to the type dualstackd resized it from */
 	int guest_os;	  /* step 6: enum guest_os */
 	int calls;	  /* the mutating EC2 calls this action makes (a resize makes several) */
 	int rides_with;	  /* -1, or the action whose request carries this one's item: EC2 takes
@@ -155,12 +156,13 @@ int plan_wanted_instance_types(const struct policy *pol, const struct observed *
 
 /* What step 4 needs read before it may stop anything: the AMIs, Availability Zones and
  * candidate types of the instances a resize could touch, and those instances (stop
- * protection). Each list is owned (strdup'ed); plan_resize_reads_cleanup frees them. */
+ * protection); with resize_back, also the instances revert --resize-back would resize. Each
+ * list is owned (strdup'ed); plan_resize_reads_cleanup frees them. */
 struct plan_resize_reads {
 	char **images, **zones, **types, **instances;
 	size_t n_images, n_zones, n_types, n_instances;
 };
-int plan_resize_reads(const struct policy *pol, const struct observed *obs,
+int plan_resize_reads(const struct policy *pol, const struct observed *obs, bool resize_back,
 		      struct plan_resize_reads *out);
 void plan_resize_reads_cleanup(struct plan_resize_reads *r);
 
@@ -191,6 +193,7 @@ int plan_format_params(const struct plan_action *a, struct buf *out);
 #define TAG_RESIZE_FROM	    "dualstack:resize-from"
 #define TAG_RESIZE_TO	    "dualstack:resize-to"
 #define TAG_RESIZE_WAS	    "dualstack:resize-was"
+#define TAG_RESIZED_FROM    "dualstack:resized-from" /* the type before step 4 (revert) */
 #define TAG_CREATED_BY	    "dualstack:created-by"
 #define TAG_CONVERGED_AT    "dualstack:converged-at"	/* when a VPC first converged (waves) */
 #define TAG_RESIZE_ROLLBACK "dualstack:resize-rollback" /* a rollback is under way: why */

@@ -74,6 +74,8 @@ void plan_step_routes(struct plan_ctx *c);
 void plan_step_security_groups(struct plan_ctx *c);
 void plan_step_network_acls(struct plan_ctx *c);
 void plan_step_resize(struct plan_ctx *c);
+/* revert --resize-back of one instance (plan_resize.c); the action, or -1. */
+int plan_resize_back(struct plan_ctx *c, const struct instance *in);
 void plan_step_addresses(struct plan_ctx *c);
 void plan_step_guest(struct plan_ctx *c);
 

@@ -124,8 +124,8 @@ static bool offered(const struct observed *o, const char *type, const char *az)
 
 /* Whether `cand` can run this instance (of type `from`) with IPv6; why says what does not
  * fit. `explicit` is a type_map entry: the operator vouches for the NVMe drivers. */
-static bool fits(const struct observed *o, const struct instance *in, const char *from,
-		 const char *cand, bool explicit, char *why, size_t why_size)
+static bool fits_for(const struct observed *o, const struct instance *in, const char *from,
+		     const char *cand, bool explicit, bool need_ipv6, char *why, size_t why_size)
 {
 	const struct instance_type_info *ti = plan_type_info(o, cand);
 	const struct instance_type_info *src = plan_type_info(o, from);
@@ -133,7 +133,7 @@ static bool fits(const struct observed *o, const struct instance *in, const char
 	const char *boot = in->current_boot_mode[0] ? in->current_boot_mode : in->boot_mode;
 	if (!ti)
 		snprintf(why, why_size, "%s is not offered in this region", cand);
-	else if (!ti->ipv6_supported)
+	else if (need_ipv6 && !ti->ipv6_supported)
 		snprintf(why, why_size, "%s has no IPv6 either", cand);
 	else if (in->architecture[0] && ti->architectures[0] &&
 		 !in_csv(ti->architectures, in->architecture))
@@ -163,6 +163,12 @@ static bool fits(const struct observed *o, const struct instance *in, const char
 	else
 		return true;
 	return false;
+}
+
+static bool fits(const struct observed *o, const struct instance *in, const char *from,
+		 const char *cand, bool explicit, char *why, size_t why_size)
+{
+	return fits_for(o, in, from, cand, explicit, true, why, why_size);
 }
 
 /* A type_map entry to suggest when no successor of the same size fits: the first successor
@@ -380,13 +386,15 @@ static const char *unstoppable_fix(const char *code)
 }
 
 /* The checks a stop needs; true when they pass, else a finding was added. */
-static bool may_stop(struct plan_ctx *c, const struct instance *in)
+static bool may_stop_for(struct plan_ctx *c, const struct instance *in, bool back)
 {
 	const char *id = in->instance_id;
 	const char *code = NULL, *why = unstoppable(c, in, &code);
 	if (why) {
-		plan_add_finding(c, FIND_BLOCKED, 4, id, code,
-				 "%s has no IPv6, but %s; not resized", in->instance_type, why);
+		plan_add_finding(c, FIND_BLOCKED, 4, id, code, "%s %s, but %s; not resized",
+				 in->instance_type,
+				 back ? "would go back to its type before dualstackd" : "has no IPv6",
+				 why);
 		plan_set_fix(c, "%s", unstoppable_fix(code));
 		return false;
 	}
@@ -403,6 +411,11 @@ static bool may_stop(struct plan_ctx *c, const struct instance *in)
 		return false;
 	}
 	return true;
+}
+
+static bool may_stop(struct plan_ctx *c, const struct instance *in)
+{
+	return may_stop_for(c, in, false);
 }
 
 /* An instance carrying dualstackd's resize tags: finish, restore or roll back. */
@@ -546,6 +559,74 @@ void plan_step_resize(struct plan_ctx *c)
 	}
 }
 
+/* revert --resize-back: back to the type dualstackd resized the instance from (its
+ * dualstack:resized-from), under step 4's rules - the same stop checks, compatibility (less
+ * IPv6), window and slots - and with the same crash tags, so a resize-back that stops half-way
+ * is finished by the next revert (or, by apply, started again as it is). Returns the action,
+ * or -1 with a finding (or nothing to do). */
+int plan_resize_back(struct plan_ctx *c, const struct instance *in)
+{
+	const char *id = in->instance_id;
+	const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
+	const char *from = tag_get(&in->tags, TAG_RESIZE_FROM);
+	const char *to = tag_get(&in->tags, TAG_RESIZE_TO);
+	const char *was = tag_get(&in->tags, TAG_RESIZE_WAS);
+	bool was_running = was && !strcmp(was, "running");
+	int a = -1;
+	if (!back || (!from && !strcmp(back, in->instance_type)))
+		return -1;
+	if (from && to) { /* a resize under way: only a resize-back of ours is finished here */
+		if (strcmp(to, back)) {
+			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-under-way",
+					 "a resize %s -> %s is under way; apply finishes it first",
+					 from, to);
+			return -1;
+		}
+		bool rollback = tag_get(&in->tags, TAG_RESIZE_ROLLBACK) != NULL;
+		a = add_resize(c, in, from, to, was_running,
+			       rollback ? RESIZE_ROLLBACK : RESIZE_FORWARD, true, true,
+			       rollback ? "an interrupted rollback of a resize-back is finished"
+					: "an interrupted resize-back is driven to completion");
+	} else {
+		char why[200];
+		const char *failed = tag_get(&in->tags, TAG_RESIZE_FAILED);
+		if (failed) {
+			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-failed",
+					 "an earlier resize was rolled back (%s)", failed);
+			plan_set_fix(c, "fix what the tag " TAG_RESIZE_FAILED
+					" says, then remove the tag");
+			return -1;
+		}
+		if (strcmp(in->state, "running") && strcmp(in->state, "stopped")) {
+			plan_add_finding(c, FIND_INFO, 4, id, "instance-transitioning",
+					 "%s; the resize-back waits for running or stopped",
+					 in->state);
+			return -1;
+		}
+		if (!may_stop_for(c, in, true))
+			return -1;
+		if (!fits_for(c->obs, in, in->instance_type, back, true, false, why, sizeof(why))) {
+			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-back-unfit",
+					 "%s -> %s: %s; not resized", in->instance_type, back, why);
+			return -1;
+		}
+		if (!policy_in_window(c->pol, c->in->now)) {
+			plan_add_finding(c, FIND_BLOCKED, 4, id, "outside-maintenance-window",
+					 "%s -> %s waits for the maintenance window",
+					 in->instance_type, back);
+			return -1;
+		}
+		char reason[256];
+		snprintf(reason, sizeof(reason), "dualstackd resized it from %s (%s)", back,
+			 TAG_RESIZED_FROM);
+		a = add_resize(c, in, in->instance_type, back, !strcmp(in->state, "running"),
+			       RESIZE_FORWARD, false, false, reason);
+	}
+	if (a >= 0)
+		c->out->actions.v[a].resize_back = true;
+	return a;
+}
+
 /* ---- what the reader asks EC2 for this step ---- */
 
 static int add_name(char ***names, size_t *n, const char *t)
@@ -603,6 +684,8 @@ int plan_wanted_instance_types(const struct policy *pol, const struct observed *
 			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZE_TO));
 		if (!rc)
 			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZE_FROM));
+		if (!rc) /* revert --resize-back's target: one more name in the one batched read */
+			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZED_FROM));
 		if (!rc)
 			rc = add_candidates(pol, in->instance_type, names, n);
 		if (!rc && tag_get(&in->tags, TAG_RESIZE_FROM))
@@ -623,7 +706,7 @@ void plan_resize_reads_cleanup(struct plan_resize_reads *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int plan_resize_reads(const struct policy *pol, const struct observed *obs,
+int plan_resize_reads(const struct policy *pol, const struct observed *obs, bool resize_back,
 		      struct plan_resize_reads *out)
 {
 	int rc = DS_OK;
@@ -631,10 +714,14 @@ int plan_resize_reads(const struct policy *pol, const struct observed *obs,
 	for (size_t i = 0; i < obs->instances.n && !rc; i++) {
 		const struct instance *in = &obs->instances.v[i];
 		const char *from = tag_get(&in->tags, TAG_RESIZE_FROM);
+		const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
 		const struct instance_type_info *ti = plan_type_info(obs, in->instance_type);
-		bool candidate = from || (pol->resize != RESIZE_NEVER && ti && !ti->ipv6_supported);
+		bool candidate = from || (pol->resize != RESIZE_NEVER && ti && !ti->ipv6_supported) ||
+				 (resize_back && back && strcmp(back, in->instance_type));
 		if (!candidate || !strcmp(in->state, "terminated"))
 			continue;
+		if (!rc && resize_back && back)
+			rc = add_name(&out->types, &out->n_types, back);
 		rc = add_name(&out->instances, &out->n_instances, in->instance_id);
 		if (!rc)
 			rc = add_name(&out->images, &out->n_images, in->image_id);

@@ -11,6 +11,7 @@
 struct read_state {
 	const struct ec2_port *port;
 	const struct policy *pol;
+	bool resize_back;
 	struct observed *obs;
 	reader_done_fn done;
 	void *ud;
@@ -98,7 +99,7 @@ static void read_resize_facts(struct read_state *st)
 {
 	const struct ec2_port *p = st->port;
 	struct plan_resize_reads *rz = &st->rz;
-	if (plan_resize_reads(st->pol, st->obs, rz)) {
+	if (plan_resize_reads(st->pol, st->obs, st->resize_back, rz)) {
 		st->rz_failed = true;
 		rz->n_instances = 0;
 	}
@@ -227,14 +228,16 @@ static void on_kind(void *ud, int rc, const struct ec2_error *err)
 	}
 }
 
-int reader_read(const struct ec2_port *port, const struct policy *pol, const char *const *vpc_ids,
-		size_t n, struct observed *obs, reader_done_fn done, void *ud)
+int reader_read(const struct ec2_port *port, const struct policy *pol, bool resize_back,
+		const char *const *vpc_ids, size_t n, struct observed *obs, reader_done_fn done,
+		void *ud)
 {
 	struct read_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return DS_ENOMEM;
 	st->port = port;
 	st->pol = pol;
+	st->resize_back = resize_back;
 	st->obs = obs;
 	st->done = done;
 	st->ud = ud;

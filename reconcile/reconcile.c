@@ -531,7 +531,9 @@ static void read_all(struct reconcile_run *run)
 		if (run->vpcs[i].outcome != RC_GONE)
 			ids[n++] = run->vpcs[i].vpc_id;
 	int rc = !ids ? DS_ENOMEM
-		 : n  ? reader_read(run->port, run->policy, ids, n, &run->obs, on_read, run)
+		 : n  ? reader_read(run->port, run->policy,
+					   (run->revert_steps >> 4) & 1u, ids, n, &run->obs,
+					   on_read, run)
 		      : DS_OK;
 	free(ids);
 	if (rc)

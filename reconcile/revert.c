@@ -303,6 +303,47 @@ static void revert_addresses(struct revert_ctx *r)
 	}
 }
 
+/* ---- step 4, when asked: back to the type before dualstackd ---- */
+
+static int unassign_action(const struct revert_ctx *r, const char *instance_id)
+{
+	for (size_t a = 0; a < r->c.out->actions.n; a++)
+		if (r->c.out->actions.v[a].kind == ACT_UNASSIGN_IPV6_ADDRESS &&
+		    !strcmp(r->c.out->actions.v[a].instance_id, instance_id))
+			return (int)a;
+	return -1;
+}
+
+static void revert_resizes(struct revert_ctx *r)
+{
+	const struct observed *o = r->in->obs;
+	for (size_t i = 0; i < o->instances.n; i++) {
+		const struct instance *in = &o->instances.v[i];
+		const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
+		if (strcmp(in->vpc_id, r->in->vpc_id) || !back || !strcmp(in->state, "terminated"))
+			continue;
+		/* the old type has no IPv6: the instance's addresses go first (this plan's) */
+		size_t held = 0;
+		for (size_t k = 0; k < in->interfaces.n; k++)
+			held += in->interfaces.v[k].ipv6_addresses.n;
+		int unassign = unassign_action(r, in->instance_id);
+		if (held > (unassign >= 0) && strcmp(back, in->instance_type)) {
+			plan_add_finding(&r->c, FIND_BLOCKED, 4, in->instance_id, "resize-back-held",
+					 "%s -> %s needs the instance without IPv6 addresses; %zu "
+					 "stay%s",
+					 in->instance_type, back, held - (unassign >= 0),
+					 step_on(r, 5) ? "" : " (revert step 5 too)");
+			plan_set_fix(&r->c, "remove the instance's IPv6 addresses, then revert again");
+			continue;
+		}
+		int a = plan_resize_back(&r->c, in);
+		if (a >= 0) {
+			r->c.out->actions.v[a].phase = PHASE_ITEMS;
+			plan_add_dep(&r->c, a, unassign);
+		}
+	}
+}
+
 /* IPv6 addresses that stay in a subnet after this plan (instances only: other interfaces -
  * load balancers, endpoints - are not read; EC2 refuses the disassociation then). */
 static size_t addresses_left(const struct revert_ctx *r, const char *subnet_id)
@@ -486,8 +527,10 @@ static void share_untags(struct plan *p)
 int revert_build(const struct revert_input *in, struct plan *out)
 {
 	struct revert_ctx r;
+	struct plan_input pin = {in->policy, in->obs, in->vpc_id, in->now};
 	memset(&r, 0, sizeof(r));
 	r.in = in;
+	r.c.in = &pin; /* step 4's rules read the time from it */
 	r.c.pol = in->policy;
 	r.c.obs = in->obs;
 	r.c.out = out;
@@ -507,6 +550,8 @@ int revert_build(const struct revert_input *in, struct plan *out)
 		revert_routes(&r);
 	if (step_on(&r, 5))
 		revert_addresses(&r);
+	if (step_on(&r, 4))
+		revert_resizes(&r);
 	if (step_on(&r, 1))
 		revert_vpc_block(&r, r.c.vpc, revert_subnets(&r));
 	revert_marks(&r, r.c.vpc);

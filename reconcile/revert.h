@@ -29,14 +29,16 @@
 #define TAG_REVERTED_AT "dualstack:reverted-at" /* when revert removed a gateway: see below */
 
 /* Steps revert may undo (bit N = the guide's step N); REVERT_ALL_STEPS by default. Step 4 (a
- * resize) is never undone here. */
-#define REVERT_ALL_STEPS ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 5))
+ * resize) is undone only when asked: REVERT_RESIZE_BACK takes an instance back to its
+ * dualstack:resized-from type under step 4's rules, after its address is gone. */
+#define REVERT_ALL_STEPS   ((1u << 1) | (1u << 2) | (1u << 3) | (1u << 5))
+#define REVERT_RESIZE_BACK (1u << 4)
 
 struct revert_input {
 	const struct policy *policy;
 	const struct observed *obs;
 	const char *vpc_id;
-	unsigned steps; /* REVERT_ALL_STEPS, or some of its bits */
+	unsigned steps; /* REVERT_ALL_STEPS or some of its bits, maybe | REVERT_RESIZE_BACK */
 	time_t now;	/* written as dualstack:reverted-at when a gateway is deleted */
 };
 

@@ -2,19 +2,21 @@
 import ipaddress
 
 
-def guide_example(ec2, with_ipv6=False):
+def guide_example(ec2, with_ipv6=False, zone=None):
     """The example of AWS's "Migrating to IPv6" guide: a VPC with an internet gateway, a public
     subnet with a web server, a private subnet behind a NAT gateway with a database server.
     with_ipv6 also gives the VPC a /56, the public subnet a /64 and the web server an address,
-    plus an egress-only gateway, so every field of the model has something to show."""
+    plus an egress-only gateway, so every field of the model has something to show. zone puts
+    both subnets in one Availability Zone (moto offers m3.large in us-east-1b only)."""
     ids = {}
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=with_ipv6)["Vpc"]
     ids["vpc"] = vpc["VpcId"]
     ec2.create_tags(Resources=[ids["vpc"]], Tags=[{"Key": "Name", "Value": "guide-example"}])
     ids["igw"] = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=ids["igw"], VpcId=ids["vpc"])
-    ids["public"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    ids["private"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    az = {"AvailabilityZone": zone} if zone else {}
+    ids["public"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.0.0/24", **az)["Subnet"]["SubnetId"]
+    ids["private"] = ec2.create_subnet(VpcId=ids["vpc"], CidrBlock="10.0.1.0/24", **az)["Subnet"]["SubnetId"]
     ids["rt_public"] = ec2.create_route_table(VpcId=ids["vpc"])["RouteTable"]["RouteTableId"]
     ec2.create_route(RouteTableId=ids["rt_public"], DestinationCidrBlock="0.0.0.0/0",
                      GatewayId=ids["igw"])

@@ -472,7 +472,7 @@ def dualstackd_apply(vpc, pol):
 def guide_applied(ec2):
     """The guide's example after dualstackd apply, with an IPv6 NACL entry the owner wrote
     before (the mark lists it: revert leaves it) next to an IPv4 entry dualstackd mirrored."""
-    ids = guide_example(ec2)
+    ids = guide_example(ec2, zone="us-east-1b")  # where moto offers m3.large (resize-back)
     ec2.create_network_acl_entry(NetworkAclId=ids["nacl"], RuleNumber=101, Protocol="6",
                                  RuleAction="allow", Egress=False, Ipv6CidrBlock="::/0",
                                  PortRange={"From": 80, "To": 80})
@@ -492,6 +492,18 @@ def revert_applied(ec2):
 def revert_applied_step3(ec2):
     ids, pol = guide_applied(ec2)
     return ids["vpc"], pol, NOW, [3]
+
+
+def revert_resize_back(ec2):
+    """revert --resize-back: the database goes back to m3.large once its address is gone."""
+    ids, pol = guide_applied(ec2)
+    return ids["vpc"], pol, NOW, [1, 2, 3, 4, 5]
+
+
+def revert_resize_back_held(ec2):
+    """--resize-back without step 5: the database keeps its address, so it keeps its type."""
+    ids, pol = guide_applied(ec2)
+    return ids["vpc"], pol, NOW, [4]
 
 
 def revert_owner_changes(ec2):
@@ -515,7 +527,8 @@ def revert_unmarked(ec2):
 
 
 REVERT_SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
-    revert_applied, revert_applied_step3, revert_owner_changes, revert_unmarked)}
+    revert_applied, revert_applied_step3, revert_resize_back, revert_resize_back_held,
+    revert_owner_changes, revert_unmarked)}
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
@@ -620,7 +633,7 @@ def record(name, build, out=OUT):
         wanted |= set(pol["instances"]["type_map"].values()) | {"m4.large"}
         wanted |= {v for r in ec2.describe_instances(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
             "Reservations"] for i in r["Instances"] for t in i.get("Tags", [])
-            if t["Key"].startswith("dualstack:resize-") for v in [t["Value"]] if "." in v}
+            if t["Key"].startswith("dualstack:resize") for v in [t["Value"]] if "." in v}
         known = [t["InstanceType"] for t in ec2.describe_instance_types()["InstanceTypes"]]
         ec2.describe_instance_types(InstanceTypes=sorted(w for w in wanted if w in known))
         open(os.path.join(d, "DescribeInstanceTypes.xml"), "wb").write(last["body"])

@@ -1,7 +1,7 @@
 """dualstackd revert against moto (signature checking on) through the fault proxy: apply the
-guide's example, let the owner change something, revert - the VPC is back to its before-state
-except the owner's change (and the resize, which revert never undoes); revert again makes no call;
-apply again converges."""
+guide's example, let the owner change something, revert --resize-back - the VPC is back to its
+before-state except the owner's change; revert again makes no call; apply again converges.
+Without --resize-back the resize stays, and its record with it."""
 import os
 import subprocess
 
@@ -72,7 +72,7 @@ def snapshot(ec2, vpc_id):
 
 def test_apply_revert_apply(moto):
     ec2 = moto.client()
-    ids = guide_example(ec2)
+    ids = guide_example(ec2, zone="us-east-1b")  # where moto offers m3.large (resize-back)
     before = snapshot(ec2, ids["vpc"])
     proxy = FaultProxy(moto.endpoint).start()
     env = moto.env(proxy.endpoint)
@@ -87,25 +87,28 @@ def test_apply_revert_apply(moto):
         ec2.authorize_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[owner_rule])
 
         proxy.reset_counts()
-        dry = revert(env, ids["vpc"], "--dry-run", check=False)
+        dry = revert(env, ids["vpc"], "--resize-back", "--dry-run", check=False)
         assert proxy.mutating(outcome=None) == {}, "a dry-run makes no call"
         assert "dry-run: no call was made" in dry.stdout
         for api in ("RevokeSecurityGroupIngress", "DeleteRoute", "DeleteNetworkAclEntry",
                     "UnassignIpv6Addresses", "DeleteEgressOnlyInternetGateway",
-                    "DisassociateSubnetCidrBlock", "DisassociateVpcCidrBlock", "DeleteTags"):
+                    "DisassociateSubnetCidrBlock", "DisassociateVpcCidrBlock", "DeleteTags",
+                    "ResizeInstance InstanceId=%s m4.large -> m3.large" % ids["db"]):
             assert api in dry.stdout, (api, dry.stdout)
 
-        out = revert(env, ids["vpc"])
+        stopped = proxy.instances_stopped
+        out = revert(env, ids["vpc"], "--resize-back")
         assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
+        assert proxy.instances_stopped - stopped == 1  # the db, once, for its resize-back
         after = snapshot(ec2, ids["vpc"])
 
         # what is expected: the before-state, plus the owner's rule, plus the record that a
-        # gateway was deleted (the next apply's ClientToken), and the db resized (never undone)
+        # gateway was deleted (the next apply's ClientToken)
         want = snapshot_expected(before, after, ids)
         assert after == want
 
         proxy.reset_counts()
-        again = revert(env, ids["vpc"])
+        again = revert(env, ids["vpc"], "--resize-back")
         assert "mutating calls: 0" in again.stdout, again.stdout
         assert proxy.mutating(outcome=None) == {}
 
@@ -127,10 +130,6 @@ def snapshot_expected(before, after, ids):
     reverted = [t for t in after["vpc"][2] if t[0] == "dualstack:reverted-at"]
     assert len(reverted) == 1, after["vpc"]
     want["vpc"] = (cidr, blocks, sorted(vpc_tags + reverted))
-    db = list(want["instances"][ids["db"]])
-    assert db[0] == "m3.large"
-    db[0] = "m4.large"  # revert never resizes back
-    want["instances"][ids["db"]] = tuple(db)
     return want
 
 
@@ -167,5 +166,8 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
         assert not live(vpc.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
         assert ("dualstack:opt-out", "true") in tags(vpc)
         assert not [t for t in tags(vpc) if t[0] == "dualstack:ipv6-by"]
+        db = ec2.describe_instances(InstanceIds=[ids["db"]])["Reservations"][0]["Instances"][0]
+        assert db["InstanceType"] == "m4.large" and db["State"]["Name"] == "running"
+        assert ("dualstack:resized-from", "m3.large") in tags(db)  # for a later --resize-back
     finally:
         proxy.stop()

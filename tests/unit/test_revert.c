@@ -49,25 +49,30 @@ static size_t count_finding(const struct plan *p, const char *code)
 	return n;
 }
 
-/* Invariants every revert plan keeps, whatever the case: nothing IPv4, phases in order. */
+/* Invariants every revert plan keeps, whatever the case: only removals (and a resize-back),
+ * nothing IPv4, the /56 after every /64, the marks after everything else. */
 static void check_invariants(const char *dir, const struct plan *p)
 {
+	size_t bad = 0, last_bad = 0;
 	for (size_t i = 0; i < p->actions.n; i++) {
 		const struct plan_action *a = &p->actions.v[i];
-		CHECK_MSG(a->kind >= ACT_UNSET_SUBNET_ASSIGN_IPV6, "%s: action %zu is not a removal",
-			  dir, i + 1);
-		CHECK_MSG(!strchr(a->cidr.literal, '.'), "%s: action %zu names an IPv4 CIDR", dir,
-			  i + 1);
-		if (a->kind == ACT_DISASSOCIATE_VPC_IPV6)
-			for (size_t k = 0; k < p->actions.n; k++)
-				if (p->actions.v[k].kind == ACT_DISASSOCIATE_SUBNET_IPV6)
-					CHECK(p->actions.v[k].phase < a->phase);
-		if (a->kind == ACT_UNTAG_MANAGED)
-			for (size_t k = 0; k < p->actions.n; k++)
-				if (p->actions.v[k].kind != ACT_UNTAG_MANAGED &&
-				    p->actions.v[k].kind != ACT_TAG_VPC_REVERTED)
-					CHECK(p->actions.v[k].phase < a->phase);
+		size_t before = bad;
+		bad += a->kind < ACT_UNSET_SUBNET_ASSIGN_IPV6 &&
+		       !(a->kind == ACT_RESIZE_INSTANCE && a->resize_back);
+		bad += strchr(a->cidr.literal, '.') != NULL;
+		for (size_t k = 0; k < p->actions.n; k++) {
+			const struct plan_action *b = &p->actions.v[k];
+			if (a->kind == ACT_DISASSOCIATE_VPC_IPV6 &&
+			    b->kind == ACT_DISASSOCIATE_SUBNET_IPV6)
+				bad += b->phase >= a->phase;
+			if (a->kind == ACT_UNTAG_MANAGED && b->kind != ACT_UNTAG_MANAGED &&
+			    b->kind != ACT_TAG_VPC_REVERTED)
+				bad += b->phase >= a->phase;
+		}
+		if (bad != before)
+			last_bad = i + 1;
 	}
+	CHECK_MSG(bad == 0, "%s: %zu broken invariants, the last at action %zu", dir, bad, last_bad);
 }
 
 static void run_case(const char *dir, struct plan *plan, struct observed *obs)
@@ -157,6 +162,42 @@ static void test_cases(void)
 
 	observed_init(&o);
 	plan_init(&p);
+	run_case("revert-resize-back", &p, &o);
+	/* the database goes back to m3.large after its address, before its /64 */
+	int resize = -1, unassign = -1, subnet = -1;
+	for (size_t i = 0; i < p.actions.n; i++) {
+		const struct plan_action *a = &p.actions.v[i];
+		if (a->kind == ACT_RESIZE_INSTANCE) {
+			CHECK(a->resize_back && !strcmp(a->to_type, "m3.large") &&
+			      !strcmp(a->from_type, "m4.large") && a->resize_mode == RESIZE_FORWARD);
+			resize = (int)i;
+		}
+	}
+	CHECK(resize >= 0);
+	for (size_t i = 0; resize >= 0 && i < p.actions.n; i++) {
+		const struct plan_action *a = &p.actions.v[i];
+		if (a->kind == ACT_UNASSIGN_IPV6_ADDRESS &&
+		    !strcmp(a->instance_id, p.actions.v[resize].instance_id))
+			unassign = (int)i;
+		if (a->kind == ACT_DISASSOCIATE_SUBNET_IPV6)
+			subnet = (int)i;
+	}
+	CHECK(unassign >= 0 && resize >= 0 && p.actions.v[resize].n_deps == 1 &&
+	      p.actions.v[resize].deps[0] == unassign);
+	CHECK(subnet >= 0 && resize >= 0 && p.actions.v[subnet].phase > p.actions.v[resize].phase);
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+
+	observed_init(&o);
+	plan_init(&p);
+	run_case("revert-resize-back-held", &p, &o);
+	CHECK(count_kind(&p, ACT_RESIZE_INSTANCE) == 0);
+	CHECK(count_finding(&p, "resize-back-held") == 1);
+	plan_cleanup(&p);
+	observed_cleanup(&o);
+
+	observed_init(&o);
+	plan_init(&p);
 	run_case("revert-unmarked", &p, &o);
 	CHECK_MSG(p.actions.n == 0, "no mark, no call: %zu actions", p.actions.n);
 	CHECK(count_finding(&p, "not-provably-ours") >= 5);
@@ -164,7 +205,7 @@ static void test_cases(void)
 	observed_cleanup(&o);
 }
 
-/* Every case directory has an expected.txt and runs (new cases need no code). */
+/* Every case directory runs against its expected.txt (a new case needs no code). */
 static void test_every_case_runs(void)
 {
 	char path[512];
@@ -172,11 +213,21 @@ static void test_every_case_runs(void)
 	DIR *d = opendir(path);
 	CHECK_MSG(d != NULL, "no %s", path);
 	size_t n = 0;
-	for (struct dirent *e; d && (e = readdir(d)) != NULL;)
-		n += e->d_name[0] != '.';
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct plan p;
+		struct observed o;
+		observed_init(&o);
+		plan_init(&p);
+		run_case(e->d_name, &p, &o);
+		plan_cleanup(&p);
+		observed_cleanup(&o);
+		n++;
+	}
 	if (d)
 		closedir(d);
-	CHECK(n >= 4);
+	CHECK(n >= 6);
 }
 
 static void on_done(void *ud, const struct exec_report *rep)
