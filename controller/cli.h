@@ -38,7 +38,7 @@ struct fleet_request {
 	const struct policy *policy;
 	char **vpcs; /* none: every VPC in scope */
 	size_t n_vpcs;
-	bool execute; /* false: read and plan only */
+	bool execute;	       /* false: read and plan only */
 	unsigned revert_steps; /* non-zero: undo those steps (reconcile_request.revert_steps) */
 	void (*on_vpc)(void *ud, const struct ec2_target *t, struct reconcile_vpc *v);
 	void (*on_error)(void *ud, const struct ec2_target *t, int rc, const struct ec2_error *err);

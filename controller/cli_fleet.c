@@ -63,8 +63,9 @@ static void on_listed(void *ud, int rc, const struct ec2_error *err)
 		t->ids = calloc(o->vpcs.n + 1, sizeof(*t->ids));
 		bool oom = !t->ids;
 		for (size_t i = 0; !oom && i < o->vpcs.n; i++)
-			if (f->req->revert_steps ? policy_vpc_selected(f->req->policy, &o->vpcs.v[i])
-						 : policy_vpc_in_scope(f->req->policy, &o->vpcs.v[i]))
+			if (f->req->revert_steps
+				? policy_vpc_selected(f->req->policy, &o->vpcs.v[i])
+				: policy_vpc_in_scope(f->req->policy, &o->vpcs.v[i]))
 				oom = !(t->ids[t->n_ids++] = strdup(o->vpcs.v[i].vpc_id));
 		if (oom) {
 			t->n_ids = t->n_ids ? t->n_ids - 1 : 0;

@@ -101,8 +101,7 @@ static void print_outcome(const struct reconcile_vpc *v, bool revert, FILE *f)
 	const struct plan *p = &v->plan;
 	const char *done = revert ? "reverted" : "converged";
 	if (v->outcome == RC_GONE) {
-		fprintf(f, "%s: NOT %s: no such VPC in this account and region\n", v->vpc_id,
-			done);
+		fprintf(f, "%s: NOT %s: no such VPC in this account and region\n", v->vpc_id, done);
 		return;
 	}
 	if (converged(p)) {

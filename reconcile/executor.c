@@ -544,8 +544,8 @@ static void on_removed(struct act *x, const struct ec2_answer *ans)
 static bool assoc_live(const struct cidr_assoc_vec *v, const char *id, const char **state)
 {
 	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->v[i].association_id, id) &&
-		    strcmp(v->v[i].state, "disassociated") && strcmp(v->v[i].state, "failed")) {
+		if (!strcmp(v->v[i].association_id, id) && strcmp(v->v[i].state, "disassociated") &&
+		    strcmp(v->v[i].state, "failed")) {
 			*state = v->v[i].state;
 			return true;
 		}
@@ -561,8 +561,8 @@ static void on_disassoc_read(struct act *x, int rc, const struct ec2_error *err,
 	const char *state = "";
 	bool live = false;
 	if (rc && err && err->cls != EC2_NOT_FOUND) {
-		finish_action(x, ACTION_FAILED, "%s: %s: %s", vpc ? "DescribeVpcs" : "DescribeSubnets",
-			      err->code, err->message);
+		finish_action(x, ACTION_FAILED, "%s: %s: %s",
+			      vpc ? "DescribeVpcs" : "DescribeSubnets", err->code, err->message);
 		return;
 	}
 	for (size_t i = 0; !rc && vpc && i < o->vpcs.n; i++)

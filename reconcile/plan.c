@@ -479,9 +479,10 @@ int plan_format_params(const struct plan_action *a, struct buf *out)
 		    buf_printf(out, "SubnetId=%s AssignIpv6AddressOnCreation=true", a->resource_id);
 		break;
 	case ACT_CREATE_EIGW:
-		rc = buf_printf(out, "VpcId=%s ClientToken=dualstackd-eigw-%s%s%s Tag=%s=dualstackd",
-				a->resource_id, a->resource_id, a->description[0] ? "-" : "",
-				a->description, TAG_CREATED_BY);
+		rc =
+		    buf_printf(out, "VpcId=%s ClientToken=dualstackd-eigw-%s%s%s Tag=%s=dualstackd",
+			       a->resource_id, a->resource_id, a->description[0] ? "-" : "",
+			       a->description, TAG_CREATED_BY);
 		break;
 	case ACT_CREATE_ROUTE_V6:
 	case ACT_REPLACE_ROUTE_V6:

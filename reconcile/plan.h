@@ -18,7 +18,7 @@
 #include "policy.h"
 
 enum action_kind {
-	ACT_ASSOCIATE_VPC_IPV6,	    /* AssociateVpcCidrBlock AmazonProvidedIpv6CidrBlock=true */
+	ACT_ASSOCIATE_VPC_IPV6, /* AssociateVpcCidrBlock AmazonProvidedIpv6CidrBlock=true */
 	ACT_TAG_MANAGED, /* CreateTags dualstack:ipv6-by=dualstackd: the mark written before the
 			    first IPv6 write on a VPC, subnet, route table, NACL or instance, so
 			    `revert` can tell what dualstackd added (revert.h) */
@@ -185,8 +185,8 @@ const char *plan_action_api(enum action_kind kind);
 int plan_format_params(const struct plan_action *a, struct buf *out);
 
 /* Tag keys dualstackd writes. */
-#define TAG_MANAGED	    "dualstack:ipv6-by" /* the mark (ACT_TAG_MANAGED), MARK_VALUE */
-#define MARK_VALUE	    "dualstackd"
+#define TAG_MANAGED "dualstack:ipv6-by" /* the mark (ACT_TAG_MANAGED), MARK_VALUE */
+#define MARK_VALUE  "dualstackd"
 /* A NACL that held IPv6 entries before dualstackd's: the mark lists them ("i100 e101"), or says
  * "unknown" when the list does not fit a tag value - those entries are the owner's. */
 #define MARK_KEPT_PREFIX    "dualstackd kept="

@@ -391,10 +391,9 @@ static bool may_stop_for(struct plan_ctx *c, const struct instance *in, bool bac
 	const char *id = in->instance_id;
 	const char *code = NULL, *why = unstoppable(c, in, &code);
 	if (why) {
-		plan_add_finding(c, FIND_BLOCKED, 4, id, code, "%s %s, but %s; not resized",
-				 in->instance_type,
-				 back ? "would go back to its type before dualstackd" : "has no IPv6",
-				 why);
+		plan_add_finding(
+		    c, FIND_BLOCKED, 4, id, code, "%s %s, but %s; not resized", in->instance_type,
+		    back ? "would go back to its type before dualstackd" : "has no IPv6", why);
 		plan_set_fix(c, "%s", unstoppable_fix(code));
 		return false;
 	}
@@ -716,7 +715,8 @@ int plan_resize_reads(const struct policy *pol, const struct observed *obs, bool
 		const char *from = tag_get(&in->tags, TAG_RESIZE_FROM);
 		const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
 		const struct instance_type_info *ti = plan_type_info(obs, in->instance_type);
-		bool candidate = from || (pol->resize != RESIZE_NEVER && ti && !ti->ipv6_supported) ||
+		bool candidate = from ||
+				 (pol->resize != RESIZE_NEVER && ti && !ti->ipv6_supported) ||
 				 (resize_back && back && strcmp(back, in->instance_type));
 		if (!candidate || !strcmp(in->state, "terminated"))
 			continue;

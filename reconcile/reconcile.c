@@ -306,8 +306,10 @@ static void plan_all(struct reconcile_run *run)
 		plan_cleanup(&v->plan);
 		plan_init(&v->plan);
 		struct plan_input in = {run->policy, &run->obs, v->vpc_id, now};
-		struct revert_input rin = {run->policy, &run->obs, v->vpc_id, run->revert_steps, now};
-		int rc = run->revert_steps ? revert_build(&rin, &v->plan) : plan_build(&in, &v->plan);
+		struct revert_input rin = {run->policy, &run->obs, v->vpc_id, run->revert_steps,
+					   now};
+		int rc =
+		    run->revert_steps ? revert_build(&rin, &v->plan) : plan_build(&in, &v->plan);
 		if (rc == DS_ENOTFOUND) {
 			v->outcome = RC_GONE;
 			snprintf(v->plan.vpc_id, sizeof(v->plan.vpc_id), "%s", v->vpc_id);
@@ -531,9 +533,8 @@ static void read_all(struct reconcile_run *run)
 		if (run->vpcs[i].outcome != RC_GONE)
 			ids[n++] = run->vpcs[i].vpc_id;
 	int rc = !ids ? DS_ENOMEM
-		 : n  ? reader_read(run->port, run->policy,
-					   (run->revert_steps >> 4) & 1u, ids, n, &run->obs,
-					   on_read, run)
+		 : n  ? reader_read(run->port, run->policy, (run->revert_steps >> 4) & 1u, ids, n,
+				    &run->obs, on_read, run)
 		      : DS_OK;
 	free(ids);
 	if (rc)

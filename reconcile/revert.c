@@ -103,9 +103,9 @@ static bool nacl_twin(const struct network_acl *acl, const struct nacl_entry *e)
 			continue;
 		bool proto = !strcmp(v4->protocol, e->protocol) ||
 			     (!strcmp(v4->protocol, "1") && !strcmp(e->protocol, "58"));
-		bool ports = v4->has_ports == e->has_ports &&
-			     (!e->has_ports ||
-			      (v4->port_from == e->port_from && v4->port_to == e->port_to));
+		bool ports =
+		    v4->has_ports == e->has_ports &&
+		    (!e->has_ports || (v4->port_from == e->port_from && v4->port_to == e->port_to));
 		if (proto && ports && !strcmp(v4->rule_action, e->rule_action) &&
 		    any6 == !strcmp(v4->cidr_block, "0.0.0.0/0"))
 			return true;
@@ -149,11 +149,12 @@ static void revert_network_acls(struct revert_ctx *r)
 				continue; /* the owner's, written before the mark */
 			if (!mark) {
 				char d[320];
-				snprintf(d, sizeof(d),
-					 "not provably ours: left (%s rule %d %s %s is an IPv6 twin, "
-					 "but the NACL has no %s mark)",
-					 e->egress ? "egress" : "ingress", e->rule_number,
-					 e->rule_action, e->ipv6_cidr_block, TAG_MANAGED);
+				snprintf(
+				    d, sizeof(d),
+				    "not provably ours: left (%s rule %d %s %s is an IPv6 twin, "
+				    "but the NACL has no %s mark)",
+				    e->egress ? "egress" : "ingress", e->rule_number,
+				    e->rule_action, e->ipv6_cidr_block, TAG_MANAGED);
 				left(r, 3, acl->network_acl_id, "not-provably-ours", d);
 				continue;
 			}
@@ -203,14 +204,15 @@ static bool our_route(const struct revert_ctx *r, const struct route_table *t,
 {
 	const struct observed *o = r->in->obs;
 	if (rt->egress_only_igw_id[0]) {
-		const struct gateway *g = find_gateway(o->egress_only_gateways.v, o->egress_only_gateways.n,
-						     rt->egress_only_igw_id);
+		const struct gateway *g = find_gateway(
+		    o->egress_only_gateways.v, o->egress_only_gateways.n, rt->egress_only_igw_id);
 		return our_eigw(g) || (!g && marked(&t->tags));
 	}
 	if (!marked(&t->tags))
 		return false;
 	if (!strncmp(rt->gateway_id, "igw-", 4))
-		return attached_to(find_gateway(o->internet_gateways.v, o->internet_gateways.n, rt->gateway_id),
+		return attached_to(find_gateway(o->internet_gateways.v, o->internet_gateways.n,
+						rt->gateway_id),
 				   r->in->vpc_id) ||
 		       !strcmp(rt->state, "blackhole");
 	return rt->transit_gateway_id[0] != '\0';
@@ -233,7 +235,8 @@ static void revert_routes(struct revert_ctx *r)
 									 : "another target";
 			if (!our_route(r, t, rt)) {
 				char d[320];
-				snprintf(d, sizeof(d), "not provably ours: left (::/0 to %s)", target);
+				snprintf(d, sizeof(d), "not provably ours: left (::/0 to %s)",
+					 target);
 				left(r, 2, t->route_table_id, "not-provably-ours", d);
 				continue;
 			}
@@ -328,12 +331,14 @@ static void revert_resizes(struct revert_ctx *r)
 			held += in->interfaces.v[k].ipv6_addresses.n;
 		int unassign = unassign_action(r, in->instance_id);
 		if (held > (unassign >= 0) && strcmp(back, in->instance_type)) {
-			plan_add_finding(&r->c, FIND_BLOCKED, 4, in->instance_id, "resize-back-held",
+			plan_add_finding(&r->c, FIND_BLOCKED, 4, in->instance_id,
+					 "resize-back-held",
 					 "%s -> %s needs the instance without IPv6 addresses; %zu "
 					 "stay%s",
 					 in->instance_type, back, held - (unassign >= 0),
 					 step_on(r, 5) ? "" : " (revert step 5 too)");
-			plan_set_fix(&r->c, "remove the instance's IPv6 addresses, then revert again");
+			plan_set_fix(&r->c,
+				     "remove the instance's IPv6 addresses, then revert again");
 			continue;
 		}
 		int a = plan_resize_back(&r->c, in);
@@ -496,10 +501,12 @@ static void revert_marks(struct revert_ctx *r, const struct vpc *v)
 			unmark(r, 1, o->subnets.v[i].subnet_id, &o->subnets.v[i].tags);
 	for (size_t i = 0; i < o->route_tables.n; i++)
 		if (!strcmp(o->route_tables.v[i].vpc_id, v->vpc_id))
-			unmark(r, 2, o->route_tables.v[i].route_table_id, &o->route_tables.v[i].tags);
+			unmark(r, 2, o->route_tables.v[i].route_table_id,
+			       &o->route_tables.v[i].tags);
 	for (size_t i = 0; i < o->network_acls.n; i++)
 		if (!strcmp(o->network_acls.v[i].vpc_id, v->vpc_id))
-			unmark(r, 3, o->network_acls.v[i].network_acl_id, &o->network_acls.v[i].tags);
+			unmark(r, 3, o->network_acls.v[i].network_acl_id,
+			       &o->network_acls.v[i].tags);
 	for (size_t i = 0; i < o->instances.n; i++)
 		if (!strcmp(o->instances.v[i].vpc_id, v->vpc_id))
 			unmark(r, 5, o->instances.v[i].instance_id, &o->instances.v[i].tags);

@@ -72,7 +72,8 @@ static void check_invariants(const char *dir, const struct plan *p)
 		if (bad != before)
 			last_bad = i + 1;
 	}
-	CHECK_MSG(bad == 0, "%s: %zu broken invariants, the last at action %zu", dir, bad, last_bad);
+	CHECK_MSG(bad == 0, "%s: %zu broken invariants, the last at action %zu", dir, bad,
+		  last_bad);
 }
 
 static void run_case(const char *dir, struct plan *plan, struct observed *obs)
@@ -99,8 +100,9 @@ static void run_case(const char *dir, struct plan *plan, struct observed *obs)
 	snprintf(rel, sizeof(rel), "revert/%s/expected.txt", dir);
 	char *want = check_read_fixture(rel, NULL);
 	if (want)
-		CHECK_MSG(!strcmp(text.data, want), "%s: revert plan differs\n--- got:\n%s--- want:\n%s",
-			  dir, text.data, want);
+		CHECK_MSG(!strcmp(text.data, want),
+			  "%s: revert plan differs\n--- got:\n%s--- want:\n%s", dir, text.data,
+			  want);
 	free(want);
 out:
 	free(pol);
@@ -126,7 +128,8 @@ static void test_cases(void)
 	for (size_t i = 0; i < p.actions.n; i++)
 		if (p.actions.v[i].kind == ACT_DELETE_NACL_ENTRY && !p.actions.v[i].egress &&
 		    strstr(p.actions.v[i].reason, "twin"))
-			CHECK(p.actions.v[i].rule_number == 101 || p.actions.v[i].rule_number == 111);
+			CHECK(p.actions.v[i].rule_number == 101 ||
+			      p.actions.v[i].rule_number == 111);
 	CHECK(count_kind(&p, ACT_UNTAG_MANAGED) >= 7); /* VPC, 2 subnets, 2 tables, 2 ACLs, ... */
 	CHECK(plan_blocked(&p) == 0);
 	plan_cleanup(&p);
@@ -169,7 +172,8 @@ static void test_cases(void)
 		const struct plan_action *a = &p.actions.v[i];
 		if (a->kind == ACT_RESIZE_INSTANCE) {
 			CHECK(a->resize_back && !strcmp(a->to_type, "m3.large") &&
-			      !strcmp(a->from_type, "m4.large") && a->resize_mode == RESIZE_FORWARD);
+			      !strcmp(a->from_type, "m4.large") &&
+			      a->resize_mode == RESIZE_FORWARD);
 			resize = (int)i;
 		}
 	}
@@ -247,7 +251,8 @@ static void test_phases_stop_at_a_failure(void)
 	time_t now;
 	observed_init(&obs);
 	plan_init(&plan);
-	if (!pol || plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
+	if (!pol ||
+	    plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
 		free(pol);
 		observed_cleanup(&obs);
 		return;
@@ -289,7 +294,8 @@ static void test_eigw_token_after_revert(void)
 	} cases[] = {
 	    {NULL, "ClientToken=dualstackd-eigw-%s Tag"},
 	    {"20261126T120000Z", "ClientToken=dualstackd-eigw-%s-20261126T120000Z Tag"},
-	    {"2026-11-26 12:00&Tag.2.Key=x", "ClientToken=dualstackd-eigw-%s-202611261200Tag2Keyx "},
+	    {"2026-11-26 12:00&Tag.2.Key=x",
+	     "ClientToken=dualstackd-eigw-%s-202611261200Tag2Keyx "},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct observed obs;
