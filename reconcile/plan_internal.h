@@ -74,8 +74,9 @@ void plan_step_routes(struct plan_ctx *c);
 void plan_step_security_groups(struct plan_ctx *c);
 void plan_step_network_acls(struct plan_ctx *c);
 void plan_step_resize(struct plan_ctx *c);
-/* revert --resize-back of one instance (plan_resize.c); the action, or -1. */
-int plan_resize_back(struct plan_ctx *c, const struct instance *in);
+/* Step 4 in a revert (plan_resize.c): settle an interrupted resize; with back_asked, resize an
+ * instance back to its dualstack:resized-from type. The action, or -1. */
+int plan_resize_revert(struct plan_ctx *c, const struct instance *in, bool back_asked);
 void plan_step_addresses(struct plan_ctx *c);
 void plan_step_guest(struct plan_ctx *c);
 

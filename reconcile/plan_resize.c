@@ -558,12 +558,15 @@ void plan_step_resize(struct plan_ctx *c)
 	}
 }
 
-/* revert --resize-back: back to the type dualstackd resized the instance from (its
- * dualstack:resized-from), under step 4's rules - the same stop checks, compatibility (less
- * IPv6), window and slots - and with the same crash tags, so a resize-back that stops half-way
- * is finished by the next revert (or, by apply, started again as it is). Returns the action,
- * or -1 with a finding (or nothing to do). */
-int plan_resize_back(struct plan_ctx *c, const struct instance *in)
+/* Step 4 in a revert. An instance carrying resize tags is never left as it is: a resize-back of
+ * ours (asked for) is finished, an interrupted rollback is finished (back to the original type,
+ * which is what a revert wants), and any other interrupted resize is settled as it stands -
+ * started again if it was running, untagged. With back, an instance dualstackd resized goes back
+ * to its dualstack:resized-from type under step 4's rules: the same stop checks, compatibility
+ * (less IPv6), window and slots, and the same crash tags, so a resize-back that stops half-way is
+ * finished by the next revert (and only started again as it is by apply). Returns the action, or
+ * -1 with a finding (or nothing to do). */
+int plan_resize_revert(struct plan_ctx *c, const struct instance *in, bool back_asked)
 {
 	const char *id = in->instance_id;
 	const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
@@ -572,55 +575,55 @@ int plan_resize_back(struct plan_ctx *c, const struct instance *in)
 	const char *was = tag_get(&in->tags, TAG_RESIZE_WAS);
 	bool was_running = was && !strcmp(was, "running");
 	int a = -1;
-	if (!back || (!from && !strcmp(back, in->instance_type)))
-		return -1;
-	if (from && to) { /* a resize under way: only a resize-back of ours is finished here */
-		if (strcmp(to, back)) {
-			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-under-way",
-					 "a resize %s -> %s is under way; apply finishes it first",
-					 from, to);
-			return -1;
-		}
-		bool rollback = tag_get(&in->tags, TAG_RESIZE_ROLLBACK) != NULL;
-		a = add_resize(c, in, from, to, was_running,
-			       rollback ? RESIZE_ROLLBACK : RESIZE_FORWARD, true, true,
-			       rollback ? "an interrupted rollback of a resize-back is finished"
-					: "an interrupted resize-back is driven to completion");
-	} else {
-		char why[200];
-		const char *failed = tag_get(&in->tags, TAG_RESIZE_FAILED);
-		if (failed) {
-			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-failed",
-					 "an earlier resize was rolled back (%s)", failed);
-			plan_set_fix(c, "fix what the tag " TAG_RESIZE_FAILED
-					" says, then remove the tag");
-			return -1;
-		}
-		if (strcmp(in->state, "running") && strcmp(in->state, "stopped")) {
-			plan_add_finding(c, FIND_INFO, 4, id, "instance-transitioning",
-					 "%s; the resize-back waits for running or stopped",
-					 in->state);
-			return -1;
-		}
-		if (!may_stop_for(c, in, true))
-			return -1;
-		if (!fits_for(c->obs, in, in->instance_type, back, true, false, why, sizeof(why))) {
-			plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-back-unfit",
-					 "%s -> %s: %s; not resized", in->instance_type, back, why);
-			return -1;
-		}
-		if (!policy_in_window(c->pol, c->in->now)) {
-			plan_add_finding(c, FIND_BLOCKED, 4, id, "outside-maintenance-window",
-					 "%s -> %s waits for the maintenance window",
-					 in->instance_type, back);
-			return -1;
-		}
-		char reason[256];
-		snprintf(reason, sizeof(reason), "dualstackd resized it from %s (%s)", back,
-			 TAG_RESIZED_FROM);
-		a = add_resize(c, in, in->instance_type, back, !strcmp(in->state, "running"),
-			       RESIZE_FORWARD, false, false, reason);
+	if (from && to) { /* a resize under way, of any kind: settled here, never left */
+		bool ours_back = back_asked && back && !strcmp(to, back);
+		if (tag_get(&in->tags, TAG_RESIZE_ROLLBACK))
+			a = add_resize(c, in, from, to, was_running, RESIZE_ROLLBACK, true, true,
+				       "an interrupted rollback is finished: back to the original "
+				       "type");
+		else if (ours_back)
+			a = add_resize(c, in, from, to, was_running, RESIZE_FORWARD, true, false,
+				       "an interrupted resize-back is driven to completion");
+		else
+			a = add_resize(c, in, from, to, was_running, RESIZE_RESTORE, true, false,
+				       "an interrupted resize: started again as it is, no retype");
+		if (a >= 0)
+			c->out->actions.v[a].resize_back = ours_back;
+		return a;
 	}
+	if (!back_asked || !back || !strcmp(back, in->instance_type))
+		return -1;
+	const char *failed = tag_get(&in->tags, TAG_RESIZE_FAILED);
+	if (failed) {
+		plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-failed",
+				 "an earlier resize was rolled back (%s)", failed);
+		plan_set_fix(c, "fix what the tag " TAG_RESIZE_FAILED " says, then remove the tag");
+		return -1;
+	}
+	if (strcmp(in->state, "running") && strcmp(in->state, "stopped")) {
+		plan_add_finding(c, FIND_INFO, 4, id, "instance-transitioning",
+				 "%s; the resize-back waits for running or stopped", in->state);
+		return -1;
+	}
+	if (!may_stop_for(c, in, true))
+		return -1;
+	char why[200];
+	if (!fits_for(c->obs, in, in->instance_type, back, true, false, why, sizeof(why))) {
+		plan_add_finding(c, FIND_BLOCKED, 4, id, "resize-back-unfit",
+				 "%s -> %s: %s; not resized", in->instance_type, back, why);
+		return -1;
+	}
+	if (!policy_in_window(c->pol, c->in->now)) {
+		plan_add_finding(c, FIND_BLOCKED, 4, id, "outside-maintenance-window",
+				 "%s -> %s waits for the maintenance window", in->instance_type,
+				 back);
+		return -1;
+	}
+	char reason[256];
+	snprintf(reason, sizeof(reason), "dualstackd resized it from %s (%s)", back,
+		 TAG_RESIZED_FROM);
+	a = add_resize(c, in, in->instance_type, back, !strcmp(in->state, "running"),
+		       RESIZE_FORWARD, false, false, reason);
 	if (a >= 0)
 		c->out->actions.v[a].resize_back = true;
 	return a;

@@ -317,20 +317,25 @@ static int unassign_action(const struct revert_ctx *r, const char *instance_id)
 	return -1;
 }
 
+/* Every revert settles an interrupted resize (an instance is never left stopped); with
+ * --resize-back, resized instances go back to their type before dualstackd. */
 static void revert_resizes(struct revert_ctx *r)
 {
 	const struct observed *o = r->in->obs;
+	bool asked = step_on(r, 4);
 	for (size_t i = 0; i < o->instances.n; i++) {
 		const struct instance *in = &o->instances.v[i];
 		const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
-		if (strcmp(in->vpc_id, r->in->vpc_id) || !back || !strcmp(in->state, "terminated"))
+		bool under_way = tag_get(&in->tags, TAG_RESIZE_FROM) != NULL;
+		if (strcmp(in->vpc_id, r->in->vpc_id) || !strcmp(in->state, "terminated") ||
+		    !(under_way || (asked && back)))
 			continue;
 		/* the old type has no IPv6: the instance's addresses go first (this plan's) */
 		size_t held = 0;
 		for (size_t k = 0; k < in->interfaces.n; k++)
 			held += in->interfaces.v[k].ipv6_addresses.n;
 		int unassign = unassign_action(r, in->instance_id);
-		if (held > (unassign >= 0) && strcmp(back, in->instance_type)) {
+		if (!under_way && held > (unassign >= 0) && strcmp(back, in->instance_type)) {
 			plan_add_finding(&r->c, FIND_BLOCKED, 4, in->instance_id,
 					 "resize-back-held",
 					 "%s -> %s needs the instance without IPv6 addresses; %zu "
@@ -341,11 +346,9 @@ static void revert_resizes(struct revert_ctx *r)
 				     "remove the instance's IPv6 addresses, then revert again");
 			continue;
 		}
-		int a = plan_resize_back(&r->c, in);
-		if (a >= 0) {
-			r->c.out->actions.v[a].phase = PHASE_ITEMS;
+		int a = plan_resize_revert(&r->c, in, asked);
+		if (a >= 0 && r->c.out->actions.v[a].resize_back)
 			plan_add_dep(&r->c, a, unassign);
-		}
 	}
 }
 
@@ -557,8 +560,7 @@ int revert_build(const struct revert_input *in, struct plan *out)
 		revert_routes(&r);
 	if (step_on(&r, 5))
 		revert_addresses(&r);
-	if (step_on(&r, 4))
-		revert_resizes(&r);
+	revert_resizes(&r);
 	if (step_on(&r, 1))
 		revert_vpc_block(&r, r.c.vpc, revert_subnets(&r));
 	revert_marks(&r, r.c.vpc);

@@ -218,6 +218,15 @@ static const char *apply(struct fake_ec2 *f, const char *action, const char *par
 		}
 		return "";
 	}
+	if (!strcmp(action, "UnassignIpv6Addresses")) { /* eni-<instance id without "i-"> */
+		const char *eni = param(params, "NetworkInterfaceId", v, sizeof(v));
+		for (int i = 0; i < f->n_inst; i++)
+			if (!strncmp(eni, "eni-", 4) && !strcmp(eni + 4, f->inst[i].id + 2)) {
+				f->inst[i].unassigned = true;
+				return "";
+			}
+		return "InvalidNetworkInterfaceID.NotFound";
+	}
 	if (!param(params, "InstanceId.1", v, sizeof(v))[0] &&
 	    !param(params, "InstanceId", v, sizeof(v))[0])
 		return ""; /* not about an instance (rules, routes, blocks): taken, not modelled */
@@ -378,8 +387,10 @@ static void observe_instance(const struct fake_instance *fi, int index, struct o
 	struct network_interface *n = vec_push(&in->interfaces, sizeof(*n));
 	snprintf(n->network_interface_id, sizeof(n->network_interface_id), "eni-%s", fi->id + 2);
 	snprintf(n->subnet_id, sizeof(n->subnet_id), "subnet-fake");
-	struct ipv6_address *a = vec_push(&n->ipv6_addresses, sizeof(*a));
-	snprintf(a->address, sizeof(a->address), "2600:1f18:aa:bb00::%x", index + 1);
+	if (!fi->unassigned) {
+		struct ipv6_address *a = vec_push(&n->ipv6_addresses, sizeof(*a));
+		snprintf(a->address, sizeof(a->address), "2600:1f18:aa:bb00::%x", index + 1);
+	}
 	for (int t = 0; t < fi->n_tags; t++)
 		*(struct tag *)vec_push(&in->tags, sizeof(struct tag)) = fi->tags[t];
 }

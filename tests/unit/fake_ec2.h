@@ -39,6 +39,7 @@ struct fake_instance {
 	struct tag tags[12];
 	int n_tags;
 	bool no_place_on_start; /* FAULT_START_NO_PLACE armed */
+	bool unassigned;	/* UnassignIpv6Addresses took eth0's one address */
 };
 
 struct fake_call {

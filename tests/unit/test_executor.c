@@ -8,6 +8,7 @@
 #include "../../reconcile/executor.h"
 #include "../../reconcile/plan.h"
 #include "../../reconcile/poller.h"
+#include "../../reconcile/revert.h"
 #include "check.h"
 #include "fake_ec2.h"
 
@@ -36,9 +37,10 @@ static void on_done(void *ud, const struct exec_report *rep)
 	*(int *)ud = 1;
 }
 
-/* Plans from what the fake holds now and executes the plan, as one reconcile would; a crash
- * (f->crash_after) ends it where it stands. */
-static void reconcile_once(struct fake_ec2 *f, const struct policy *pol, time_t base)
+/* Plans from what the fake holds now and executes the plan, as one reconcile (revert_steps 0)
+ * or one revert would; a crash (f->crash_after) ends it where it stands. */
+static void run_once(struct fake_ec2 *f, const struct policy *pol, time_t base,
+		     unsigned revert_steps)
 {
 	struct observed obs;
 	struct plan plan;
@@ -47,7 +49,9 @@ static void reconcile_once(struct fake_ec2 *f, const struct policy *pol, time_t 
 	plan_init(&plan);
 	fake_ec2_observe(f, &obs);
 	struct plan_input in = {pol, &obs, "vpc-fake", base + (time_t)f->now};
-	CHECK(plan_build(&in, &plan) == DS_OK);
+	struct revert_input rin = {pol, &obs, "vpc-fake", revert_steps, base + (time_t)f->now};
+	CHECK((revert_steps ? revert_build(&rin, &plan) : plan_build(&in, &plan)) == DS_OK);
+
 	struct poller *poller = poller_new(&f->port, 1);
 	struct exec_options opt = {.max_concurrent_stops = pol->max_concurrent_stops,
 				   .poll_s = 1,
@@ -69,6 +73,11 @@ static void reconcile_once(struct fake_ec2 *f, const struct policy *pol, time_t 
 	poller_free(poller);
 	plan_cleanup(&plan);
 	observed_cleanup(&obs);
+}
+
+static void reconcile_once(struct fake_ec2 *f, const struct policy *pol, time_t base)
+{
+	run_once(f, pol, base, 0);
 }
 
 static struct policy *load_policy(const char *json)
@@ -222,6 +231,60 @@ static void test_crash_after_each_call(const struct policy *pol)
 				  "crash after call %d: %d stops", k,
 				  fake_ec2_count(&f, "StopInstances"));
 		}
+}
+
+#define RESIZE_BACK (REVERT_RESIZE_BACK | (1u << 5))
+
+/* revert --resize-back after a resize: back on m3.large, running, with nothing of the resize
+ * left (its record included); every answer class at every step of the way back, and a crash
+ * after each of its calls, end with the instance running - on m3.large, or rolled back to
+ * m4.large with the failure recorded - and a second revert settles what a crash left. */
+static void test_resize_back(const struct policy *pol)
+{
+	for (size_t s = 0; s <= sizeof(steps) / sizeof(steps[0]); s++) {
+		for (int mode = 0; mode < 3;
+		     mode++) { /* a final answer, a retryable one, a crash */
+			if (s == sizeof(steps) / sizeof(steps[0]) && mode)
+				continue; /* (the clean run is case s == 5, once) */
+			struct fake_ec2 f;
+			fake_ec2_init(&f);
+			struct fake_instance *in =
+			    fake_ec2_add_instance(&f, "i-0db", "m3.large", "running");
+			reconcile_until_settled(&f, pol, 4);
+			CHECK(!strcmp(in->type, "m4.large") &&
+			      fake_ec2_tag_get(in, TAG_RESIZED_FROM) &&
+			      !strcmp(fake_ec2_tag_get(in, TAG_RESIZED_FROM), "m3.large"));
+			/* its address is dualstackd's (the fake gives every instance one) */
+			fake_ec2_tag(in, TAG_MANAGED, MARK_VALUE);
+			int base = f.n_calls + 1; /* the address goes first */
+			const char *step = s < sizeof(steps) / sizeof(steps[0]) ? steps[s] : NULL;
+			if (step && mode == 0)
+				fake_ec2_fault(&f, step, FAULT_FATAL, 1);
+			if (step && mode == 1)
+				fake_ec2_fault(&f, step, FAULT_THROTTLED, 1);
+			if (step && mode == 2)
+				f.crash_after = base + (int)s + 1;
+			run_once(&f, pol, T0, RESIZE_BACK);
+			if (mode != 1) /* the next reverts settle what a crash or a refusal left */
+				for (int r = 0; r < 3; r++)
+					run_once(&f, pol, T0, RESIZE_BACK);
+			const char *what = step ? step : "none";
+			CHECK_MSG(!strcmp(in->state, "running"), "%s/%d: left %s", what, mode,
+				  in->state);
+			CHECK_MSG(!has_resize_tags(in), "%s/%d: resize tags left", what, mode);
+			bool failed = fake_ec2_tag_get(in, TAG_RESIZE_FAILED) != NULL;
+			if (!strcmp(in->type, "m3.large"))
+				CHECK_MSG(!fake_ec2_tag_get(in, TAG_RESIZED_FROM) && !failed,
+					  "%s/%d: back on m3.large with its record", what, mode);
+			else
+				CHECK_MSG(!strcmp(in->type, "m4.large") &&
+					      (failed || mode == 0 || mode == 2),
+					  "%s/%d: on %s", what, mode, in->type);
+			if (mode == 1 || !step)
+				CHECK_MSG(!strcmp(in->type, "m3.large"), "%s/%d: on %s", what, mode,
+					  in->type);
+		}
+	}
 }
 
 /* The window is open when the plan is made and closes before the stop can be sent (the first
@@ -402,6 +465,7 @@ void test_executor(void)
 	test_final_answers(pol);
 	test_start_without_placement(pol);
 	test_crash_after_each_call(pol);
+	test_resize_back(pol);
 	test_tags_are_not_authority(pol);
 	test_shared_stop_slots(pol);
 	test_window_checked_at_the_stop();

@@ -57,8 +57,7 @@ static void check_invariants(const char *dir, const struct plan *p)
 	for (size_t i = 0; i < p->actions.n; i++) {
 		const struct plan_action *a = &p->actions.v[i];
 		size_t before = bad;
-		bad += a->kind < ACT_UNSET_SUBNET_ASSIGN_IPV6 &&
-		       !(a->kind == ACT_RESIZE_INSTANCE && a->resize_back);
+		bad += a->kind < ACT_UNSET_SUBNET_ASSIGN_IPV6 && a->kind != ACT_RESIZE_INSTANCE;
 		bad += strchr(a->cidr.literal, '.') != NULL;
 		for (size_t k = 0; k < p->actions.n; k++) {
 			const struct plan_action *b = &p->actions.v[k];
@@ -330,8 +329,81 @@ static void test_eigw_token_after_revert(void)
 	}
 }
 
+static void add_tag(struct instance *in, const char *k, const char *v)
+{
+	struct tag *t = vec_push(&in->tags, sizeof(*t));
+	if (t) {
+		snprintf(t->key, sizeof(t->key), "%s", k);
+		snprintf(t->value, sizeof(t->value), "%s", v);
+	}
+}
+
+/* A revert never leaves an instance stopped: an interrupted resize is settled whatever the
+ * steps asked for - restored as it stands, a rollback finished, a resize-back of ours (when
+ * asked) finished. */
+static void test_interrupted_resizes_are_settled(void)
+{
+	static const struct {
+		const char *to, *rollback;
+		unsigned steps;
+		enum resize_mode mode;
+		bool back;
+	} cases[] = {
+	    {"m4.large", NULL, 1u << 3, RESIZE_RESTORE, false},
+	    {"m4.large", "StartInstances: InsufficientInstanceCapacity", 1u << 3, RESIZE_ROLLBACK,
+	     false},
+	    {"m3.large", NULL, REVERT_ALL_STEPS | REVERT_RESIZE_BACK, RESIZE_FORWARD, true},
+	    {"m3.large", NULL, REVERT_ALL_STEPS, RESIZE_RESTORE, false}, /* back not asked */
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct observed obs;
+		struct policy *pol = malloc(sizeof(*pol));
+		struct plan plan;
+		char vpc[64];
+		time_t now;
+		observed_init(&obs);
+		plan_init(&plan);
+		if (pol && !plan_case_load_in("revert", "revert-applied", &obs, pol, vpc,
+					      sizeof(vpc), &now)) {
+			struct instance *db = NULL;
+			for (size_t i = 0; i < obs.instances.n; i++)
+				if (tag_get(&obs.instances.v[i].tags, TAG_RESIZED_FROM))
+					db = &obs.instances.v[i];
+			CHECK(db != NULL);
+			if (db) {
+				snprintf(db->state, sizeof(db->state), "stopped");
+				add_tag(db, TAG_RESIZE_FROM,
+					cases[k].back ? "m4.large" : "m3.large");
+				add_tag(db, TAG_RESIZE_TO, cases[k].to);
+				add_tag(db, TAG_RESIZE_WAS, "running");
+				if (cases[k].rollback)
+					add_tag(db, TAG_RESIZE_ROLLBACK, cases[k].rollback);
+			}
+			struct revert_input in = {pol, &obs, vpc, cases[k].steps, now};
+			CHECK(revert_build(&in, &plan) == DS_OK);
+			size_t n = 0;
+			for (size_t i = 0; db && i < plan.actions.n; i++) {
+				const struct plan_action *a = &plan.actions.v[i];
+				if (a->kind != ACT_RESIZE_INSTANCE)
+					continue;
+				n++;
+				CHECK_MSG(a->resize_mode == cases[k].mode &&
+					      a->resize_back == cases[k].back && a->was_running &&
+					      !strcmp(a->instance_id, db->instance_id),
+					  "case %zu: mode %d back %d", k, a->resize_mode,
+					  a->resize_back);
+			}
+			CHECK_MSG(n == 1, "case %zu: %zu resizes", k, n);
+		}
+		plan_cleanup(&plan);
+		observed_cleanup(&obs);
+		free(pol);
+	}
+}
+
 void test_revert(void)
 {
+	test_interrupted_resizes_are_settled();
 	test_eigw_token_after_revert();
 	test_every_case_runs();
 	test_cases();
