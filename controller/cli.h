@@ -40,6 +40,7 @@ struct fleet_request {
 	size_t n_vpcs;
 	bool execute;	       /* false: read and plan only */
 	unsigned revert_steps; /* non-zero: undo those steps (reconcile_request.revert_steps) */
+	const struct audit_log *audit; /* revert: older writes recognised from the audit topic */
 	void (*on_vpc)(void *ud, const struct ec2_target *t, struct reconcile_vpc *v);
 	void (*on_error)(void *ud, const struct ec2_target *t, int rc, const struct ec2_error *err);
 	void *ud;

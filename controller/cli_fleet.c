@@ -120,7 +120,8 @@ static bool start_window(struct fleet *f, struct fleet_target *t)
 					.vpc_ids = (const char *const *)&t->ids[t->next],
 					.n_vpc_ids = n,
 					.execute = f->req->execute,
-					.revert_steps = f->req->revert_steps};
+					.revert_steps = f->req->revert_steps,
+					.audit = f->req->audit};
 	t->next += n;
 	t->running++;
 	f->in_flight++;

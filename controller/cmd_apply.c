@@ -6,6 +6,7 @@
  *   revert the same rounds over the undo planner (reconcile/revert.h): "reverted" when nothing
  *          of dualstackd's is left to remove; --dry-run prints the removals, makes no call. */
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,19 +430,54 @@ int cmd_apply(int argc, char **argv)
 	return plan_or_apply(argc, argv, true);
 }
 
+/* Reads the audit records of path ("-": stdin); prints what is wrong with them. */
+static int load_audit(const char *path, struct audit_log *audit)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	struct buf text;
+	char chunk[65536], err[256];
+	size_t n;
+	int rc = f ? DS_OK : DS_EIO;
+	buf_init(&text, 0);
+	while (f && !rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = buf_append(&text, chunk, n);
+	if (f && ferror(f))
+		rc = DS_EIO;
+	if (f && f != stdin)
+		fclose(f);
+	if (rc) {
+		fprintf(stderr, "dualstackd revert: --audit %s: %s\n", path,
+			f ? ds_strerror(rc) : strerror(errno));
+	} else if ((rc = audit_parse(audit, text.data ? text.data : "", text.len, err,
+				     sizeof(err)))) {
+		fprintf(stderr, "dualstackd revert: --audit %s: %s\n", path, err);
+	} else {
+		audit_index(audit);
+		fprintf(stderr, "audit: %zu records read, %zu writes dualstackd can undo\n",
+			audit->records, audit->used);
+	}
+	buf_cleanup(&text);
+	return rc;
+}
+
 /* dualstackd revert: the same session, reconciler and fleet walk as apply, over the undo
  * planner. Rollout waves do not hold a revert back; the blast-radius guard still does. */
 int cmd_revert(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"policy", required_argument, NULL, 'p'}, {"vpc", required_argument, NULL, 'v'},
-	    {"step", required_argument, NULL, 's'},   {"dry-run", no_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
-	    {"resize-back", no_argument, NULL, 'r'},  {NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"vpc", required_argument, NULL, 'v'},
+	    {"step", required_argument, NULL, 's'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"resize-back", no_argument, NULL, 'r'},
+	    {"audit", required_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char usage[] =
 	    "usage: dualstackd revert --policy FILE [--vpc ID]... [--step N]... [--resize-back]\n"
-	    "                         [--dry-run [--json]]\n"
+	    "                         [--audit FILE|-] [--dry-run [--json]]\n"
 	    "  Removes what dualstackd added to the VPCs in scope, and nothing else: the IPv6\n"
 	    "  twins it marked, its ::/0 routes and egress-only gateways, the addresses it\n"
 	    "  assigned, AssignIpv6AddressOnCreation, then the /64s and the /56 once nothing\n"
@@ -449,9 +485,11 @@ int cmd_revert(int argc, char **argv)
 	    "  to their dualstack:resized-from type (step 4's rules: stop checks, window,\n"
 	    "  max_concurrent_stops, rollback), after their address is gone. What looks like\n"
 	    "  dualstackd's work but carries no mark is listed as \"not provably ours: left\".\n"
+	    "  --audit FILE: the daemon's audit topic as JSON lines (what kafka-console-consumer\n"
+	    "  prints): writes made before marks existed are recognised from it.\n"
 	    "  --step N (1, 2, 3 or 5; repeatable) undoes only those steps; --dry-run prints the\n"
 	    "  calls and makes none. Exit 0 when nothing of dualstackd's is left to remove.\n";
-	const char *policy_path = NULL;
+	const char *policy_path = NULL, *audit_path = NULL;
 	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs));
 	size_t n_vpcs = 0;
 	unsigned steps = 0;
@@ -460,7 +498,7 @@ int cmd_revert(int argc, char **argv)
 	if (!vpcs)
 		return 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:v:s:njhr", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:v:s:njhra:", opts, NULL)) != -1) {
 		char *end = NULL;
 		long step = 0;
 		switch (c) {
@@ -469,6 +507,7 @@ int cmd_revert(int argc, char **argv)
 		case 'n': dry_run = true; break;
 		case 'j': json = true; break;
 		case 'r': resize_back = true; break;
+		case 'a': audit_path = optarg; break;
 		case 's':
 			step = strtol(optarg, &end, 10);
 			if (*optarg && !*end && step >= 1 && step <= 6 &&
@@ -495,8 +534,16 @@ int cmd_revert(int argc, char **argv)
 		free(vpcs);
 		return 2;
 	}
+	struct audit_log audit;
+	audit_init(&audit);
+	if (audit_path && load_audit(audit_path, &audit)) {
+		audit_cleanup(&audit);
+		free(vpcs);
+		return 2;
+	}
 	struct policy *pol = load_policy(policy_path);
 	if (!pol) {
+		audit_cleanup(&audit);
 		free(vpcs);
 		return 2;
 	}
@@ -511,6 +558,7 @@ int cmd_revert(int argc, char **argv)
 	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		policy_unref(pol);
+		audit_cleanup(&audit);
 		free(vpcs);
 		return 1;
 	}
@@ -527,6 +575,7 @@ int cmd_revert(int argc, char **argv)
 				    .execute = !ctx.dry_run,
 				    .revert_steps = (steps ? steps : REVERT_ALL_STEPS) |
 						    (resize_back ? REVERT_RESIZE_BACK : 0u),
+				    .audit = audit_path ? &audit : NULL,
 				    .on_vpc = on_vpc,
 				    .on_error = on_target_error,
 				    .ud = &ctx};
@@ -542,6 +591,7 @@ int cmd_revert(int argc, char **argv)
 	reconciler_free(rc);
 	cli_session_cleanup(&s);
 	policy_unref(pol);
+	audit_cleanup(&audit);
 	free(vpcs);
 	return ctx.status;
 }

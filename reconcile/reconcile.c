@@ -55,6 +55,7 @@ struct reconcile_run {
 	struct poller *own_poller; /* when the request gave no shared port */
 	bool execute;
 	unsigned revert_steps; /* non-zero: a revert run (revert.h) */
+	const struct audit_log *audit;
 	bool cancelled;
 	bool held; /* the guard held an action: a halt */
 	struct observed obs;
@@ -306,8 +307,12 @@ static void plan_all(struct reconcile_run *run)
 		plan_cleanup(&v->plan);
 		plan_init(&v->plan);
 		struct plan_input in = {run->policy, &run->obs, v->vpc_id, now};
-		struct revert_input rin = {run->policy, &run->obs, v->vpc_id, run->revert_steps,
-					   now};
+		struct revert_input rin = {.policy = run->policy,
+					   .obs = &run->obs,
+					   .vpc_id = v->vpc_id,
+					   .steps = run->revert_steps,
+					   .now = now,
+					   .audit = run->audit};
 		int rc =
 		    run->revert_steps ? revert_build(&rin, &v->plan) : plan_build(&in, &v->plan);
 		if (rc == DS_ENOTFOUND) {
@@ -596,6 +601,7 @@ struct reconcile_run *reconcile_start(struct reconciler *r, const struct reconci
 	run->port = req->port;
 	run->execute = req->execute;
 	run->revert_steps = req->revert_steps;
+	run->audit = req->audit;
 	run->done = done;
 	run->ud = ud;
 	observed_init(&run->obs);

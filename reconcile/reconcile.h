@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "audit.h"
 #include "ec2_ops.h"
 #include "executor.h"
 #include "guard.h"
@@ -90,6 +91,7 @@ struct reconcile_request {
 	/* non-zero: undo instead (revert.h) - the steps to undo (REVERT_ALL_STEPS or some); rounds,
 	 * guard, dry-run and shared state are the same, rollout waves do not apply */
 	unsigned revert_steps;
+	const struct audit_log *audit; /* revert: the audit records that recognise older writes */
 };
 
 typedef void (*reconcile_done_fn)(void *ud, struct reconcile_run *run);

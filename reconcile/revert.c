@@ -26,6 +26,13 @@ static bool marked(const struct tag_vec *tags)
 	return tag_get(tags, TAG_MANAGED) != NULL;
 }
 
+/* Marked, or written by dualstackd per its audit records. */
+static bool ours(const struct revert_ctx *r, const struct tag_vec *tags, enum audit_kind kind,
+		 const char *id)
+{
+	return marked(tags) || audit_has(r->in->audit, kind, id);
+}
+
 static int add(struct revert_ctx *r, enum action_kind kind, int step, int phase,
 	       const char *resource, const char *why)
 {
@@ -50,12 +57,14 @@ static void revert_permissions(struct revert_ctx *r, const struct security_group
 		const struct sg_permission *p = &perms->v[i];
 		for (size_t k = 0; k < p->ipv6_ranges.n; k++) {
 			const struct sg_range *range = &p->ipv6_ranges.v[k];
-			if (!plan_sg_marked(range->description)) {
+			if (!plan_sg_marked(range->description) &&
+			    !audit_has_range(r->in->audit, g->group_id, egress, p->protocol,
+					     p->has_ports, p->from_port, p->to_port, range->cidr)) {
 				if (p->ipv4_ranges.n) {
 					char d[320];
 					snprintf(d, sizeof(d),
 						 "not provably ours: left (%s %s %s has an IPv4 "
-						 "twin but no %s mark)",
+						 "twin but no %s mark or audit record)",
 						 egress ? "egress" : "ingress", p->protocol,
 						 range->cidr, SG_MARK);
 					left(r, 3, g->group_id, "not-provably-ours", d);
@@ -143,16 +152,18 @@ static void revert_network_acls(struct revert_ctx *r)
 		for (size_t k = 0; k < acl->entries.n; k++) {
 			const struct nacl_entry *e = &acl->entries.v[k];
 			/* 32768 is EC2's own '*' rule of IPv6 */
-			if (!e->ipv6_cidr_block[0] || e->rule_number >= 32767 || !nacl_twin(acl, e))
+			if (!e->ipv6_cidr_block[0] || e->rule_number >= 32767)
 				continue;
-			if (mark && kept_by_mark(mark, e))
-				continue; /* the owner's, written before the mark */
-			if (!mark) {
+			bool recorded = audit_has_entry(r->in->audit, acl->network_acl_id,
+							e->rule_number, e->egress);
+			if (!recorded && (!nacl_twin(acl, e) || (mark && kept_by_mark(mark, e))))
+				continue; /* the owner's: not a twin, or there before the mark */
+			if (!mark && !recorded) {
 				char d[320];
 				snprintf(
 				    d, sizeof(d),
 				    "not provably ours: left (%s rule %d %s %s is an IPv6 twin, "
-				    "but the NACL has no %s mark)",
+				    "but the NACL has no %s mark or audit record)",
 				    e->egress ? "egress" : "ingress", e->rule_number,
 				    e->rule_action, e->ipv6_cidr_block, TAG_MANAGED);
 				left(r, 3, acl->network_acl_id, "not-provably-ours", d);
@@ -203,6 +214,8 @@ static bool our_route(const struct revert_ctx *r, const struct route_table *t,
 		      const struct route *rt)
 {
 	const struct observed *o = r->in->obs;
+	if (audit_has(r->in->audit, AUDIT_ROUTE, t->route_table_id))
+		return true; /* the one ::/0 of the table, written by dualstackd */
 	if (rt->egress_only_igw_id[0]) {
 		const struct gateway *g = find_gateway(
 		    o->egress_only_gateways.v, o->egress_only_gateways.n, rt->egress_only_igw_id);
@@ -284,15 +297,16 @@ static void revert_addresses(struct revert_ctx *r)
 				eth0 = &in->interfaces.v[k];
 		if (!eth0 || !eth0->ipv6_addresses.n)
 			continue;
-		if (!marked(&in->tags) || eth0->ipv6_addresses.n > 1) {
+		bool mine = ours(r, &in->tags, AUDIT_ADDRESS, eth0->network_interface_id);
+		if (!mine || eth0->ipv6_addresses.n > 1) {
 			char d[320];
 			snprintf(d, sizeof(d),
 				 "not provably ours: left (eth0 holds %zu IPv6 address%s%s)",
 				 eth0->ipv6_addresses.n, eth0->ipv6_addresses.n > 1 ? "es" : "",
-				 marked(&in->tags) ? "; dualstackd assigned one of them"
-						   : " and the instance has no mark");
+				 mine ? "; dualstackd assigned one of them"
+				      : " and the instance has no mark or audit record");
 			left(r, 5, in->instance_id, "not-provably-ours", d);
-			r->incomplete |= marked(&in->tags);
+			r->incomplete |= mine;
 			continue;
 		}
 		int a = add(r, ACT_UNASSIGN_IPV6_ADDRESS, 5, PHASE_ITEMS,
@@ -403,16 +417,17 @@ static int revert_subnets(struct revert_ctx *r)
 			continue;
 		int n_live = 0;
 		const struct cidr_assoc *b = live_assoc(&s->ipv6_assocs, &n_live);
-		bool ours = marked(&s->tags);
-		if (!ours) {
+		bool mine = ours(r, &s->tags, AUDIT_SUBNET_BLOCK, s->subnet_id);
+		if (!mine) {
 			kept += b != NULL;
 			if (b)
 				left(r, 1, s->subnet_id, "not-provably-ours",
 				     "not provably ours: left (an IPv6 /64 on a subnet without "
-				     "dualstackd's mark)");
+				     "dualstackd's mark or audit record)");
 			continue;
 		}
-		if (s->assign_ipv6_on_creation)
+		if (s->assign_ipv6_on_creation &&
+		    ours(r, &s->tags, AUDIT_SUBNET_ATTR, s->subnet_id))
 			add(r, ACT_UNSET_SUBNET_ASSIGN_IPV6, 1, PHASE_ITEMS, s->subnet_id,
 			    "dualstackd turned it on with the /64");
 		if (!b)
@@ -449,9 +464,10 @@ static void revert_vpc_block(struct revert_ctx *r, const struct vpc *v, int subn
 	const struct cidr_assoc *b = live_assoc(&v->ipv6_assocs, &n_live);
 	if (!b)
 		return;
-	if (!marked(&v->tags)) {
+	if (!ours(r, &v->tags, AUDIT_VPC_BLOCK, v->vpc_id)) {
 		left(r, 1, v->vpc_id, "not-provably-ours",
-		     "not provably ours: left (an IPv6 block on a VPC without dualstackd's mark)");
+		     "not provably ours: left (an IPv6 block on a VPC without dualstackd's mark or "
+		     "audit record)");
 		return;
 	}
 	if (n_live > 1 || (b->ipv6_pool[0] && strcmp(b->ipv6_pool, "Amazon"))) {

@@ -10,8 +10,10 @@
  *     twins of IPv4 entries) or an instance (the one address of its eth0);
  *   - security group ranges whose description ends with SG_MARK;
  *   - egress-only gateways tagged dualstack:created-by=dualstackd, and the ::/0 routes to them.
- * Anything IPv6 that only looks like dualstackd's work (a twin without a mark, written before
- * marks existed or by the owner) is listed as "not provably ours: left". IPv4 is never touched.
+ * What dualstackd wrote before marks existed is recognised from its audit topic when the
+ * records are given (audit.h). Anything IPv6 that only looks like dualstackd's work (a twin
+ * with neither a mark nor a record) is listed as "not provably ours: left". IPv4 is never
+ * touched.
  * Opt-out tags do not stop a revert: opting a VPC out is how an operator keeps the daemon from
  * putting back what revert removes.
  *
@@ -24,6 +26,7 @@
 
 #include <time.h>
 
+#include "audit.h"
 #include "plan.h"
 
 #define TAG_REVERTED_AT "dualstack:reverted-at" /* when revert removed a gateway: see below */
@@ -40,6 +43,7 @@ struct revert_input {
 	const char *vpc_id;
 	unsigned steps; /* REVERT_ALL_STEPS or some of its bits, maybe | REVERT_RESIZE_BACK */
 	time_t now;	/* written as dualstack:reverted-at when a gateway is deleted */
+	const struct audit_log *audit; /* NULL: marks only */
 };
 
 /* Builds the removals of in->vpc_id into out (plan_init'ed by the caller); a VPC with no mark

@@ -19,6 +19,7 @@ for d in tests/fixtures/sigv4-testsuite/*/ tests/fixtures/sigv4-testsuite/*/*/; 
 done
 seed events tests/fixtures/events/*.json
 seed policy tests/policies/*.json
+seed audit tests/fixtures/audit/*.jsonl
 status=0
 for t in $(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||'); do
 	[ -x "$OUT/fuzz_$t" ] || { echo "fuzz: $OUT/fuzz_$t not built"; exit 1; }

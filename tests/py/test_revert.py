@@ -171,3 +171,72 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
         assert ("dualstack:resized-from", "m3.large") in tags(db)  # for a later --resize-back
     finally:
         proxy.stop()
+
+
+def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, moto):
+    """A VPC the daemon made dual-stack, then stripped of every mark (as an older dualstackd
+    left it): revert alone leaves everything ("not provably ours"); revert --audit with the
+    daemon's audit topic (as kafka-console-consumer prints it) removes it all."""
+    import json
+    import tempfile
+
+    from daemon_harness import Daemon, guide_events
+    from test_daemon import converge_within
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    d = Daemon(kafka, moto).start()
+    try:
+        d.publish(guide_events(ids))
+        converge_within(ec2, ids, 20)
+        d.wait_log('"outcome":"converged"', 20)
+    finally:
+        assert d.stop() == 0
+    records = kafka.consume(d.topics["audit"], 1000, timeout=20)
+    assert records and all(json.loads(r)["outcome"] == "ok" for r in records)
+
+    # an older dualstackd: no dualstack:ipv6-by anywhere, twins without the [dualstackd] suffix
+    f = [{"Name": "vpc-id", "Values": [ids["vpc"]]}]
+    marked = [ids["vpc"]] + [s["SubnetId"] for s in ec2.describe_subnets(Filters=f)["Subnets"]] + \
+        [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=f)["RouteTables"]] + \
+        [a["NetworkAclId"] for a in ec2.describe_network_acls(Filters=f)["NetworkAcls"]] + \
+        [ids["web"], ids["db"]]
+    ec2.delete_tags(Resources=marked, Tags=[{"Key": "dualstack:ipv6-by"}])
+    for g in ec2.describe_security_groups(Filters=f)["SecurityGroups"]:
+        for perms, revoke, authorize in (
+                (g["IpPermissions"], ec2.revoke_security_group_ingress,
+                 ec2.authorize_security_group_ingress),
+                (g["IpPermissionsEgress"], ec2.revoke_security_group_egress,
+                 ec2.authorize_security_group_egress)):
+            for p in perms:
+                if not p.get("Ipv6Ranges"):
+                    continue
+                bare = {k: v for k, v in p.items() if k in ("IpProtocol", "FromPort", "ToPort")}
+                revoke(GroupId=g["GroupId"], IpPermissions=[dict(bare, Ipv6Ranges=p["Ipv6Ranges"])])
+                authorize(GroupId=g["GroupId"], IpPermissions=[dict(
+                    bare, Ipv6Ranges=[{"CidrIpv6": r["CidrIpv6"]} for r in p["Ipv6Ranges"]])])
+
+    proxy = FaultProxy(moto.endpoint).start()
+    env = moto.env(proxy.endpoint)
+    env["DUALSTACKD_BUCKET_SCALE"] = "10"
+    try:
+        blind = revert(env, ids["vpc"], "--dry-run", check=False)
+        assert "not provably ours" in blind.stdout
+        # only what the gateway's own tag proves: its routes and itself
+        planned = [l for l in blind.stdout.splitlines() if l[:4].strip().rstrip(".").isdigit()]
+        assert {l.split()[3] for l in planned} <= {"DeleteRoute", "DeleteEgressOnlyInternetGateway",
+                                                   "CreateTags"}, blind.stdout
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as audit:
+            audit.write("\n".join(records) + "\n")
+        out = revert(env, ids["vpc"], "--audit", audit.name)
+        os.unlink(audit.name)
+        assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout + out.stderr
+        assert "writes dualstackd can undo" in out.stderr
+        after = snapshot(ec2, ids["vpc"])
+        assert after["vpc"][1] == [] and after["eigws"] == []
+        assert all(not s[2] and not s[1] for s in after["subnets"].values())
+        assert not [r for g in after["groups"].values() for ps in g for p in ps for r in p[4]]
+        assert not [e for a in after["acls"].values() for e in a[0] if ":" in str(e[4])]
+        assert all(not i[3] for i in after["instances"].values())
+        assert not [r for rt in after["routes"].values() for r in rt[0] if ":" in r[0]]
+    finally:
+        proxy.stop()

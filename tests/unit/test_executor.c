@@ -49,7 +49,8 @@ static void run_once(struct fake_ec2 *f, const struct policy *pol, time_t base,
 	plan_init(&plan);
 	fake_ec2_observe(f, &obs);
 	struct plan_input in = {pol, &obs, "vpc-fake", base + (time_t)f->now};
-	struct revert_input rin = {pol, &obs, "vpc-fake", revert_steps, base + (time_t)f->now};
+	struct revert_input rin = {pol, &obs, "vpc-fake", revert_steps, base + (time_t)f->now,
+				   NULL};
 	CHECK((revert_steps ? revert_build(&rin, &plan) : plan_build(&in, &plan)) == DS_OK);
 
 	struct poller *poller = poller_new(&f->port, 1);

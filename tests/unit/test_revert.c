@@ -84,7 +84,7 @@ static void run_case(const char *dir, struct plan *plan, struct observed *obs)
 	buf_init(&text, 0);
 	if (!pol || plan_case_load_in("revert", dir, obs, pol, vpc, sizeof(vpc), &now))
 		goto out;
-	struct revert_input in = {pol, obs, vpc, case_steps(dir), now};
+	struct revert_input in = {pol, obs, vpc, case_steps(dir), now, NULL};
 	CHECK_MSG(revert_build(&in, plan) == 0, "%s: revert_build failed", dir);
 	check_invariants(dir, plan);
 	plan_format_text(plan, &text);
@@ -256,7 +256,7 @@ static void test_phases_stop_at_a_failure(void)
 		observed_cleanup(&obs);
 		return;
 	}
-	struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now};
+	struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now, NULL};
 	CHECK(revert_build(&in, &plan) == DS_OK);
 	struct fake_ec2 f;
 	fake_ec2_init(&f);
@@ -379,7 +379,7 @@ static void test_interrupted_resizes_are_settled(void)
 				if (cases[k].rollback)
 					add_tag(db, TAG_RESIZE_ROLLBACK, cases[k].rollback);
 			}
-			struct revert_input in = {pol, &obs, vpc, cases[k].steps, now};
+			struct revert_input in = {pol, &obs, vpc, cases[k].steps, now, NULL};
 			CHECK(revert_build(&in, &plan) == DS_OK);
 			size_t n = 0;
 			for (size_t i = 0; db && i < plan.actions.n; i++) {
