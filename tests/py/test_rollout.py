@@ -117,10 +117,17 @@ def test_the_daemon_opens_the_next_wave_after_the_first(kafka, moto, tmp_path):
             assert first[v] >= t0 - 1, (v, first[v] - t0)
         assert d.wait_log('"msg":"rollout: the open waves changed","open_waves":"2"', 10)
         port = next(x["metrics_port"] for x in d.lines() if "metrics_port" in x)
-        metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        # the wave metrics are as of the last scan (every 2 s here): the rest's converged-at
+        # tags are written in the round after their last change, so a scan or two behind
+        want = f'dualstackd_rollout_vpcs{{wave="rest",state="converged"}} {len(rest)}'
+        end = time.time() + 15
+        while True:
+            metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+            if want in metrics or time.time() > end:
+                break
+            time.sleep(0.5)
         assert "dualstackd_rollout_open_waves 2" in metrics
-        assert f'dualstackd_rollout_vpcs{{wave="rest",state="converged"}} {len(rest)}' in metrics, \
-            metrics[-3000:]
+        assert want in metrics, metrics[-3000:]
     finally:
         assert d.stop() == 0
         proxy.stop()
