@@ -569,11 +569,13 @@ int revert_build(const struct revert_input *in, struct plan *out)
 	if (!r.c.vpc)
 		return DS_ENOTFOUND;
 	if (policy_vpc_in_scope(in->policy, r.c.vpc)) {
-		plan_add_finding(&r.c, FIND_WARNING, 0, in->vpc_id, "revert-in-scope",
-				 "the VPC is in the policy's scope: a running daemon puts back what "
-				 "revert removes");
-		plan_set_fix(&r.c, "opt the VPC out (the policy's exclude tag, e.g. "
-				   "dualstack:opt-out=true) or take it out of the scope, then revert");
+		plan_add_finding(
+		    &r.c, FIND_WARNING, 0, in->vpc_id, "revert-in-scope",
+		    "the VPC is in the policy's scope: a running daemon puts back what "
+		    "revert removes");
+		plan_set_fix(&r.c,
+			     "opt the VPC out (the policy's exclude tag, e.g. "
+			     "dualstack:opt-out=true) or take it out of the scope, then revert");
 	}
 	if (step_on(&r, 3)) {
 		revert_security_groups(&r);
