@@ -69,6 +69,8 @@ static cJSON *plan_json(const struct plan *p)
 		cJSON_AddNumberToObject(j, "calls", a->calls);
 		if (a->rides_with >= 0)
 			cJSON_AddNumberToObject(j, "in_request_of", a->rides_with + 1);
+		if (a->phase) /* revert: starts after every action of a lower phase succeeded */
+			cJSON_AddNumberToObject(j, "phase", a->phase);
 		cJSON *deps = cJSON_AddArrayToObject(j, "after");
 		for (int d = 0; d < a->n_deps; d++)
 			cJSON_AddItemToArray(deps, cJSON_CreateNumber(a->deps[d] + 1));

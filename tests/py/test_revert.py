@@ -2,6 +2,7 @@
 guide's example, let the owner change something, revert --resize-back - the VPC is back to its
 before-state except the owner's change; revert again makes no call; apply again converges.
 Without --resize-back the resize stays, and its record with it."""
+import json
 import os
 import subprocess
 
@@ -96,6 +97,12 @@ def test_apply_revert_apply(moto):
                     "ResizeInstance InstanceId=%s m4.large -> m3.large" % ids["db"]):
             assert api in dry.stdout, (api, dry.stdout)
 
+        plans = json.loads(revert(env, ids["vpc"], "--resize-back", "--dry-run", "--json",
+                                  check=False).stdout)
+        phases = {a["api"]: a.get("phase", 0) for a in plans[0]["actions"]}
+        assert phases["DisassociateVpcCidrBlock"] > phases["DisassociateSubnetCidrBlock"] > \
+            phases["UnassignIpv6Addresses"] == 0 and phases["DeleteTags"] == 3, phases
+        assert proxy.mutating(outcome=None) == {}
         stopped = proxy.instances_stopped
         out = revert(env, ids["vpc"], "--resize-back")
         assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
