@@ -1,5 +1,5 @@
-/* The undo planner: what dualstackd added to one VPC, found by its marks (revert.h), removed in
- * phases. Pure: no clock, no network. */
+/* The undo planner: what dualstackd added to one VPC, found by its marks or its audit records
+ * (revert.h), removed in phases. Pure: no clock, no network. */
 #include "revert.h"
 
 #include <stdio.h>
@@ -13,7 +13,7 @@ enum { PHASE_ITEMS, PHASE_CONTAINERS, PHASE_VPC_BLOCK, PHASE_MARKS };
 struct revert_ctx {
 	struct plan_ctx c; /* for plan_add_action and plan_add_finding */
 	const struct revert_input *in;
-	bool incomplete; /* something of ours stays (a finding says why): the VPC keeps its mark */
+	bool incomplete; /* something of ours stays (a finding says why): every mark stays too */
 };
 
 static bool step_on(const struct revert_ctx *r, int step)
