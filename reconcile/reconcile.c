@@ -340,9 +340,12 @@ struct exec_slot {
 	size_t vpc;
 };
 
-/* Mutating calls an action makes when it goes well: what max_changes_per_hour counts. */
+/* Mutating calls an action makes when it goes well: what max_changes_per_hour counts. An item
+ * that rides in another action's request (a mark, a group's permission) makes none. */
 static int action_calls(const struct plan_action *a)
 {
+	if (a->rides_with >= 0)
+		return 0;
 	switch (a->kind) {
 	case ACT_RESIZE_INSTANCE: return 5; /* tag, stop, retype, start, untag */
 	case ACT_GUEST_DHCPV6: return 2;    /* SendCommand, then a tag */

@@ -165,3 +165,24 @@ def test_one_vpc_failing_again_and_again_is_not_a_fleet_in_trouble(kafka, moto, 
     finally:
         assert d.stop() == 0
         proxy.stop()
+
+
+def test_max_changes_per_hour_counts_requests_not_riders(moto, tmp_path):
+    """The guide's example is 23 mutating calls (the plan says so): with max_changes_per_hour 23
+    it converges. The marks and the second permission of a group ride in other calls' requests
+    and are no change of their own (counted one each, they halted the run before its last
+    call: "23 mutating calls in the last hour and 1 more planned")."""
+    from test_reconcile import plan_json
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    pol = json.load(open(POLICY))
+    pol["guard"] = {"max_changes_per_hour": 23}
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(pol))
+    plan = plan_json(moto.env(), ids["vpc"], policy=str(path))
+    riders = sum(1 for a in plan["actions"] if a.get("in_request_of"))
+    assert riders >= 9
+    r = subprocess.run([BINARY, "apply", "--policy", str(path), "--vpc", ids["vpc"]],
+                       env=moto.env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and f"{ids['vpc']}: converged" in r.stdout, r.stdout + r.stderr
+    assert "HALTED" not in r.stderr
