@@ -98,9 +98,17 @@ def test_failures_halt_the_fleet_until_resume(kafka, moto, tmp_path):
         # injected failures rolled back is marked dualstack:resize-failed and waits for the
         # operator too: clearing the cause includes those marks.
         proxy.fail_ratio = 0.0
-        failed = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
-                  for i in r["Instances"]
-                  if any(t["Key"] == "dualstack:resize-failed" for t in i.get("Tags", []))]
+        # resizes under way go on during a halt: one the injected failures are rolling back
+        # tags itself resize-failed when it ends, so the operator waits for them to settle
+        # (CI once cleared the tags a moment before a rollback wrote its own)
+        def tagged(key):
+            return [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+                    for i in r["Instances"] if any(t["Key"] == key for t in i.get("Tags", []))]
+        end = time.time() + 60
+        while tagged("dualstack:resize-from") and time.time() < end:
+            time.sleep(0.5)
+        assert not tagged("dualstack:resize-from"), "resizes under way never settled"
+        failed = tagged("dualstack:resize-failed")
         if failed:
             ec2.delete_tags(Resources=failed, Tags=[{"Key": "dualstack:resize-failed"}])
         out = subprocess.run([BINARY, "resume", "--config", d.config], capture_output=True,
