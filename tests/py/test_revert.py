@@ -167,7 +167,10 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
         assert bad.returncode == 2 and "step 4" in bad.stderr
 
         ec2.create_tags(Resources=[ids["vpc"]], Tags=[{"Key": "dualstack:opt-out", "Value": "true"}])
-        out = revert(env, ids["vpc"])
+        # the whole scope this time (no --vpc): an opted-out VPC is still revert's to undo
+        out = subprocess.run([BINARY, "revert", "--policy", POLICY], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
         assert f"{ids['vpc']}: reverted" in out.stdout, out.stdout
         vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
         assert not live(vpc.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
