@@ -262,8 +262,13 @@ static void on_reconciled(void *ud, struct reconcile_run *rr)
 		break;
 	}
 	case RC_HALTED:
-		/* held, not failed: no retry storm while halted; the resume's resync comes back */
-		finish_run(run, WQ_BLOCKED, "halted");
+		/* held, not failed: no retry storm while halted; the resume's resync comes back.
+		 * But a resize begun earlier is driven to its end in a halt too: retried (with the
+		 * failure backoff) until its instance carries no resize tags. */
+		if (reconcile_vpc_resizing(v))
+			finish_run(run, WQ_FAILED, "halted, with a resize under way");
+		else
+			finish_run(run, WQ_BLOCKED, "halted");
 		break;
 	case RC_FAILED:
 		finish_run(run, WQ_FAILED,

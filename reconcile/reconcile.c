@@ -231,6 +231,14 @@ static void guard_note(struct reconcile_run *run, const struct guard_counts *c)
 		r->on_halt(r->on_halt_ud, &h);
 }
 
+bool reconcile_vpc_resizing(const struct reconcile_vpc *v)
+{
+	for (size_t i = 0; i < v->plan.actions.n; i++)
+		if (v->plan.actions.v[i].kind == ACT_RESIZE_INSTANCE && v->plan.actions.v[i].resume)
+			return true;
+	return false;
+}
+
 /* Calls beyond the converged-at tag. */
 static bool has_work(const struct plan *p)
 {

@@ -52,6 +52,10 @@ struct reconcile_vpc {
 	bool failure_seen;	      /* (this run's failure was looked up) */
 };
 
+/* Whether the VPC's latest plan still drives a resize begun earlier (its instance carries the
+ * resize tags): work that must go on even while the guard holds everything else. */
+bool reconcile_vpc_resizing(const struct reconcile_vpc *v);
+
 struct reconciler;
 struct reconcile_run;
 

@@ -194,3 +194,43 @@ def test_max_changes_per_hour_counts_requests_not_riders(moto, tmp_path):
                        env=moto.env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and f"{ids['vpc']}: converged" in r.stdout, r.stdout + r.stderr
     assert "HALTED" not in r.stderr
+
+
+def test_a_halt_still_drives_a_resize_under_way_to_its_end(kafka, moto):
+    """A halted daemon still finishes a resize begun before: here a rollback whose last step
+    (DeleteTags) failed once. The reconcile ends 'halted' (its other actions were held); it must
+    be retried anyway until the instance's resize tags are gone - and nothing else is written."""
+    from fault_proxy import FaultProxy
+    proxy = FaultProxy(moto.endpoint).start()
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    ec2.create_tags(Resources=[ids["db"]], Tags=[
+        {"Key": "dualstack:resize-from", "Value": "m3.large"},
+        {"Key": "dualstack:resize-to", "Value": "m4.large"},
+        {"Key": "dualstack:resize-was", "Value": "running"},
+        {"Key": "dualstack:resize-rollback", "Value": "StartInstances: InsufficientInstanceCapacity"}])
+    proxy.fail_next["DeleteTags"] = [("InvalidParameterValue", 400, {})]
+    d = Daemon(kafka, moto, endpoint=proxy.endpoint)
+    with open(os.path.join(d.dir, "halt"), "w") as f:
+        json.dump({"halts": [{"scope": "fleet", "reason": "left by the last run",
+                              "since": "2026-12-02T00:00:00Z"}]}, f)
+    d.start()
+    try:
+        assert d.wait_log('"msg":"starting halted', 5)
+        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
+                              {"vpc": {"vpcId": ids["vpc"]}})])
+
+        def resize_tags():
+            i = ec2.describe_instances(InstanceIds=[ids["db"]])["Reservations"][0]["Instances"][0]
+            return sorted(t["Key"] for t in i.get("Tags", [])
+                          if t["Key"].startswith("dualstack:resize-"))
+        end = time.time() + 30
+        while resize_tags() != ["dualstack:resize-failed"] and time.time() < end:
+            time.sleep(0.5)
+        assert resize_tags() == ["dualstack:resize-failed"], (resize_tags(), proxy.actions())
+        # only the rollback's bookkeeping on the instance was written: the halt held the rest
+        assert {a for _, a, _ in proxy.writes} <= {"CreateTags", "DeleteTags"}, proxy.writes
+        assert all(p.get("ResourceId.1") == ids["db"] for _, _, p in proxy.writes), proxy.writes
+    finally:
+        assert d.stop() == 0
+        proxy.stop()
