@@ -189,7 +189,7 @@ static void target_header(struct plan_or_apply_ctx *c, const struct ec2_target *
 /* With waves, a VPC's plan says which wave it is in and whether that wave is open. */
 static bool wave_line(struct plan_or_apply_ctx *c, const struct reconcile_vpc *v)
 {
-	if (!c->pol->n_waves || v->outcome == RC_GONE)
+	if (!c->pol->n_waves || v->outcome == RC_GONE || c->revert) /* waves hold no revert */
 		return true;
 	if (c->only_wave != -2 && v->wave != c->only_wave)
 		return false;
@@ -316,6 +316,60 @@ static int rollout_pass(struct cli_session *s, struct reconciler *rc, const stru
 	return open;
 }
 
+/* What plan, apply and revert share: a session, the process's reconciler (and its guard), the
+ * rollout pass (not for revert), the fleet walk with req's VPCs and mode, and the footer.
+ * Returns ctx->status. */
+static int run_over_fleet(struct policy *pol, struct plan_or_apply_ctx *ctx,
+			  struct fleet_request *req, const char *wave)
+{
+	struct cli_session s;
+	char err[512];
+	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return ctx->status = 1;
+	}
+	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
+	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
+	if (rc)
+		reconciler_on_halt(rc, on_halt, NULL);
+	ctx->pol = pol;
+	ctx->only_wave = -2;
+	for (size_t k = 0; wave && k < pol->n_waves; k++)
+		if (!strcmp(pol->waves[k].name, wave))
+			ctx->only_wave = (int)k;
+	if (wave && ctx->only_wave == -2) {
+		fprintf(stderr, "dualstackd plan: --wave %s: the policy has no wave of that name\n",
+			wave);
+		ctx->status = 2;
+	} else if (rc && pol->n_waves && !ctx->revert) {
+		ctx->open_through = rollout_pass(&s, rc, pol, ctx->json ? stderr : stdout);
+		if (ctx->open_through < 0)
+			ctx->status = 1;
+	}
+	ctx->multi =
+	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
+	req->reconciler = rc;
+	req->policy = pol;
+	req->on_vpc = on_vpc;
+	req->on_error = on_target_error;
+	req->ud = ctx;
+	if (ctx->status != 2 && (!rc || cli_fleet_run(&s, req) == DS_ENOMEM))
+		ctx->status = 1; /* (2: a usage error, nothing read) */
+	if (ctx->json)
+		puts(ctx->printed ? "\n]" : "[]");
+	if (ctx->apply && ctx->dry_run)
+		fprintf(ctx->json ? stderr : stdout, "dry-run: no call was made\n");
+	if (ctx->apply && !ctx->dry_run) {
+		const struct ec2_client_stats *st = ec2_client_stats(s.ec2);
+		printf("mutating calls: %ld\n", ctx->calls);
+		if (st->merged)
+			printf("calls merged into other calls' requests: %lu\n", st->merged);
+	}
+	reconciler_free(rc);
+	cli_session_cleanup(&s);
+	return ctx->status;
+}
+
 static int plan_or_apply(int argc, char **argv, bool apply)
 {
 	static const struct option opts[] = {
@@ -365,58 +419,11 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		free(vpcs);
 		return 2;
 	}
-	struct cli_session s;
-	char err[512];
 	struct plan_or_apply_ctx ctx = {
 	    .apply = apply, .dry_run = pol->mode == POLICY_DRY_RUN, .json = json};
-	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		policy_unref(pol);
-		free(vpcs);
-		return 1;
-	}
-	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
-	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
-	if (rc)
-		reconciler_on_halt(rc, on_halt, NULL);
-	ctx.pol = pol;
-	ctx.only_wave = -2;
-	for (size_t k = 0; wave && k < pol->n_waves; k++)
-		if (!strcmp(pol->waves[k].name, wave))
-			ctx.only_wave = (int)k;
-	if (wave && ctx.only_wave == -2) {
-		fprintf(stderr, "dualstackd plan: --wave %s: the policy has no wave of that name\n",
-			wave);
-		ctx.status = 2;
-	} else if (rc && pol->n_waves) {
-		ctx.open_through = rollout_pass(&s, rc, pol, json ? stderr : stdout);
-		if (ctx.open_through < 0)
-			ctx.status = 1;
-	}
-	ctx.multi =
-	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
-	struct fleet_request req = {.reconciler = rc,
-				    .policy = pol,
-				    .vpcs = vpcs,
-				    .n_vpcs = n_vpcs,
-				    .execute = apply && !ctx.dry_run,
-				    .on_vpc = on_vpc,
-				    .on_error = on_target_error,
-				    .ud = &ctx};
-	if (ctx.status != 2 && (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM))
-		ctx.status = 1; /* (2: a usage error, nothing read) */
-	if (json)
-		puts(ctx.printed ? "\n]" : "[]");
-	if (apply && ctx.dry_run)
-		fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
-	if (apply && !ctx.dry_run) {
-		const struct ec2_client_stats *st = ec2_client_stats(s.ec2);
-		printf("mutating calls: %ld\n", ctx.calls);
-		if (st->merged)
-			printf("calls merged into other calls' requests: %lu\n", st->merged);
-	}
-	reconciler_free(rc);
-	cli_session_cleanup(&s);
+	struct fleet_request req = {
+	    .vpcs = vpcs, .n_vpcs = n_vpcs, .execute = apply && !ctx.dry_run};
+	run_over_fleet(pol, &ctx, &req, wave);
 	policy_unref(pol);
 	free(vpcs);
 	return ctx.status;
@@ -549,49 +556,17 @@ int cmd_revert(int argc, char **argv)
 		free(vpcs);
 		return 2;
 	}
-	struct cli_session s;
-	char err[512];
 	struct plan_or_apply_ctx ctx = {.apply = true,
 					.revert = true,
 					.dry_run = dry_run || pol->mode == POLICY_DRY_RUN,
-					.json = json,
-					.pol = pol,
-					.only_wave = -2};
-	if (cli_session_init(&s, pol->api_budget, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		policy_unref(pol);
-		audit_cleanup(&audit);
-		free(vpcs);
-		return 1;
-	}
-	creds_cache_set_external_id(s.creds, pol->assume_role_external_id);
-	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
-	if (rc)
-		reconciler_on_halt(rc, on_halt, NULL);
-	ctx.multi =
-	    (pol->n_accounts ? pol->n_accounts : 1) * (pol->n_regions ? pol->n_regions : 1) > 1;
-	struct fleet_request req = {.reconciler = rc,
-				    .policy = pol,
-				    .vpcs = vpcs,
+					.json = json};
+	struct fleet_request req = {.vpcs = vpcs,
 				    .n_vpcs = n_vpcs,
 				    .execute = !ctx.dry_run,
 				    .revert_steps = (steps ? steps : REVERT_ALL_STEPS) |
 						    (resize_back ? REVERT_RESIZE_BACK : 0u),
-				    .audit = audit_path ? &audit : NULL,
-				    .on_vpc = on_vpc,
-				    .on_error = on_target_error,
-				    .ud = &ctx};
-	if (!rc || cli_fleet_run(&s, &req) == DS_ENOMEM)
-		ctx.status = 1;
-	if (json)
-		puts(ctx.printed ? "\n]" : "[]");
-	if (ctx.dry_run) {
-		fprintf(json ? stderr : stdout, "dry-run: no call was made\n");
-	} else {
-		printf("mutating calls: %ld\n", ctx.calls);
-	}
-	reconciler_free(rc);
-	cli_session_cleanup(&s);
+				    .audit = audit_path ? &audit : NULL};
+	run_over_fleet(pol, &ctx, &req, NULL);
 	policy_unref(pol);
 	audit_cleanup(&audit);
 	free(vpcs);
