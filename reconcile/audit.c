@@ -19,17 +19,6 @@ void audit_cleanup(struct audit_log *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of key in a form body ("k=v&k=v", values percent-encoded), or false. A value that
  * does not fit, or a broken escape, is no value. */
 static bool form_get(const char *form, const char *key, char *out, size_t size)
@@ -43,7 +32,7 @@ static bool form_get(const char *form, const char *key, char *out, size_t size)
 		for (; *v && *v != '&'; v++) {
 			int c = (unsigned char)*v;
 			if (c == '%') {
-				int h = hex(v[1]), l = h < 0 ? -1 : hex(v[2]);
+				int h = hex_digit(v[1]), l = h < 0 ? -1 : hex_digit(v[2]);
 				if (l < 0)
 					return false;
 				c = h * 16 + l;

@@ -162,3 +162,14 @@ int buf_put_pairf(struct buf *b, const char *key, const char *fmt, ...)
 		return DS_ETOOBIG;
 	return buf_put_pair(b, key, value);
 }
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -35,5 +35,7 @@ int buf_put_pairf(struct buf *b, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Appends the lowercase hex of n bytes. */
 int buf_put_hex(struct buf *b, const unsigned char *p, size_t n);
+/* The value of a hex digit (either case), -1 for any other character: for %XX decoding. */
+int hex_digit(char c);
 
 #endif

@@ -300,6 +300,8 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 	}
 	case ACT_AUTHORIZE_SG_INGRESS:
 	case ACT_AUTHORIZE_SG_EGRESS:
+	case ACT_REVOKE_SG_INGRESS: /* the same permission; a revoke names no description */
+	case ACT_REVOKE_SG_EGRESS:
 		rc = resolve(&a->cidr, block56, cidr);
 		if (!rc)
 			rc = buf_put_pairf(out, "GroupId", "%s", a->resource_id);
@@ -368,19 +370,6 @@ int executor_form_params(const struct plan_action *a, const char *block56, const
 		rc = buf_put_pairf(out, "RouteTableId", "%s", a->resource_id);
 		if (!rc)
 			rc = buf_put_pairf(out, "DestinationIpv6CidrBlock", "::/0");
-		break;
-	case ACT_REVOKE_SG_INGRESS:
-	case ACT_REVOKE_SG_EGRESS:
-		rc = buf_put_pairf(out, "GroupId", "%s", a->resource_id);
-		if (!rc)
-			rc = buf_put_pairf(out, "IpPermissions.1.IpProtocol", "%s", a->protocol);
-		if (!rc && a->has_ports)
-			rc = buf_put_pairf(out, "IpPermissions.1.FromPort", "%d", a->from_port);
-		if (!rc && a->has_ports)
-			rc = buf_put_pairf(out, "IpPermissions.1.ToPort", "%d", a->to_port);
-		if (!rc)
-			rc = buf_put_pairf(out, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "%s",
-					   a->cidr.literal);
 		break;
 	case ACT_DELETE_NACL_ENTRY:
 		rc = buf_put_pairf(out, "NetworkAclId", "%s", a->resource_id);
