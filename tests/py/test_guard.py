@@ -50,6 +50,13 @@ def first_writes(proxy, ec2):
     return first
 
 
+def leave_a_halt(d):
+    """The halt file a halted daemon leaves behind: the next one starts halted."""
+    with open(os.path.join(d.dir, "halt"), "w") as f:
+        json.dump({"halts": [{"scope": "fleet", "reason": "left by the last run",
+                              "since": "2026-12-02T00:00:00Z"}]}, f)
+
+
 def log_time(line):
     ts = line["ts"]  # 2026-12-02T01:02:03.456Z
     return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone \
@@ -133,9 +140,7 @@ def test_a_restart_keeps_the_halt(kafka, moto):
     ec2 = moto.client()
     ids = guide_example(ec2)
     d = Daemon(kafka, moto, endpoint=proxy.endpoint)
-    with open(os.path.join(d.dir, "halt"), "w") as f:
-        json.dump({"halts": [{"scope": "fleet", "reason": "left by the last run",
-                              "since": "2026-12-02T00:00:00Z"}]}, f)
+    leave_a_halt(d)
     d.start()
     try:
         assert d.wait_log('"msg":"starting halted', 5)
@@ -211,9 +216,7 @@ def test_a_halt_still_drives_a_resize_under_way_to_its_end(kafka, moto):
         {"Key": "dualstack:resize-rollback", "Value": "StartInstances: InsufficientInstanceCapacity"}])
     proxy.fail_next["DeleteTags"] = [("InvalidParameterValue", 400, {})]
     d = Daemon(kafka, moto, endpoint=proxy.endpoint)
-    with open(os.path.join(d.dir, "halt"), "w") as f:
-        json.dump({"halts": [{"scope": "fleet", "reason": "left by the last run",
-                              "since": "2026-12-02T00:00:00Z"}]}, f)
+    leave_a_halt(d)
     d.start()
     try:
         assert d.wait_log('"msg":"starting halted', 5)

@@ -48,4 +48,8 @@ extern const char *check_fixtures; /* tests/fixtures */
  * string, or NULL (and a counted failure). */
 char *check_read_fixture(const char *rel, size_t *len);
 
+/* Compares got with the golden file rel (relative to check_fixtures), a counted check naming
+ * what; DS_UPDATE_GOLDEN=1 first writes got there, for review before it is committed. */
+void check_golden(const char *rel, const char *got, const char *what);
+
 #endif

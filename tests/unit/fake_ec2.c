@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "../../reconcile/err.h"
+#include "../../reconcile/executor.h"
+#include "../../reconcile/poller.h"
 
 #define ANSWER_S 0.01
 
@@ -513,4 +515,22 @@ void fake_ec2_init(struct fake_ec2 *f)
 				    .after = port_after,
 				    .now = port_now,
 				    .decode_eigw = decode_none};
+}
+
+static void on_executed(void *ud, const struct exec_report *rep)
+{
+	(void)rep;
+	*(int *)ud = 1;
+}
+
+bool fake_ec2_execute(struct fake_ec2 *f, const struct plan *plan, const struct policy *pol)
+{
+	struct poller *poller = poller_new(&f->port, 1);
+	struct exec_options opt = {.max_concurrent_stops = 1, .poller = poller, .policy = pol};
+	int done = 0;
+	struct executor *e = executor_start(&f->port, plan, &opt, on_executed, &done);
+	fake_ec2_run(f, &done, f->now + 600);
+	executor_free(e);
+	poller_free(poller);
+	return done;
 }

@@ -11,6 +11,7 @@
 
 #include "../../reconcile/ec2_ops.h"
 #include "../../reconcile/model.h"
+#include "../../reconcile/plan.h"
 
 #define FAKE_MAX_INSTANCES 16
 #define FAKE_MAX_CALLS	   256
@@ -97,6 +98,9 @@ extern int fake_ec2_n_graveyard;
 void fake_ec2_crash(struct fake_ec2 *f);
 int fake_ec2_count(const struct fake_ec2 *f, const char *action);
 /* Fills obs with everything the planner reads (VPC, subnet, instances, types, facts). */
+/* Executes plan on the fake to its end (its own poller, one stop at a time, pol's window);
+ * true when the executor finished. */
+bool fake_ec2_execute(struct fake_ec2 *f, const struct plan *plan, const struct policy *pol);
 void fake_ec2_observe(struct fake_ec2 *f, struct observed *obs);
 
 #endif

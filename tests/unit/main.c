@@ -79,3 +79,21 @@ int main(int argc, char **argv)
 	printf("unit: %d passed, %d failed\n", check_passed, check_failed);
 	return check_failed ? 1 : 0;
 }
+
+void check_golden(const char *rel, const char *got, const char *what)
+{
+	if (getenv("DS_UPDATE_GOLDEN")) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", check_fixtures, rel);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fputs(got, f);
+			fclose(f);
+		}
+	}
+	char *want = check_read_fixture(rel, NULL);
+	if (want)
+		CHECK_MSG(!strcmp(got, want), "%s differs\n--- got:\n%s--- want:\n%s", what, got,
+			  want);
+	free(want);
+}

@@ -416,12 +416,7 @@ static void test_nacl_direction_stops_at_first_failure(void)
 	struct fake_ec2 f;
 	fake_ec2_init(&f);
 	fake_ec2_fault(&f, "CreateNetworkAclEntry", FAULT_FATAL, 1);
-	struct poller *poller = poller_new(&f.port, 1);
-	struct exec_options opt = {.max_concurrent_stops = 1, .poller = poller, .policy = pol};
-	int done = 0;
-	struct executor *e = executor_start(&f.port, &plan, &opt, on_done, &done);
-	fake_ec2_run(&f, &done, 600);
-	CHECK(done);
+	CHECK(fake_ec2_execute(&f, &plan, pol));
 	/* the first call failed; every other call is of another ACL or direction */
 	const struct fake_call *first = NULL;
 	int same = 0;
@@ -450,8 +445,6 @@ static void test_nacl_direction_stops_at_first_failure(void)
 	}
 	CHECK(first != NULL);
 	CHECK_INT(same, 0);
-	executor_free(e);
-	poller_free(poller);
 	plan_cleanup(&plan);
 	observed_cleanup(&obs);
 	free(pol);

@@ -75,8 +75,12 @@ static void check_invariants(const char *dir, const struct plan *p)
 		  last_bad);
 }
 
+/* Loads a case into obs and builds its revert plan into plan (both initialised here; the
+ * caller frees them with case_done), checks the invariants and the golden text. */
 static void run_case(const char *dir, struct plan *plan, struct observed *obs)
 {
+	observed_init(obs);
+	plan_init(plan);
 	struct policy *pol = malloc(sizeof(*pol));
 	struct buf text;
 	char vpc[64], rel[512];
@@ -88,24 +92,19 @@ static void run_case(const char *dir, struct plan *plan, struct observed *obs)
 	CHECK_MSG(revert_build(&in, plan) == 0, "%s: revert_build failed", dir);
 	check_invariants(dir, plan);
 	plan_format_text(plan, &text);
-	snprintf(rel, sizeof(rel), "%s/revert/%s/expected.txt", check_fixtures, dir);
-	if (getenv("DS_UPDATE_GOLDEN")) {
-		FILE *f = fopen(rel, "w");
-		if (f) {
-			fputs(text.data, f);
-			fclose(f);
-		}
-	}
 	snprintf(rel, sizeof(rel), "revert/%s/expected.txt", dir);
-	char *want = check_read_fixture(rel, NULL);
-	if (want)
-		CHECK_MSG(!strcmp(text.data, want),
-			  "%s: revert plan differs\n--- got:\n%s--- want:\n%s", dir, text.data,
-			  want);
-	free(want);
+	char what[300];
+	snprintf(what, sizeof(what), "%s: the revert plan", dir);
+	check_golden(rel, text.data, what);
 out:
 	free(pol);
 	buf_cleanup(&text);
+}
+
+static void case_done(struct plan *plan, struct observed *obs)
+{
+	plan_cleanup(plan);
+	observed_cleanup(obs);
 }
 
 /* What each case is for, asserted beside the golden text so a wrong golden cannot hide it. */
@@ -114,8 +113,6 @@ static void test_cases(void)
 	struct plan p;
 	struct observed o;
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-applied", &p, &o);
 	CHECK(count_kind(&p, ACT_DISASSOCIATE_VPC_IPV6) == 1);
 	CHECK(count_kind(&p, ACT_DISASSOCIATE_SUBNET_IPV6) == 2);
@@ -131,22 +128,16 @@ static void test_cases(void)
 			      p.actions.v[i].rule_number == 111);
 	CHECK(count_kind(&p, ACT_UNTAG_MANAGED) >= 7); /* VPC, 2 subnets, 2 tables, 2 ACLs, ... */
 	CHECK(plan_blocked(&p) == 0);
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-applied-step3", &p, &o);
 	for (size_t i = 0; i < p.actions.n; i++)
 		CHECK_MSG(p.actions.v[i].step == 3, "step-3 revert plans step %d",
 			  p.actions.v[i].step);
 	CHECK(count_kind(&p, ACT_DELETE_NACL_ENTRY) == 3);
 	CHECK(count_kind(&p, ACT_REVOKE_SG_INGRESS) + count_kind(&p, ACT_REVOKE_SG_EGRESS) >= 3);
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-owner-changes", &p, &o);
 	/* two addresses on the web server: neither is provably ours; its /64 and the /56 stay,
 	 * and every mark stays for the next revert */
@@ -159,11 +150,8 @@ static void test_cases(void)
 	for (size_t i = 0; i < p.actions.n; i++)
 		if (p.actions.v[i].kind == ACT_REVOKE_SG_INGRESS)
 			CHECK(p.actions.v[i].from_port != 22); /* the owner's unmarked twin */
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-resize-back", &p, &o);
 	/* the database goes back to m3.large after its address, before its /64 */
 	int resize = -1, unassign = -1, subnet = -1;
@@ -188,24 +176,17 @@ static void test_cases(void)
 	CHECK(unassign >= 0 && resize >= 0 && p.actions.v[resize].n_deps == 1 &&
 	      p.actions.v[resize].deps[0] == unassign);
 	CHECK(subnet >= 0 && resize >= 0 && p.actions.v[subnet].phase > p.actions.v[resize].phase);
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-resize-back-held", &p, &o);
 	CHECK(count_kind(&p, ACT_RESIZE_INSTANCE) == 0);
 	CHECK(count_finding(&p, "resize-back-held") == 1);
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 
-	observed_init(&o);
-	plan_init(&p);
 	run_case("revert-unmarked", &p, &o);
 	CHECK_MSG(p.actions.n == 0, "no mark, no call: %zu actions", p.actions.n);
 	CHECK(count_finding(&p, "not-provably-ours") >= 5);
-	plan_cleanup(&p);
-	observed_cleanup(&o);
+	case_done(&p, &o);
 }
 
 /* Every case directory runs against its expected.txt (a new case needs no code). */
@@ -221,22 +202,13 @@ static void test_every_case_runs(void)
 			continue;
 		struct plan p;
 		struct observed o;
-		observed_init(&o);
-		plan_init(&p);
 		run_case(e->d_name, &p, &o);
-		plan_cleanup(&p);
-		observed_cleanup(&o);
+		case_done(&p, &o);
 		n++;
 	}
 	if (d)
 		closedir(d);
 	CHECK(n >= 6);
-}
-
-static void on_done(void *ud, const struct exec_report *rep)
-{
-	(void)rep;
-	*(int *)ud = 1;
 }
 
 /* Phases: a /64 waits for every item before it, and a failure before it skips it and the /56
@@ -261,12 +233,7 @@ static void test_phases_stop_at_a_failure(void)
 	struct fake_ec2 f;
 	fake_ec2_init(&f);
 	fake_ec2_fault(&f, "DeleteRoute", FAULT_FATAL, 1);
-	struct poller *poller = poller_new(&f.port, 1);
-	struct exec_options opt = {.max_concurrent_stops = 1, .poller = poller, .policy = pol};
-	int done = 0;
-	struct executor *e = executor_start(&f.port, &plan, &opt, on_done, &done);
-	fake_ec2_run(&f, &done, 600);
-	CHECK(done);
+	CHECK(fake_ec2_execute(&f, &plan, pol));
 	int revokes = 0;
 	for (int i = 0; i < f.n_calls; i++) {
 		const char *a = f.calls[i].action;
@@ -277,8 +244,6 @@ static void test_phases_stop_at_a_failure(void)
 			  "%s after a failed DeleteRoute", a);
 	}
 	CHECK(revokes >= 3); /* phase 0 ran on: one failure does not stop the items beside it */
-	executor_free(e);
-	poller_free(poller);
 	plan_cleanup(&plan);
 	observed_cleanup(&obs);
 	free(pol);
