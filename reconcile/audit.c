@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "plan.h"
 
 void audit_init(struct audit_log *a)
 {
@@ -62,18 +63,6 @@ static bool form_int(const char *form, const char *key, int *out)
 	return true;
 }
 
-/* One name per protocol: what Describe answers and what dualstackd sends may differ. */
-static const char *proto_name(const char *p)
-{
-	static const struct {
-		const char *num, *name;
-	} names[] = {{"6", "tcp"}, {"17", "udp"}, {"1", "icmp"}, {"58", "icmpv6"}, {"all", "-1"}};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(p, names[i].num))
-			return names[i].name;
-	return p;
-}
-
 /* The write one "ok" record names, if it is one revert can use; false otherwise. */
 static bool decode_write(const char *action, const char *form, struct audit_write *w)
 {
@@ -117,7 +106,7 @@ static bool decode_write(const char *action, const char *form, struct audit_writ
 			return false;
 		w->has_ports = form_int(form, "IpPermissions.1.FromPort", &w->from_port) &&
 			       form_int(form, "IpPermissions.1.ToPort", &w->to_port);
-		snprintf(w->protocol, sizeof(w->protocol), "%s", proto_name(proto));
+		snprintf(w->protocol, sizeof(w->protocol), "%s", plan_sg_protocol(proto));
 		return true;
 	}
 	if (!strcmp(action, "AssignIpv6Addresses")) {
@@ -230,7 +219,7 @@ bool audit_has_entry(const struct audit_log *a, const char *acl, int rule, bool 
 bool audit_has_range(const struct audit_log *a, const char *group, bool egress,
 		     const char *protocol, bool has_ports, int from, int to, const char *cidr)
 {
-	const char *proto = proto_name(protocol);
+	const char *proto = plan_sg_protocol(protocol);
 	for (const struct audit_write *w = first_of(a, AUDIT_SG_RANGE, group);
 	     w && same_key(a, w, AUDIT_SG_RANGE, group); w++)
 		if (w->egress == egress && !strcmp(w->protocol, proto) && !strcmp(w->cidr, cidr) &&

@@ -203,6 +203,9 @@ int plan_format_params(const struct plan_action *a, struct buf *out);
 /* What marks a security group rule's IPv6 range as dualstackd's: its description ends with it
  * (the twin carries its IPv4 original's description before it). */
 #define SG_MARK "[dualstackd]"
+/* A security group protocol by one name ("6" -> "tcp", "58" -> "icmpv6", "all" -> "-1"):
+ * Describe answers and what dualstackd sends may spell it differently. */
+const char *plan_sg_protocol(const char *p);
 /* Whether a description carries SG_MARK. */
 bool plan_sg_marked(const char *description);
 

@@ -39,7 +39,7 @@ int plan_icmp_twins(int type, int code, struct icmp_twin out[2])
 	}
 }
 
-static const char *sg_proto(const char *p)
+const char *plan_sg_protocol(const char *p)
 {
 	if (!strcmp(p, "6"))
 		return "tcp";
@@ -80,7 +80,7 @@ static bool sg_has(const struct sg_permission_vec *perms, const struct sg_twin *
 {
 	for (size_t i = 0; i < perms->n; i++) {
 		const struct sg_permission *p = &perms->v[i];
-		if (strcmp(sg_proto(p->protocol), t->proto) != 0)
+		if (strcmp(plan_sg_protocol(p->protocol), t->proto) != 0)
 			continue;
 		if (t->has_ports &&
 		    (!p->has_ports || p->from_port != t->from || p->to_port != t->to))
@@ -147,8 +147,11 @@ static void plan_permissions(struct plan_ctx *c, const struct security_group *g,
 		const struct sg_permission *p = &perms->v[i];
 		for (size_t r = 0; r < p->ipv4_ranges.n; r++) {
 			const struct sg_range *range = &p->ipv4_ranges.v[r];
-			struct sg_twin t = {
-			    sg_proto(p->protocol), p->has_ports, p->from_port, p->to_port, {0}};
+			struct sg_twin t = {plan_sg_protocol(p->protocol),
+					    p->has_ports,
+					    p->from_port,
+					    p->to_port,
+					    {0}};
 			int dep = -1;
 			if (!plan_map_cidr(c, range->cidr, &t.cidr, &dep)) {
 				plan_add_finding(c, FIND_WARNING, 3, g->group_id, "unmapped-cidr",
