@@ -439,34 +439,42 @@ int cmd_apply(int argc, char **argv)
 	return plan_or_apply(argc, argv, true);
 }
 
-/* Reads the audit records of path ("-": stdin); prints what is wrong with them. */
+/* Reads the audit records of path ("-": stdin) a line at a time - memory grows with the writes
+ * recognised, not with the file; prints what is wrong with them. */
+#define AUDIT_LINE_MAX (1 << 20) /* a record is a few hundred bytes */
 static int load_audit(const char *path, struct audit_log *audit)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	struct buf text;
-	char chunk[65536], err[256];
-	size_t n;
+	char *line = NULL, err[256] = "";
+	size_t cap = 0;
+	ssize_t n;
 	int rc = f ? DS_OK : DS_EIO;
-	buf_init(&text, 0);
-	while (f && !rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = buf_append(&text, chunk, n);
-	if (f && ferror(f))
+	if (!f)
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+	while (!rc && (n = getline(&line, &cap, f)) > 0) {
+		if (n > AUDIT_LINE_MAX) {
+			snprintf(err, sizeof(err), "line %zu: longer than %d bytes: not a record",
+				 audit->lines + 1, AUDIT_LINE_MAX);
+			rc = DS_EPARSE;
+		} else {
+			rc = audit_parse(audit, line, (size_t)n, err, sizeof(err));
+		}
+	}
+	if (!rc && f && ferror(f)) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
 		rc = DS_EIO;
+	}
+	free(line);
 	if (f && f != stdin)
 		fclose(f);
 	if (rc) {
-		fprintf(stderr, "dualstackd revert: --audit %s: %s\n", path,
-			f ? ds_strerror(rc) : strerror(errno));
-	} else if ((rc = audit_parse(audit, text.data ? text.data : "", text.len, err,
-				     sizeof(err)))) {
 		fprintf(stderr, "dualstackd revert: --audit %s: %s\n", path, err);
-	} else {
-		audit_index(audit);
-		fprintf(stderr, "audit: %zu records read, %zu writes dualstackd can undo\n",
-			audit->records, audit->used);
+		return rc;
 	}
-	buf_cleanup(&text);
-	return rc;
+	audit_index(audit);
+	fprintf(stderr, "audit: %zu records read, %zu writes dualstackd can undo\n", audit->records,
+		audit->used);
+	return DS_OK;
 }
 
 /* dualstackd revert: the same session, reconciler and fleet walk as apply, over the undo

@@ -118,11 +118,10 @@ static bool decode_write(const char *action, const char *form, struct audit_writ
 
 int audit_parse(struct audit_log *a, const char *text, size_t len, char *err, size_t err_len)
 {
-	size_t line = 0;
 	for (size_t pos = 0; pos < len;) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
-		line++;
+		size_t line = ++a->lines;
 		size_t n = end - pos;
 		const char *s = text + pos;
 		pos = end + 1;

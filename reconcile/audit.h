@@ -39,14 +39,16 @@ struct audit_write {
 
 struct audit_log {
 	DS_VEC(struct audit_write) writes;
-	size_t records, used; /* lines read, and those that named a write above */
+	size_t lines; /* lines read so far: audit_parse may be fed a file a line at a time */
+	size_t records, used; /* records among them, and those that named a write above */
 };
 
 void audit_init(struct audit_log *a);
 void audit_cleanup(struct audit_log *a);
 
-/* Adds the records of text (JSON lines); on a malformed line returns DS_EPARSE with
- * "line N: what" in err. Blank lines are skipped. */
+/* Adds the records of text (whole JSON lines; successive calls continue the file, so lines are
+ * numbered across them); on a malformed line returns DS_EPARSE with "line N: what" in err.
+ * Blank lines are skipped. */
 int audit_parse(struct audit_log *a, const char *text, size_t len, char *err, size_t err_len);
 
 /* Sorts the log for the lookups below (after the last audit_parse). */

@@ -74,6 +74,16 @@ void test_audit(void)
 		CHECK_MSG(!strncmp(err, line[i], strlen(line[i])), "%zu: %s", i, err);
 		audit_cleanup(&a);
 	}
+	/* fed a line at a time (as revert --audit reads a file), lines are numbered across calls */
+	static const char good[] = "{\"action\":\"CreateRoute\",\"parameters\":\"\","
+				   "\"outcome\":\"ok\"}\n";
+	audit_init(&a);
+	CHECK(audit_parse(&a, good, strlen(good), err, sizeof(err)) == DS_OK);
+	CHECK(audit_parse(&a, "\n", 1, err, sizeof(err)) == DS_OK);
+	CHECK(audit_parse(&a, "not json\n", 9, err, sizeof(err)) == DS_EPARSE);
+	CHECK_MSG(!strncmp(err, "line 3:", 7), "%s", err);
+	CHECK(a.records == 1);
+	audit_cleanup(&a);
 	/* broken escapes and values too long are no value: the record names no write */
 	static const char broken[] =
 	    "{\"action\":\"AssignIpv6Addresses\",\"parameters\":\"NetworkInterfaceId=eni-%G1\","
