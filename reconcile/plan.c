@@ -342,6 +342,19 @@ int plan_build(const struct plan_input *in, struct plan *out)
 	return c.rc;
 }
 
+void plan_refuse(struct plan *p, int rc)
+{
+	p->actions.n = 0;
+	struct plan_finding *f = vec_push(&p->findings, sizeof(*f));
+	if (!f)
+		return; /* no memory for the finding: the empty plan still writes nothing */
+	f->severity = FIND_BLOCKED;
+	snprintf(f->resource_id, sizeof(f->resource_id), "%s", p->vpc_id);
+	snprintf(f->code, sizeof(f->code), "plan-failed");
+	snprintf(f->detail, sizeof(f->detail),
+		 "the plan could not be built (%s): nothing is written", ds_strerror(rc));
+}
+
 size_t plan_calls(const struct plan *p)
 {
 	size_t n = 0;

@@ -173,6 +173,10 @@ struct icmp_twin {
 };
 int plan_icmp_twins(int type, int code, struct icmp_twin out[2]);
 
+/* Empties a plan whose building failed with rc and says so in a BLOCKED finding
+ * (plan-failed): half a plan is never executed. */
+void plan_refuse(struct plan *p, int rc);
+
 /* Counts. */
 size_t plan_blocked(const struct plan *p);
 size_t plan_calls(const struct plan *p); /* mutating EC2 calls the plan makes */

@@ -327,6 +327,8 @@ static void plan_all(struct reconcile_run *run)
 			v->outcome = RC_GONE;
 			snprintf(v->plan.vpc_id, sizeof(v->plan.vpc_id), "%s", v->vpc_id);
 		} else {
+			if (rc) /* half a plan (out of memory, a dependency it could not hold) */
+				plan_refuse(&v->plan, rc);
 			plan_progress(&run->obs, run->policy, v->vpc_id, &v->plan, &v->progress);
 			const struct vpc *o = NULL;
 			for (size_t k = 0; !o && k < run->obs.vpcs.n; k++)

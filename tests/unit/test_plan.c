@@ -10,6 +10,7 @@
 #include "../../controller/ec2_xml.h"
 #include "../../reconcile/guest.h"
 #include "../../reconcile/plan.h"
+#include "../../reconcile/plan_internal.h"
 #include "../../reconcile/progress.h"
 #include "../../reconcile/reader.h"
 #include "check.h"
@@ -228,6 +229,29 @@ static void test_guest_scripts(void)
 }
 
 /* The ICMP table (RFC 4443 numbers, RFC 4890 on what must pass). */
+/* A dependency the plan cannot hold fails the plan (it was dropped silently once: the action
+ * could have run before what it needs), and a failed plan is emptied, never half-run. */
+static void test_dependency_overflow_refuses_the_plan(void)
+{
+	struct plan plan;
+	struct vpc vpc = {.vpc_id = "vpc-1"};
+	plan_init(&plan);
+	snprintf(plan.vpc_id, sizeof(plan.vpc_id), "vpc-1");
+	struct plan_ctx c = {.vpc = &vpc, .out = &plan};
+	int a = plan_add_action(&c, ACT_CREATE_ROUTE_V6, 2, "rtb-1", "a route");
+	for (int d = 0; d < PLAN_MAX_DEPS; d++)
+		plan_add_dep(&c, a, plan_add_action(&c, ACT_TAG_MANAGED, 2, "rtb-1", "dep"));
+	CHECK_INT(c.rc, DS_OK);
+	CHECK_INT(plan.actions.v[a].n_deps, PLAN_MAX_DEPS);
+	plan_add_dep(&c, a, plan_add_action(&c, ACT_TAG_MANAGED, 2, "rtb-1", "one too many"));
+	CHECK_INT(c.rc, DS_EINVAL);
+	plan_refuse(&plan, c.rc);
+	CHECK_INT((int)plan.actions.n, 0);
+	CHECK_INT((int)plan_blocked(&plan), 1);
+	CHECK_STR(plan.findings.v[0].code, "plan-failed");
+	plan_cleanup(&plan);
+}
+
 static void test_icmp_table(void)
 {
 	static const struct {
@@ -311,6 +335,7 @@ void test_plan(void)
 	test_guest_os_table();
 	test_guest_scripts();
 	test_icmp_table();
+	test_dependency_overflow_refuses_the_plan();
 	char path[512];
 	snprintf(path, sizeof(path), "%s/plan", check_fixtures);
 	DIR *d = opendir(path);
