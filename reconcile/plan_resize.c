@@ -675,23 +675,42 @@ static int add_candidates(const struct policy *pol, const char *t, char ***names
 	return rc;
 }
 
+/* A type name from one of the instance's tags, or NULL unless it reads as one ("m3.large",
+ * "u-6tb1.metal"): anyone with tag rights writes tags, and these names become filter values
+ * of the reads, where '*' and '?' are wildcards. */
+static const char *tag_type(const struct instance *in, const char *key)
+{
+	const char *v = tag_get(&in->tags, key);
+	size_t n = v ? strlen(v) : 0, dots = 0;
+	if (!n || n > 40 || v[0] == '.' || v[n - 1] == '.')
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		dots += c == '.';
+		if (!(c == '.' || c == '-' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return NULL;
+	}
+	return dots == 1 ? v : NULL;
+}
+
 int plan_wanted_instance_types(const struct policy *pol, const struct observed *obs, char ***names,
 			       size_t *n)
 {
 	int rc = DS_OK;
 	for (size_t i = 0; i < obs->instances.n && !rc; i++) {
 		const struct instance *in = &obs->instances.v[i];
+		const char *from = tag_type(in, TAG_RESIZE_FROM);
 		rc = add_name(names, n, in->instance_type);
 		if (!rc)
-			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZE_TO));
+			rc = add_name(names, n, tag_type(in, TAG_RESIZE_TO));
 		if (!rc)
-			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZE_FROM));
+			rc = add_name(names, n, from);
 		if (!rc) /* revert --resize-back's target: one more name in the one batched read */
-			rc = add_name(names, n, tag_get(&in->tags, TAG_RESIZED_FROM));
+			rc = add_name(names, n, tag_type(in, TAG_RESIZED_FROM));
 		if (!rc)
 			rc = add_candidates(pol, in->instance_type, names, n);
-		if (!rc && tag_get(&in->tags, TAG_RESIZE_FROM))
-			rc = add_candidates(pol, tag_get(&in->tags, TAG_RESIZE_FROM), names, n);
+		if (!rc && from)
+			rc = add_candidates(pol, from, names, n);
 	}
 	return rc;
 }
@@ -715,17 +734,18 @@ int plan_resize_reads(const struct policy *pol, const struct observed *obs, bool
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < obs->instances.n && !rc; i++) {
 		const struct instance *in = &obs->instances.v[i];
-		const char *from = tag_get(&in->tags, TAG_RESIZE_FROM);
-		const char *back = tag_get(&in->tags, TAG_RESIZED_FROM);
+		bool under_way = tag_get(&in->tags, TAG_RESIZE_FROM) != NULL;
+		const char *from = tag_type(in, TAG_RESIZE_FROM);
+		const char *back = resize_back ? tag_type(in, TAG_RESIZED_FROM) : NULL;
 		const struct instance_type_info *ti = plan_type_info(obs, in->instance_type);
-		bool candidate = from ||
+		bool candidate = under_way ||
 				 (pol->resize != RESIZE_NEVER && ti && !ti->ipv6_supported) ||
-				 (resize_back && back && strcmp(back, in->instance_type));
+				 (back && strcmp(back, in->instance_type));
 		if (!candidate || !strcmp(in->state, "terminated"))
 			continue;
-		if (!rc && resize_back && back)
-			rc = add_name(&out->types, &out->n_types, back);
-		rc = add_name(&out->instances, &out->n_instances, in->instance_id);
+		rc = add_name(&out->types, &out->n_types, back);
+		if (!rc)
+			rc = add_name(&out->instances, &out->n_instances, in->instance_id);
 		if (!rc)
 			rc = add_name(&out->images, &out->n_images, in->image_id);
 		if (!rc)

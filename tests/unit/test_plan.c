@@ -252,6 +252,52 @@ static void test_dependency_overflow_refuses_the_plan(void)
 	plan_cleanup(&plan);
 }
 
+/* Type names taken from tags (anyone with tag rights can write them) reach DescribeInstanceTypes
+ * and DescribeInstanceTypeOfferings as filter values, where '*' and '?' are wildcards: only
+ * what reads as an instance type goes there. */
+static void test_type_names_from_tags_are_validated(void)
+{
+	struct observed obs;
+	struct policy *pol = malloc(sizeof(*pol));
+	char vpc[64];
+	time_t now;
+	observed_init(&obs);
+	if (!pol || plan_case_load("guide", &obs, pol, vpc, sizeof(vpc), &now)) {
+		free(pol);
+		observed_cleanup(&obs);
+		return;
+	}
+	static const char *const bad[] = {"*", "m3.*", "m?.large", "m3.large,x", "M3.LARGE", "m3"};
+	for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		struct instance *in = &obs.instances.v[0];
+		in->tags.n = 0;
+		static const char *const keys[] = {TAG_RESIZED_FROM, TAG_RESIZE_FROM,
+						   TAG_RESIZE_TO};
+		for (size_t k = 0; k < 3; k++) {
+			struct tag *t = vec_push(&in->tags, sizeof(*t));
+			snprintf(t->key, sizeof(t->key), "%s", keys[k]);
+			snprintf(t->value, sizeof(t->value), "%s", bad[b]);
+		}
+		char **names = NULL;
+		size_t n = 0;
+		CHECK(plan_wanted_instance_types(pol, &obs, &names, &n) == DS_OK);
+		struct plan_resize_reads rz;
+		CHECK(plan_resize_reads(pol, &obs, true, &rz) == DS_OK);
+		for (size_t i = 0; i < n; i++)
+			CHECK_MSG(strcmp(names[i], bad[b]), "%s reached DescribeInstanceTypes",
+				  bad[b]);
+		for (size_t i = 0; i < rz.n_types; i++)
+			CHECK_MSG(strcmp(rz.types[i], bad[b]), "%s reached the offerings read",
+				  bad[b]);
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		plan_resize_reads_cleanup(&rz);
+	}
+	free(pol);
+	observed_cleanup(&obs);
+}
+
 static void test_icmp_table(void)
 {
 	static const struct {
@@ -336,6 +382,7 @@ void test_plan(void)
 	test_guest_scripts();
 	test_icmp_table();
 	test_dependency_overflow_refuses_the_plan();
+	test_type_names_from_tags_are_validated();
 	char path[512];
 	snprintf(path, sizeof(path), "%s/plan", check_fixtures);
 	DIR *d = opendir(path);
