@@ -128,8 +128,6 @@ static bool kept_by_mark(const char *mark, const struct nacl_entry *e)
 	size_t n = strlen(MARK_KEPT_PREFIX);
 	if (strncmp(mark, MARK_KEPT_PREFIX, n))
 		return false;
-	if (!strcmp(mark + n, "unknown"))
-		return true;
 	char want[16];
 	snprintf(want, sizeof(want), "%c%d", e->egress ? 'e' : 'i', e->rule_number);
 	for (const char *p = mark + n; *p;) {
@@ -156,17 +154,27 @@ static void revert_network_acls(struct revert_ctx *r)
 				continue;
 			bool recorded = audit_has_entry(r->in->audit, acl->network_acl_id,
 							e->rule_number, e->egress);
-			if (!recorded && (!nacl_twin(acl, e) || (mark && kept_by_mark(mark, e))))
-				continue; /* the owner's: not a twin, or there before the mark */
-			if (!mark && !recorded) {
+			if (!recorded && !nacl_twin(acl, e))
+				continue; /* the owner's: not a twin */
+			if (!recorded && mark && kept_by_mark(mark, e))
+				continue; /* the owner's: listed in the mark, there before it */
+			const char *unproven =
+			    recorded ? NULL
+			    : !mark  ? "the NACL has no " TAG_MANAGED " mark or audit record"
+			    : !strcmp(mark, MARK_KEPT_PREFIX "unknown")
+				? "the NACL's mark could not list the entries there before it"
+				: NULL;
+			if (unproven) {
 				char d[320];
 				snprintf(
 				    d, sizeof(d),
 				    "not provably ours: left (%s rule %d %s %s is an IPv6 twin, "
-				    "but the NACL has no %s mark or audit record)",
+				    "but %s)",
 				    e->egress ? "egress" : "ingress", e->rule_number,
-				    e->rule_action, e->ipv6_cidr_block, TAG_MANAGED);
+				    e->rule_action, e->ipv6_cidr_block, unproven);
 				left(r, 3, acl->network_acl_id, "not-provably-ours", d);
+				r->incomplete |=
+				    mark != NULL; /* some of them may be ours: keep it */
 				continue;
 			}
 			int a = add(r, ACT_DELETE_NACL_ENTRY, 3, PHASE_ITEMS, acl->network_acl_id,

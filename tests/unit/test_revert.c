@@ -366,8 +366,54 @@ static void test_interrupted_resizes_are_settled(void)
 	}
 }
 
+/* A NACL whose mark could not list its earlier IPv6 entries (over a tag value's 256
+ * characters): none of its twins is provably ours, each is listed as left - never skipped
+ * silently - and every mark stays. */
+static void test_nacl_mark_that_could_not_list(void)
+{
+	struct observed obs;
+	struct policy *pol = malloc(sizeof(*pol));
+	struct plan plan;
+	char vpc[64];
+	time_t now;
+	observed_init(&obs);
+	plan_init(&plan);
+	if (pol &&
+	    !plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
+		const char *acl = NULL;
+		for (size_t i = 0; i < obs.network_acls.n; i++) {
+			struct tag_vec *t = &obs.network_acls.v[i].tags;
+			for (size_t k = 0; k < t->n; k++)
+				if (!strcmp(t->v[k].key, TAG_MANAGED) &&
+				    !strncmp(t->v[k].value, MARK_KEPT_PREFIX,
+					     strlen(MARK_KEPT_PREFIX))) {
+					snprintf(t->v[k].value, sizeof(t->v[k].value),
+						 MARK_KEPT_PREFIX "unknown");
+					acl = obs.network_acls.v[i].network_acl_id;
+				}
+		}
+		CHECK(acl != NULL);
+		struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now, NULL};
+		CHECK(revert_build(&in, &plan) == DS_OK);
+		size_t deletes = 0, left = 0;
+		for (size_t i = 0; acl && i < plan.actions.n; i++)
+			deletes += plan.actions.v[i].kind == ACT_DELETE_NACL_ENTRY &&
+				   !strcmp(plan.actions.v[i].resource_id, acl);
+		for (size_t i = 0; acl && i < plan.findings.n; i++)
+			left += !strcmp(plan.findings.v[i].code, "not-provably-ours") &&
+				!strcmp(plan.findings.v[i].resource_id, acl);
+		CHECK_INT((int)deletes, 0);
+		CHECK_INT((int)left, 2); /* the owner's 101 and dualstackd's 111, both left */
+		CHECK_INT((int)count_kind(&plan, ACT_UNTAG_MANAGED), 0);
+	}
+	plan_cleanup(&plan);
+	observed_cleanup(&obs);
+	free(pol);
+}
+
 void test_revert(void)
 {
+	test_nacl_mark_that_could_not_list();
 	test_interrupted_resizes_are_settled();
 	test_eigw_token_after_revert();
 	test_every_case_runs();
