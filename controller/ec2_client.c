@@ -3,7 +3,13 @@
  * calls waiting beside it when EC2 takes them as one list; sign, send; on a throttled or
  * transient answer tell the bucket, take retry quota, back off with jitter and queue again;
  * otherwise hand the answer to the caller. A merged request that fails for good goes again
- * one call at a time, so each caller gets its own answer. */
+ * one call at a time, so each caller gets its own answer.
+ * At most SEND_WINDOW requests are out at once (what http.c gives curl): a token is taken only
+ * when its request can go on the wire, so the bucket here and EC2's see the same moments - a
+ * token taken for a request that then waits in a queue behind hundreds would let later ones
+ * arrive faster than EC2 refills. When the window frees, the bucket with the longest backlog
+ * beyond its tokens sends first (urgent calls before all): the one that bounds how fast the
+ * fleet can go is kept busy, and work that waits on nothing EC2 limits fills the gaps. */
 #include "ec2_client.h"
 
 #include <stdint.h>
@@ -21,6 +27,7 @@
 #define SWEEP_EVERY_S	   10.0
 #define IDLE_BEFORE_DROP_S 60.0
 #define MAX_MERGED_BODY	   ((size_t)256 << 10)
+#define SEND_WINDOW	   HTTP_ACTIVE /* requests out at once */
 
 struct ec2_call_state;
 
@@ -39,6 +46,8 @@ struct bucket_slot {
 	size_t waiting;
 	struct ev_timer timer; /* the next dispatch */
 	double last_used;
+	bool blocked;		   /* has tokens and calls, and waits for the send window */
+	struct bucket_slot *bnext; /* in the client's blocked list */
 };
 
 struct ec2_client {
@@ -58,6 +67,9 @@ struct ec2_client {
 	void (*creds_error)(void *ud, const char *err);
 	void *creds_error_ud;
 	double skew_s; /* server time - ours, learnt from a RequestTimeTooSkewed answer's Date */
+	int sending;   /* requests out: taken a token, not yet answered */
+	struct bucket_slot *blocked; /* buckets waiting for the send window */
+	struct ev_timer pump;	     /* the window freed: blocked buckets go on */
 };
 
 struct ec2_call_state {
@@ -81,6 +93,7 @@ struct ec2_call_state {
 	int retry_cost;
 	bool backing_off;     /* the timer is a backoff: the call queues again after it */
 	bool creds_refreshed; /* ExpiredToken/RequestExpired: refreshed once and sent again */
+	bool in_window;	      /* counted in c->sending */
 	bool skew_fixed;      /* RequestTimeTooSkewed: the clock corrected once */
 	double started;
 	struct ev_timer timer; /* backoff */
@@ -92,6 +105,8 @@ static double default_rand01(void)
 {
 	return arc4random() / 4294967296.0;
 }
+
+static void on_pump(struct ev_loop *loop, struct ev_timer *w, int revents);
 
 struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *creds,
 				  const struct ec2_client_options *opt)
@@ -114,6 +129,8 @@ struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *
 	if (!c->opt.rand01)
 		c->opt.rand01 = default_rand01;
 	retry_policy_init(&c->retry, c->opt.max_attempts);
+	ev_timer_init(&c->pump, on_pump, 0., 0.);
+	c->pump.data = c;
 	c->table_size = 256;
 	c->table = calloc(c->table_size, sizeof(*c->table));
 	if (!c->signer || !c->table) {
@@ -137,6 +154,7 @@ void ec2_client_free(struct ec2_client *c)
 {
 	if (!c)
 		return;
+	ev_timer_stop(c->loop, &c->pump);
 	for (size_t i = 0; i < c->table_size; i++)
 		for (struct bucket_slot *s = c->table[i], *next; s; s = next) {
 			next = s->hnext;
@@ -447,12 +465,86 @@ static struct ec2_call_state *gather(struct bucket_slot *s, struct ec2_call_stat
 	return m;
 }
 
-/* Sends what the bucket's tokens allow, urgent calls first; sleeps until the next token. */
+/* ---- the send window ---- */
+
+static void block(struct bucket_slot *s)
+{
+	if (s->blocked)
+		return;
+	s->blocked = true;
+	s->bnext = s->c->blocked;
+	s->c->blocked = s;
+}
+
+static void enter_window(struct ec2_call_state *st)
+{
+	st->in_window = true;
+	st->c->sending++;
+}
+
+/* The request is answered (or never went): its place in the window goes to a blocked bucket,
+ * on the next turn of the loop - not from inside the answer's callbacks. */
+static void leave_window(struct ec2_call_state *st)
+{
+	struct ec2_client *c = st->c;
+	if (!st->in_window)
+		return;
+	st->in_window = false;
+	c->sending--;
+	if (c->blocked && !ev_is_active(&c->pump)) {
+		ev_timer_set(&c->pump, 0., 0.);
+		ev_timer_start(c->loop, &c->pump);
+	}
+}
+
+/* How long a bucket's waiting calls need beyond the tokens it has: the backlog that bounds
+ * the run if it is not kept sending. Urgent calls (what unblocks other work) rank above all. */
+static double backlog_s(struct bucket_slot *s, double now)
+{
+	if (s->head[0])
+		return 1e9;
+	double rate = rate_bucket_rate(&s->bucket);
+	double over = (double)s->waiting - rate_bucket_level(&s->bucket, now);
+	return rate > 0 ? over / rate : over;
+}
+
+static void dispatch(struct bucket_slot *s);
+
+static void on_pump(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct ec2_client *c = w->data;
+	(void)loop;
+	(void)revents;
+	double now = ev_now(c->loop);
+	while (c->sending < SEND_WINDOW && c->blocked) {
+		struct bucket_slot **best = &c->blocked;
+		double best_s = backlog_s(*best, now);
+		for (struct bucket_slot **pp = &(*best)->bnext; *pp; pp = &(*pp)->bnext) {
+			double b = backlog_s(*pp, now);
+			if (b > best_s) {
+				best = pp;
+				best_s = b;
+			}
+		}
+		struct bucket_slot *s = *best;
+		*best = s->bnext;
+		s->bnext = NULL;
+		s->blocked = false;
+		dispatch(s);
+	}
+}
+
+/* Sends what the bucket's tokens and the send window allow, urgent calls first; sleeps until
+ * the next token, or waits in the blocked list for the window. */
 static void dispatch(struct bucket_slot *s)
 {
 	struct ec2_client *c = s->c;
 	double now = ev_now(c->loop);
 	while (s->waiting) {
+		if (c->sending >= SEND_WINDOW) {
+			block(s);
+			return;
+		}
 		int k = s->head[0] ? 0 : 1;
 		struct ec2_call_state *head = s->head[k];
 		double wait = rate_bucket_wait(&s->bucket, now, 1);
@@ -473,6 +565,7 @@ static void dispatch(struct bucket_slot *s)
 		if (s->has_resource)
 			rate_bucket_spend(&s->resource, now, req->items);
 		s->last_used = now;
+		enter_window(req);
 		send_attempt(req);
 	}
 }
@@ -548,6 +641,7 @@ static void finish(struct ec2_call_state *st, struct ec2_result *res)
 
 static void fail_local(struct ec2_call_state *st, const char *code, const char *msg)
 {
+	leave_window(st);
 	struct ec2_result res;
 	memset(&res, 0, sizeof(res));
 	res.rc = DS_EAWS;
@@ -578,6 +672,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 	struct ec2_result res;
 	memset(&res, 0, sizeof(res));
 	memcpy(res.request_id, resp->request_id, sizeof(res.request_id));
+	leave_window(st);
 
 	if (resp->transport_error) {
 		res.rc = DS_EAWS;
@@ -610,6 +705,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 		creds_cache_invalidate(c->creds, st->target.role_arn);
 		if (resp->server_date)
 			c->skew_s = (double)resp->server_date - (double)time(NULL);
+		enter_window(st);
 		send_attempt(st);
 		return;
 	}
@@ -617,6 +713,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 	    resp->server_date && !st->skew_fixed) {
 		st->skew_fixed = true;
 		c->skew_s = (double)resp->server_date - (double)time(NULL);
+		enter_window(st);
 		send_attempt(st);
 		return;
 	}

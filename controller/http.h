@@ -50,8 +50,12 @@ struct ev_loop *http_client_loop(struct http_client *c);
 
 /* Starts a request; copies what it needs from req. */
 int http_submit(struct http_client *c, const struct http_request *req, http_done_fn done, void *ud);
-/* Transfers in flight. */
+/* Transfers in flight: submitted and not yet done (waiting for curl, or in it). */
 size_t http_in_flight(const struct http_client *c);
+/* Transfers in curl now: at most HTTP_ACTIVE, whatever is in flight - each holds an easy handle
+ * and curl's buffers, the rest wait here as a copy of their request. */
+#define HTTP_ACTIVE 32
+size_t http_active(const struct http_client *c);
 
 /* A blocking request outside any loop (credential providers at start-up and refresh). */
 int http_fetch_blocking(const struct http_request *req, struct http_response *resp);

@@ -21,6 +21,7 @@ void test_guard(void);
 void test_rollout(void);
 void test_revert(void);
 void test_audit(void);
+void test_http(void);
 
 static const struct {
 	const char *name;
@@ -30,7 +31,7 @@ static const struct {
     {"creds", test_creds},	 {"plan", test_plan},	    {"policy", test_policy},
     {"events", test_events},	 {"queue", test_queue},	    {"msk", test_msk},
     {"executor", test_executor}, {"guard", test_guard},	    {"rollout", test_rollout},
-    {"revert", test_revert},	 {"audit", test_audit},
+    {"revert", test_revert},	 {"audit", test_audit},	    {"http", test_http},
 };
 
 char *check_read_fixture(const char *rel, size_t *len)
