@@ -134,10 +134,11 @@ def row(d, p, base_kb):
                   f"{waves * (STOP_S + START_S):.0f} s (plain: {p['resize_phase']:.0f} s)")
     return (f"| {d['size']} VPCs, resize {'on' if d['resize'] else 'off'} "
             f"| {d['wall']:.1f} s, {d['throttled']} throttled ({pct:.1f}%), {d['writes']} writes "
-            f"(+{d['sts']} STS), {d['reads']} reads, {d['rss_kb'] / 1024:.1f} MB RSS "
+            f"({d['mix'].get('CreateTags', 0)} CreateTags; +{d['sts']} STS), {d['reads']} reads, {d['rss_kb'] / 1024:.1f} MB RSS "
             f"({per_vpc:.0f} KB per VPC over the {base_kb / 1024:.1f} MB of an empty run), "
             f"{d['violations']} violations "
-            f"| {p['wall']:.1f} s, {p['throttled']} throttled, {p['writes']} writes, "
+            f"| {p['wall']:.1f} s, {p['throttled']} throttled, {p['writes']} writes "
+            f"({p['mix'].get('CreateTags', 0)} CreateTags), "
             f"{p['reads']} reads, {p['violations']} violations "
             f"| {tmin:.1f} s ({d['bound'] if d['t_min'] <= p['t_min'] else p['bound']}) "
             f"| {ratio}; {p['wall'] / d['wall']:.1f} x the plain script's speed{resize} |")
@@ -159,15 +160,49 @@ def baseline_kb():
         moto.stop()
 
 
+def memory_at_scale(n):
+    """Peak RSS of `plan` and `apply` over n generated VPCs of one account and region (EC2's
+    buckets scaled out of the way: this measures memory, not pacing). The CLI streams a target's
+    VPCs in windows (controller/cli_fleet.c), so the peak follows the windows in flight, not n."""
+    moto = Moto().start()
+    try:
+        generate_fleet(moto.client(), n=n, seed=7)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(bench_policy(False), f)
+        env = dict(moto.env(), DUALSTACKD_BUCKET_SCALE="1000")
+        out = {}
+        for cmd in ("plan", "apply"):
+            peak = tempfile.NamedTemporaryFile("r", suffix=".rss")
+            t0 = time.monotonic()
+            subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name, BINARY, cmd,
+                            "--policy", f.name], env=env, capture_output=True, timeout=3600)
+            out[cmd] = (int([x for x in open(peak.name).read().split() if x.isdigit()][-1]),
+                        time.monotonic() - t0)
+        os.unlink(f.name)
+        return out
+    finally:
+        moto.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="20,50,100")
     ap.add_argument("--resize", default="off,on")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--tools", default="dualstackd,plain")
+    ap.add_argument("--memory-vpcs", type=int, default=1000,
+                    help="VPCs of the memory run (0: none)")
     args = ap.parse_args()
     rows, results = [], []
     base_kb = baseline_kb()
+    memory = ""
+    if args.memory_vpcs:
+        m = memory_at_scale(args.memory_vpcs)
+        memory = " ".join(
+            f"`{cmd}` over {args.memory_vpcs} VPCs of one account and region: peak RSS "
+            f"{kb / 1024:.1f} MB, {max(kb - base_kb, 0) * 1024 / args.memory_vpcs / 1024:.1f} KB "
+            f"per VPC over an empty run ({s:.0f} s)." for cmd, (kb, s) in m.items())
+        print(memory, flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:
         for resize in [r == "on" for r in args.resize.split(",")]:
             pair = {}
@@ -190,7 +225,13 @@ def main():
                 "two call mixes (the action that sets it in brackets). The proxy makes a stop "
                 f"take {STOP_S:.0f} s and a start {START_S:.0f} s (moto's are instant); "
                 f"`max_concurrent_stops: {MAX_CONCURRENT_STOPS}`. The plain script waits with "
-                "boto3's waiters polling every second (their default is 15 s).")
+                "boto3's waiters polling every second (their default is 15 s). Writes include "
+                "the undo marks both write (`dualstack:ipv6-by`, CreateTags; remediation writes "
+                "are the rest): dualstackd one request per 500 resources over all VPCs, "
+                "written before its first write; the plain script one per VPC, after its "
+                "writes. RSS per VPC in the table is for one window (the CLI reads, plans and "
+                "executes a target's VPCs 100 at a time, two windows at once); the memory run "
+                "shows the peak over a fleet of many windows.\n\n" + memory)
         record_section(f"Fleet at EC2's rate limits (`make bench`, {time.strftime('%Y-%m-%d')})",
                        body)
     # apply exits 1 while a VPC is blocked - with resize off, the instances without IPv6 are

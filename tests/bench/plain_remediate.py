@@ -10,7 +10,11 @@ group rules (the VPC's CIDRs to its /56, a subnet's to its /64, the policy's cid
 Authorize call per group and direction, as boto3 invites) and network ACL entries (rule number
 + 1), resizes of types without IPv6 (stop, wait, modify, start, wait) and one address per
 instance's eth0.
-Opt-out tags are honoured. A call that stays throttled after the SDK's retries is tried again
+Like dualstackd it records what it changed, so the change can be undone (dualstackd's revert
+reads the same `dualstack:ipv6-by` mark): the VPC, subnets, route tables, network ACLs and
+instances it wrote to, in one CreateTags per VPC after that VPC's writes (dualstackd writes its
+marks before its first write, merged over VPCs in one CreateTags per 500 resources; security
+group twins carry theirs in their descriptions in both). Opt-out tags are honoured. A call that stays throttled after the SDK's retries is tried again
 after a second - what anyone would add the first time a script dies on RequestLimitExceeded.
 
 Usage: plain_remediate.py --endpoint URL [--resize]   (credentials and region from the env)"""
@@ -26,6 +30,8 @@ from botocore.exceptions import ClientError
 OPT_OUT = {"Key": "dualstack:opt-out", "Value": "true"}
 CIDR_MAP = {"198.51.100.0/24": "2001:db8:1234::/48"}
 TYPE_MAP = {"m3.large": "m4.large", "m1.large": "m4.large"}
+MARK = {"Key": "dualstack:ipv6-by", "Value": "plain-script"}
+CHANGED = []  # what the current VPC's writes touched, for its mark
 ICMP = {(8, -1): (128, -1), (8, 0): (128, 0), (0, -1): (129, -1), (0, 0): (129, 0),
         (-1, -1): (-1, -1), (11, -1): (3, -1), (11, 0): (3, 0), (11, 1): (3, 1), (3, -1): (1, -1),
         (3, 4): (2, 0)}
@@ -58,6 +64,7 @@ def ensure_vpc_block(ec2, vpc):
     blocks = live(vpc.get("Ipv6CidrBlockAssociationSet", []))
     if not blocks:
         call(ec2.associate_vpc_cidr_block, VpcId=vpc["VpcId"], AmazonProvidedIpv6CidrBlock=True)
+        CHANGED.append(vpc["VpcId"])
     while True:
         v = call(ec2.describe_vpcs, VpcIds=[vpc["VpcId"]])["Vpcs"][0]
         blocks = live(v.get("Ipv6CidrBlockAssociationSet", []))
@@ -76,6 +83,7 @@ def number_subnets(ec2, block, subnets):
         call(ec2.associate_subnet_cidr_block, SubnetId=s["SubnetId"], Ipv6CidrBlock=str(next(free)))
         call(ec2.modify_subnet_attribute, SubnetId=s["SubnetId"],
              AssignIpv6AddressOnCreation={"Value": True})
+        CHANGED.append(s["SubnetId"])
 
 
 def add_routes(ec2, vpc_id, f, subnets):
@@ -94,6 +102,7 @@ def add_routes(ec2, vpc_id, f, subnets):
         v4 = [r for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
         if not v4 or any(r.get("DestinationIpv6CidrBlock") == "::/0" for r in t["Routes"]):
             continue
+        CHANGED.append(t["RouteTableId"])
         if v4[0].get("GatewayId", "").startswith("igw-"):
             call(ec2.create_route, RouteTableId=t["RouteTableId"], DestinationIpv6CidrBlock="::/0",
                  GatewayId=v4[0]["GatewayId"])
@@ -182,6 +191,8 @@ def mirror_network_acls(ec2, f):
                     kw["IcmpTypeCode"] = e["IcmpTypeCode"]
                 call(ec2.create_network_acl_entry, **kw)
                 numbers.add(number)
+                if acl["NetworkAclId"] not in CHANGED:
+                    CHANGED.append(acl["NetworkAclId"])
 
 
 def fix_instances(ec2, f, subnets, v6_types, resize):
@@ -211,6 +222,7 @@ def fix_instances(ec2, f, subnets, v6_types, resize):
             if not eth0.get("Ipv6Addresses"):
                 call(ec2.assign_ipv6_addresses, NetworkInterfaceId=eth0["NetworkInterfaceId"],
                      Ipv6AddressCount=1)
+                CHANGED.append(i["InstanceId"])
 
 
 def main():
@@ -233,6 +245,9 @@ def main():
         mirror_security_groups(ec2, f, own_cidr_map(ec2, vpc["VpcId"], f))
         mirror_network_acls(ec2, f)
         fix_instances(ec2, f, subnets, v6_types, args.resize)
+        for k in range(0, len(CHANGED), 500):
+            call(ec2.create_tags, Resources=CHANGED[k:k + 500], Tags=[MARK])
+        CHANGED.clear()
     return 0
 
 

@@ -87,7 +87,8 @@ def generate_fleet(ec2, n=50, seed=1):
     vpcs = []
     for i in range(n):
         partly = rng.random() < 0.25
-        vpc = ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16",
+        o = i % 256  # VPCs may overlap: a fleet of thousands reuses the second octet
+        vpc = ec2.create_vpc(CidrBlock=f"10.{o}.0.0/16",
                              AmazonProvidedIpv6CidrBlock=partly)["Vpc"]["VpcId"]
         vpcs.append(vpc)
         if rng.random() < 0.1:
@@ -98,7 +99,7 @@ def generate_fleet(ec2, n=50, seed=1):
         subnets = []
         nat = None
         for k, kind in enumerate(kinds):
-            sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{i}.{k * 16}.0/20")["Subnet"]["SubnetId"]
+            sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{o}.{k * 16}.0/20")["Subnet"]["SubnetId"]
             subnets.append((sub, kind))
             rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
             ec2.associate_route_table(RouteTableId=rt, SubnetId=sub)
@@ -131,7 +132,7 @@ def generate_fleet(ec2, n=50, seed=1):
         ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=rules)
         ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web}]},
-            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": f"10.{i}.0.0/16"}]}])
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": f"10.{o}.0.0/16"}]}])
         if rng.random() < 0.4:
             acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
             ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow",
