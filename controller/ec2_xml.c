@@ -312,6 +312,25 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	d->depth--;
 }
 
+/* A parser with its hash salt from a generator seeded once per process by arc4random: expat
+ * would otherwise ask the kernel (getrandom) on every document - a system call per EC2 answer,
+ * as is glibc's arc4random. The salt still differs per document and is never shown, which is
+ * what keeps crafted element names from flooding expat's hash tables. (One loop thread decodes;
+ * the fuzzers and tests are single-threaded too.) */
+static XML_Parser new_parser(void)
+{
+	static uint64_t state;
+	if (!state)
+		state = ((uint64_t)arc4random() << 32 | arc4random()) | 1;
+	state ^= state >> 12; /* xorshift64* */
+	state ^= state << 25;
+	state ^= state >> 27;
+	XML_Parser p = XML_ParserCreate("UTF-8");
+	if (p)
+		XML_SetHashSalt(p, (unsigned long)(state * 0x2545F4914F6CDD1DULL));
+	return p;
+}
+
 int ec2_xml_decode(const struct xml_schema *root, void *base, const char *xml, size_t len,
 		   struct ec2_meta *meta, char *err, size_t err_len)
 {
@@ -324,7 +343,7 @@ int ec2_xml_decode(const struct xml_schema *root, void *base, const char *xml, s
 		err[0] = '\0';
 	if (meta)
 		memset(meta, 0, sizeof(*meta));
-	d.parser = XML_ParserCreate("UTF-8");
+	d.parser = new_parser();
 	if (!d.parser)
 		return DS_ENOMEM;
 	XML_SetUserData(d.parser, &d);
@@ -451,7 +470,7 @@ void ec2_xml_decode_error(int http_status, const char *body, size_t len, struct 
 
 	int parsed = 0;
 	if (body && len && len <= INT_MAX) {
-		XML_Parser p = XML_ParserCreate("UTF-8");
+		XML_Parser p = new_parser();
 		if (p) {
 			XML_SetUserData(p, &e);
 			XML_SetElementHandler(p, err_start, err_end);

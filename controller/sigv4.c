@@ -123,11 +123,30 @@ void sigv4_out_cleanup(struct sigv4_out *out)
 	buf_cleanup(&out->authorization);
 }
 
+/* digits of v, right-aligned in n characters */
+static void put_digits(char *out, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		out[i] = (char)('0' + v % 10);
+}
+
 void sigv4_amz_date(time_t when, char out[17])
 {
 	struct tm tm;
 	gmtime_r(&when, &tm);
-	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) { /* not a date SigV4 can carry */
+		strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+		return;
+	}
+	put_digits(out, tm.tm_year + 1900, 4);
+	put_digits(out + 4, tm.tm_mon + 1, 2);
+	put_digits(out + 6, tm.tm_mday, 2);
+	out[8] = 'T';
+	put_digits(out + 9, tm.tm_hour, 2);
+	put_digits(out + 11, tm.tm_min, 2);
+	put_digits(out + 13, tm.tm_sec, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
 }
 
 /* ---- canonical request ---- */
@@ -247,7 +266,7 @@ static int put_canonical_query(struct buf *out, const char *query)
 		if (i)
 			rc = buf_putc(out, '&');
 		if (!rc)
-			rc = buf_printf(out, "%s=%s", params[i].key, params[i].value);
+			rc = buf_cat(out, params[i].key, "=", params[i].value, NULL);
 	}
 out:
 	for (size_t i = 0; i < n; i++) {
@@ -272,22 +291,30 @@ static int hdr_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Trims and collapses runs of white space (including folded line breaks) to one space. */
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Trims and collapses runs of white space (including folded line breaks) to one space: the
+ * runs between them are appended whole. */
 static int put_trimmed_value(struct buf *out, const char *v)
 {
 	int rc = DS_OK;
-	int pending_space = 0, started = 0;
-	for (; *v && !rc; v++) {
-		if (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
-			pending_space = started;
-			continue;
-		}
-		if (pending_space)
+	bool started = false;
+	while (*v && !rc) {
+		while (is_space(*v))
+			v++;
+		if (!*v)
+			break;
+		const char *run = v;
+		while (*v && !is_space(*v))
+			v++;
+		if (started)
 			rc = buf_putc(out, ' ');
-		pending_space = 0;
-		started = 1;
 		if (!rc)
-			rc = buf_putc(out, *v);
+			rc = buf_append(out, run, (size_t)(v - run));
+		started = true;
 	}
 	return rc;
 }
@@ -319,7 +346,7 @@ static int put_canonical_headers(struct buf *out, struct buf *signed_headers,
 			if (i)
 				rc = buf_putc(out, '\n');
 			if (!rc)
-				rc = buf_printf(out, "%s:", h[i].name);
+				rc = buf_cat(out, h[i].name, ":", NULL);
 			if (!rc && signed_headers->len)
 				rc = buf_putc(signed_headers, ';');
 			if (!rc)
@@ -337,7 +364,7 @@ static int canonical_request(const struct sigv4_request *req, struct buf *out,
 			     struct buf *signed_headers)
 {
 	char body_hash[65];
-	int rc = buf_printf(out, "%s\n", req->method);
+	int rc = buf_cat(out, req->method, "\n", NULL);
 	if (!rc)
 		rc = put_normalized_path(out, req->path);
 	if (!rc)
@@ -349,7 +376,8 @@ static int canonical_request(const struct sigv4_request *req, struct buf *out,
 	if (!rc)
 		rc = put_canonical_headers(out, signed_headers, req->headers, req->n_headers);
 	if (!rc)
-		rc = buf_printf(out, "\n%s\n", signed_headers->data ? signed_headers->data : "");
+		rc = buf_cat(out, "\n", signed_headers->data ? signed_headers->data : "", "\n",
+			     NULL);
 	if (!rc)
 		rc = sigv4_sha256_hex(req->body ? req->body : "", req->body_len, body_hash);
 	if (!rc)
@@ -437,8 +465,8 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_creds *creds,
 	rc = sigv4_sha256_hex(out->canonical_request.data, out->canonical_request.len, creq_hash);
 	if (rc)
 		goto out;
-	rc = buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
-			out->amz_date, date, scope->region, scope->service, creq_hash);
+	rc = buf_cat(&out->string_to_sign, "AWS4-HMAC-SHA256\n", out->amz_date, "\n", date, "/",
+		     scope->region, "/", scope->service, "/aws4_request\n", creq_hash, NULL);
 	if (rc)
 		goto out;
 	rc = signer_key(s, creds->secret_access_key, date, scope->region, scope->service);
@@ -453,10 +481,9 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_creds *creds,
 	EVP_MAC_CTX_free(ctx);
 	if (rc)
 		goto out;
-	rc = buf_printf(&out->authorization,
-			"AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-			"Signature=",
-			creds->access_key_id, date, scope->region, scope->service, s->scratch.data);
+	rc = buf_cat(&out->authorization, "AWS4-HMAC-SHA256 Credential=", creds->access_key_id, "/",
+		     date, "/", scope->region, "/", scope->service,
+		     "/aws4_request, SignedHeaders=", s->scratch.data, ", Signature=", NULL);
 	if (!rc)
 		rc = buf_put_hex(&out->authorization, sig, 32);
 out:

@@ -70,6 +70,17 @@ int buf_putc(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
+int buf_cat(struct buf *b, ...)
+{
+	va_list ap;
+	va_start(ap, b);
+	int rc = DS_OK;
+	for (const char *s; !rc && (s = va_arg(ap, const char *)) != NULL;)
+		rc = buf_append(b, s, strlen(s));
+	va_end(ap);
+	return rc;
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

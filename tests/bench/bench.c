@@ -310,11 +310,17 @@ static void bench_memory(void)
 	wq_free(q);
 }
 
+/* BENCH_ONLY=sigv4|planner|memory|client runs one part (to profile it alone). */
 int main(int argc, char **argv)
 {
-	bench_sigv4();
-	bench_planner();
-	bench_memory();
-	bench_client(argc > 1 ? argv[1] : "tests/fixtures/xml/DescribeVpcs.xml");
+	const char *only = getenv("BENCH_ONLY");
+	if (!only || !strcmp(only, "sigv4"))
+		bench_sigv4();
+	if (!only || !strcmp(only, "planner"))
+		bench_planner();
+	if (!only || !strcmp(only, "memory"))
+		bench_memory();
+	if (!only || !strcmp(only, "client"))
+		bench_client(argc > 1 ? argv[1] : "tests/fixtures/xml/DescribeVpcs.xml");
 	return 0;
 }
