@@ -489,6 +489,8 @@ static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revent
 	guard_metrics(d);
 	metrics_set(d->metrics, "dualstackd_ec2_calls_merged", (double)st->merged, NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_merged_requests_split", (double)st->split, NULL);
+	metrics_set(d->metrics, "dualstackd_ec2_requests_out", (double)st->requests_out, NULL);
+	metrics_set(d->metrics, "dualstackd_ec2_send_window_waits", (double)st->window_waits, NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_throttled_answers", (double)st->throttled_answers,
 		    NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_retries", (double)st->retries, NULL);

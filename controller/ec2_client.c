@@ -21,6 +21,7 @@
 #include "aws_query.h"
 #include "ec2_batch.h"
 #include "ec2_xml.h"
+#include "log.h"
 
 #define N_CLASSES	   2	/* waiting calls: 0 urgent, 1 the rest */
 #define SWEEP_ABOVE	   1024 /* buckets held before idle ones are dropped */
@@ -28,8 +29,10 @@
 #define IDLE_BEFORE_DROP_S 60.0
 #define MAX_MERGED_BODY	   ((size_t)256 << 10)
 #define SEND_WINDOW	   HTTP_ACTIVE /* requests out at once */
+#define TARGET_TABLE	   64	       /* hash heads of the shared targets */
 
 struct ec2_call_state;
+struct shared_target;
 
 struct bucket_slot {
 	struct bucket_slot *hnext;
@@ -67,14 +70,24 @@ struct ec2_client {
 	void (*creds_error)(void *ud, const char *err);
 	void *creds_error_ud;
 	double skew_s; /* server time - ours, learnt from a RequestTimeTooSkewed answer's Date */
-	int sending;   /* requests out: taken a token, not yet answered */
+	struct shared_target *targets[TARGET_TABLE]; /* the targets queued calls share */
+	int sending;		     /* requests out: taken a token, not yet answered */
 	struct bucket_slot *blocked; /* buckets waiting for the send window */
 	struct ev_timer pump;	     /* the window freed: blocked buckets go on */
 };
 
+/* A target as the calls queued for it share it: one copy per distinct target (accounts x
+ * regions), not 800 bytes in every call waiting for a token. */
+struct shared_target {
+	struct shared_target *next;
+	uint32_t hash;
+	size_t refs;
+	struct ec2_target t;
+};
+
 struct ec2_call_state {
 	struct ec2_client *c;
-	struct ec2_target target;
+	const struct ec2_target *target; /* a shared_target's */
 	char action[64];
 	char amz_target[96]; /* "" for the EC2 Query protocol; else an SSM JSON call */
 	enum ec2_category cat;
@@ -107,6 +120,69 @@ static double default_rand01(void)
 }
 
 static void on_pump(struct ev_loop *loop, struct ev_timer *w, int revents);
+
+static uint32_t target_hash(const struct ec2_target *t)
+{
+	uint32_t h = DS_HASH_SEED;
+	const char *parts[] = {t->account_id, t->region, t->endpoint, t->ssm_endpoint, t->role_arn};
+	for (int i = 0; i < 5; i++)
+		h = ds_hash(ds_hash(h, parts[i]), "|");
+	return h;
+}
+
+static bool same_target(const struct ec2_target *a, const struct ec2_target *b)
+{
+	return !strcmp(a->account_id, b->account_id) && !strcmp(a->region, b->region) &&
+	       !strcmp(a->endpoint, b->endpoint) && !strcmp(a->ssm_endpoint, b->ssm_endpoint) &&
+	       !strcmp(a->role_arn, b->role_arn);
+}
+
+/* The shared copy of t, with a reference taken; NULL when out of memory. */
+static const struct ec2_target *target_hold(struct ec2_client *c, const struct ec2_target *t)
+{
+	uint32_t h = target_hash(t);
+	struct shared_target **head = &c->targets[h % TARGET_TABLE];
+	for (struct shared_target *x = *head; x; x = x->next)
+		if (x->hash == h && same_target(&x->t, t)) {
+			x->refs++;
+			return &x->t;
+		}
+	struct shared_target *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->hash = h;
+	x->refs = 1;
+	x->t = *t;
+	x->next = *head;
+	*head = x;
+	return &x->t;
+}
+
+/* Another reference to a target already shared. */
+static const struct ec2_target *target_ref(const struct ec2_target *t)
+{
+	struct shared_target *x =
+	    (struct shared_target *)((char *)t - offsetof(struct shared_target, t));
+	x->refs++;
+	return t;
+}
+
+static void target_release(struct ec2_client *c, const struct ec2_target *t)
+{
+	if (!t)
+		return;
+	struct shared_target *x =
+	    (struct shared_target *)((char *)t - offsetof(struct shared_target, t));
+	if (--x->refs)
+		return;
+	for (struct shared_target **pp = &c->targets[x->hash % TARGET_TABLE]; *pp;
+	     pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	free(x);
+}
 
 struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *creds,
 				  const struct ec2_client_options *opt)
@@ -144,6 +220,7 @@ struct ec2_client *ec2_client_new(struct http_client *http, struct creds_cache *
 
 static void call_free(struct ec2_call_state *st)
 {
+	target_release(st->c, st->target);
 	buf_cleanup(&st->params);
 	buf_cleanup(&st->fixed);
 	buf_cleanup(&st->body);
@@ -173,6 +250,7 @@ void ec2_client_free(struct ec2_client *c)
 
 const struct ec2_client_stats *ec2_client_stats(const struct ec2_client *c)
 {
+	((struct ec2_client *)c)->stats.requests_out = (unsigned long)c->sending;
 	return &c->stats;
 }
 
@@ -433,7 +511,7 @@ static struct ec2_call_state *gather(struct bucket_slot *s, struct ec2_call_stat
 		return first;
 	}
 	m->c = c;
-	m->target = first->target;
+	m->target = target_ref(first->target);
 	memcpy(m->action, first->action, sizeof(m->action));
 	m->cat = first->cat;
 	m->flags = first->flags;
@@ -467,10 +545,20 @@ static struct ec2_call_state *gather(struct bucket_slot *s, struct ec2_call_stat
 
 /* ---- the send window ---- */
 
+/* The limit is reached: logged once per process, counted every time. */
 static void block(struct bucket_slot *s)
 {
+	static bool logged;
 	if (s->blocked)
 		return;
+	if (!logged) {
+		char window[16];
+		snprintf(window, sizeof(window), "%d", SEND_WINDOW);
+		logged = true;
+		log_kv("info", "EC2 send window full: further calls wait for a place",
+		       "requests_out", window, "metric", "dualstackd_ec2_send_window_waits", NULL);
+	}
+	s->c->stats.window_waits++;
 	s->blocked = true;
 	s->bnext = s->c->blocked;
 	s->c->blocked = s;
@@ -582,7 +670,7 @@ static void fail_local(struct ec2_call_state *st, const char *code, const char *
 /* Queues a call (or a retry) for its bucket. */
 static void queue_call(struct ec2_call_state *st, bool front)
 {
-	struct bucket_slot *s = get_slot(st->c, &st->target, st->action, st->cat);
+	struct bucket_slot *s = get_slot(st->c, st->target, st->action, st->cat);
 	if (!s) {
 		fail_local(st, "ClientError", "out of memory for a rate bucket");
 		return;
@@ -702,7 +790,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 	     !strcmp(res.err.code, "RequestExpired")) &&
 	    !st->creds_refreshed) {
 		st->creds_refreshed = true;
-		creds_cache_invalidate(c->creds, st->target.role_arn);
+		creds_cache_invalidate(c->creds, st->target->role_arn);
 		if (resp->server_date)
 			c->skew_s = (double)resp->server_date - (double)time(NULL);
 		enter_window(st);
@@ -718,7 +806,7 @@ static void on_http_done(void *ud, struct http_response *resp)
 		return;
 	}
 	bool throttled = res.rc && res.err.cls == EC2_THROTTLED;
-	struct bucket_slot *s = get_slot(c, &st->target, st->action, st->cat);
+	struct bucket_slot *s = get_slot(c, st->target, st->action, st->cat);
 	if (s)
 		rate_bucket_on_response(&s->bucket, throttled, ev_now(c->loop));
 	if (throttled)
@@ -759,7 +847,7 @@ static time_t signing_time(const struct ec2_client *c)
 /* Credentials first: a member account's session is refreshed on the loop when due. */
 static void send_attempt(struct ec2_call_state *st)
 {
-	int rc = creds_cache_role_async(st->c->creds, st->c->http, st->target.role_arn,
+	int rc = creds_cache_role_async(st->c->creds, st->c->http, st->target->role_arn,
 					sign_and_send, st);
 	if (rc)
 		fail_local(st, "CredentialsError", ds_strerror(rc));
@@ -784,12 +872,12 @@ static void sign_and_send(void *ud, int rc, const struct aws_creds *creds, const
 			return;
 		}
 	}
-	const char *url = ssm ? st->target.ssm_endpoint : st->target.endpoint;
+	const char *url = ssm ? st->target->ssm_endpoint : st->target->endpoint;
 	if (ssm)
-		rc = aws_json_sign(c->signer, creds, "ssm", st->target.region, url, st->amz_target,
+		rc = aws_json_sign(c->signer, creds, "ssm", st->target->region, url, st->amz_target,
 				   st->body.data, st->body.len, signing_time(c), &signed_req);
 	else
-		rc = aws_query_sign(c->signer, creds, "ec2", st->target.region, url, st->body.data,
+		rc = aws_query_sign(c->signer, creds, "ec2", st->target->region, url, st->body.data,
 				    st->body.len, signing_time(c), &signed_req);
 	if (!rc) {
 		struct http_request req = {
@@ -833,7 +921,11 @@ static struct ec2_call_state *new_call(struct ec2_client *c, const struct ec2_ta
 	if (!st)
 		return NULL;
 	st->c = c;
-	st->target = *t;
+	st->target = target_hold(c, t);
+	if (!st->target) {
+		free(st);
+		return NULL;
+	}
 	snprintf(st->action, sizeof(st->action), "%s", action);
 	st->flags = flags;
 	st->done = done;

@@ -53,9 +53,11 @@ typedef void (*ec2_done_fn)(void *ud, const struct ec2_result *res);
 struct ec2_client_stats {
 	unsigned long calls, attempts, ok, throttled_answers, transient_answers, retries,
 	    final_errors;
-	unsigned long merged;  /* calls that rode in another call's request */
-	unsigned long split;   /* merged requests that failed and went again one by one */
-	unsigned long buckets; /* (account, region, action) buckets held now */
+	unsigned long merged;	    /* calls that rode in another call's request */
+	unsigned long split;	    /* merged requests that failed and went again one by one */
+	unsigned long buckets;	    /* (account, region, action) buckets held now */
+	unsigned long window_waits; /* times a bucket with tokens waited for the send window */
+	unsigned long requests_out; /* requests out now (at most the send window) */
 };
 
 struct ec2_client;

@@ -40,6 +40,9 @@ def test_cloudtrail_events_converge_a_new_vpc_within_10s(kafka, moto):
         assert 'dualstackd_ec2_calls_total{action="AssociateVpcCidrBlock",outcome="ok"} 1' in m
         assert 'dualstackd_ec2_calls_waiting{action="AssociateVpcCidrBlock"} 0' in m
         assert re.search(r"^dualstackd_ec2_buckets [1-9]", m, re.M)
+        # the guide's 20-odd calls never fill the send window; nothing is left out once idle
+        assert re.search(r"^dualstackd_ec2_requests_out 0$", m, re.M)
+        assert re.search(r"^dualstackd_ec2_send_window_waits 0$", m, re.M)
         assert 'dualstackd_reconciles_total{outcome="converged"}' in m
         assert "dualstackd_reconcile_seconds_bucket" in m
     finally:
