@@ -11,6 +11,7 @@
 #include "../../reconcile/revert.h"
 #include "check.h"
 #include "fake_ec2.h"
+#include "plan_case.h"
 
 static const char *const policy_json =
     "{\"mode\": \"enforce\", \"instances\": {\"resize\": \"always\", \"type_map\": "
@@ -393,30 +394,22 @@ static void test_shared_stop_slots(const struct policy *pol)
 	observed_cleanup(&obs);
 }
 
-int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, char *vpc,
-		   size_t vpc_size, time_t *now);
-
 /* NACL twins of one direction: the first fails, none after it in that direction is sent. */
 static void test_nacl_direction_stops_at_first_failure(void)
 {
-	struct observed obs;
-	struct policy *pol = malloc(sizeof(*pol));
+	struct plan_case pc;
 	struct plan plan;
-	char vpc[64];
-	time_t now;
-	observed_init(&obs);
 	plan_init(&plan);
-	if (!pol || plan_case_load("network-acls", &obs, pol, vpc, sizeof(vpc), &now)) {
-		free(pol);
-		observed_cleanup(&obs);
+	if (!plan_case_open(&pc, "plan", "network-acls")) {
+		plan_case_close(&pc);
 		return;
 	}
-	struct plan_input in = {pol, &obs, vpc, now};
+	struct plan_input in = {pc.pol, &pc.obs, pc.vpc, pc.now};
 	CHECK(plan_build(&in, &plan) == DS_OK);
 	struct fake_ec2 f;
 	fake_ec2_init(&f);
 	fake_ec2_fault(&f, "CreateNetworkAclEntry", FAULT_FATAL, 1);
-	CHECK(fake_ec2_execute(&f, &plan, pol));
+	CHECK(fake_ec2_execute(&f, &plan, pc.pol));
 	/* the first call failed; every other call is of another ACL or direction */
 	const struct fake_call *first = NULL;
 	int same = 0;
@@ -446,8 +439,7 @@ static void test_nacl_direction_stops_at_first_failure(void)
 	CHECK(first != NULL);
 	CHECK_INT(same, 0);
 	plan_cleanup(&plan);
-	observed_cleanup(&obs);
-	free(pol);
+	plan_case_close(&pc);
 }
 
 void test_executor(void)

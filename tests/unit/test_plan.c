@@ -14,6 +14,7 @@
 #include "../../reconcile/progress.h"
 #include "../../reconcile/reader.h"
 #include "check.h"
+#include "plan_case.h"
 
 static const struct {
 	const char *file;
@@ -29,12 +30,6 @@ static const struct {
     {"DescribeInstances.xml", &ec2_xml_describe_instances},
     {"DescribeInstanceTypes.xml", &ec2_xml_describe_instance_types},
 };
-
-/* Loads a case's observed state, policy, VPC id and time (root: "plan", or "revert"). */
-int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
-		      char *vpc, size_t vpc_size, time_t *now);
-int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, char *vpc,
-		   size_t vpc_size, time_t *now);
 
 int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
 		      char *vpc, size_t vpc_size, time_t *now)
@@ -137,6 +132,24 @@ int plan_case_load(const char *dir, struct observed *obs, struct policy *pol, ch
 		   size_t vpc_size, time_t *now)
 {
 	return plan_case_load_in("plan", dir, obs, pol, vpc, vpc_size, now);
+}
+
+bool plan_case_open(struct plan_case *c, const char *root, const char *dir)
+{
+	memset(c, 0, sizeof(*c));
+	observed_init(&c->obs);
+	c->pol = malloc(sizeof(*c->pol));
+	if (!c->pol)
+		CHECK_MSG(0, "%s/%s: out of memory", root, dir);
+	return c->pol &&
+	       !plan_case_load_in(root, dir, &c->obs, c->pol, c->vpc, sizeof(c->vpc), &c->now);
+}
+
+void plan_case_close(struct plan_case *c)
+{
+	observed_cleanup(&c->obs);
+	free(c->pol);
+	c->pol = NULL;
 }
 
 static void run_case(const char *dir)

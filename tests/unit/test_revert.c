@@ -13,9 +13,7 @@
 #include "../../reconcile/revert.h"
 #include "check.h"
 #include "fake_ec2.h"
-
-int plan_case_load_in(const char *root, const char *dir, struct observed *obs, struct policy *pol,
-		      char *vpc, size_t vpc_size, time_t *now);
+#include "plan_case.h"
 
 /* case.json "steps": [3] -> the bits; none -> REVERT_ALL_STEPS */
 static unsigned case_steps(const char *dir)
@@ -215,25 +213,19 @@ static void test_every_case_runs(void)
  * and the marks - the marks are what the next revert goes by. */
 static void test_phases_stop_at_a_failure(void)
 {
-	struct observed obs;
-	struct policy *pol = malloc(sizeof(*pol));
+	struct plan_case pc;
 	struct plan plan;
-	char vpc[64];
-	time_t now;
-	observed_init(&obs);
 	plan_init(&plan);
-	if (!pol ||
-	    plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
-		free(pol);
-		observed_cleanup(&obs);
+	if (!plan_case_open(&pc, "revert", "revert-applied")) {
+		plan_case_close(&pc);
 		return;
 	}
-	struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now, NULL};
+	struct revert_input in = {pc.pol, &pc.obs, pc.vpc, REVERT_ALL_STEPS, pc.now, NULL};
 	CHECK(revert_build(&in, &plan) == DS_OK);
 	struct fake_ec2 f;
 	fake_ec2_init(&f);
 	fake_ec2_fault(&f, "DeleteRoute", FAULT_FATAL, 1);
-	CHECK(fake_ec2_execute(&f, &plan, pol));
+	CHECK(fake_ec2_execute(&f, &plan, pc.pol));
 	int revokes = 0;
 	for (int i = 0; i < f.n_calls; i++) {
 		const char *a = f.calls[i].action;
@@ -245,8 +237,7 @@ static void test_phases_stop_at_a_failure(void)
 	}
 	CHECK(revokes >= 3); /* phase 0 ran on: one failure does not stop the items beside it */
 	plan_cleanup(&plan);
-	observed_cleanup(&obs);
-	free(pol);
+	plan_case_close(&pc);
 }
 
 /* After a revert deleted the gateway, EC2 would answer the old ClientToken with that deleted
@@ -262,35 +253,31 @@ static void test_eigw_token_after_revert(void)
 	     "ClientToken=dualstackd-eigw-%s-202611261200Tag2Keyx "},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct observed obs;
-		struct policy *pol = malloc(sizeof(*pol));
+		struct plan_case pc;
 		struct plan plan;
-		char vpc[64], want[160];
-		time_t now;
-		observed_init(&obs);
+		char want[160];
 		plan_init(&plan);
-		if (pol && !plan_case_load_in("plan", "guide", &obs, pol, vpc, sizeof(vpc), &now)) {
+		if (plan_case_open(&pc, "plan", "guide")) {
 			if (cases[k].tag) {
-				struct tag *t = vec_push(&obs.vpcs.v[0].tags, sizeof(*t));
+				struct tag *t = vec_push(&pc.obs.vpcs.v[0].tags, sizeof(*t));
 				snprintf(t->key, sizeof(t->key), TAG_REVERTED_AT);
 				snprintf(t->value, sizeof(t->value), "%s", cases[k].tag);
 			}
-			struct plan_input in = {pol, &obs, vpc, now};
+			struct plan_input in = {pc.pol, &pc.obs, pc.vpc, pc.now};
 			CHECK(plan_build(&in, &plan) == DS_OK);
 			struct buf params;
 			buf_init(&params, 0);
 			for (size_t i = 0; i < plan.actions.n; i++)
 				if (plan.actions.v[i].kind == ACT_CREATE_EIGW)
 					plan_format_params(&plan.actions.v[i], &params);
-			snprintf(want, sizeof(want), cases[k].token, vpc);
+			snprintf(want, sizeof(want), cases[k].token, pc.vpc);
 			CHECK_MSG(params.data && strstr(params.data, want), "%s: %s",
 				  cases[k].tag ? cases[k].tag : "no tag",
 				  params.data ? params.data : "no gateway planned");
 			buf_cleanup(&params);
 		}
 		plan_cleanup(&plan);
-		observed_cleanup(&obs);
-		free(pol);
+		plan_case_close(&pc);
 	}
 }
 
@@ -321,19 +308,14 @@ static void test_interrupted_resizes_are_settled(void)
 	    {"m3.large", NULL, REVERT_ALL_STEPS, RESIZE_RESTORE, false}, /* back not asked */
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct observed obs;
-		struct policy *pol = malloc(sizeof(*pol));
+		struct plan_case pc;
 		struct plan plan;
-		char vpc[64];
-		time_t now;
-		observed_init(&obs);
 		plan_init(&plan);
-		if (pol && !plan_case_load_in("revert", "revert-applied", &obs, pol, vpc,
-					      sizeof(vpc), &now)) {
+		if (plan_case_open(&pc, "revert", "revert-applied")) {
 			struct instance *db = NULL;
-			for (size_t i = 0; i < obs.instances.n; i++)
-				if (tag_get(&obs.instances.v[i].tags, TAG_RESIZED_FROM))
-					db = &obs.instances.v[i];
+			for (size_t i = 0; i < pc.obs.instances.n; i++)
+				if (tag_get(&pc.obs.instances.v[i].tags, TAG_RESIZED_FROM))
+					db = &pc.obs.instances.v[i];
 			CHECK(db != NULL);
 			if (db) {
 				snprintf(db->state, sizeof(db->state), "stopped");
@@ -344,7 +326,8 @@ static void test_interrupted_resizes_are_settled(void)
 				if (cases[k].rollback)
 					add_tag(db, TAG_RESIZE_ROLLBACK, cases[k].rollback);
 			}
-			struct revert_input in = {pol, &obs, vpc, cases[k].steps, now, NULL};
+			struct revert_input in = {pc.pol,	  &pc.obs, pc.vpc,
+						  cases[k].steps, pc.now,  NULL};
 			CHECK(revert_build(&in, &plan) == DS_OK);
 			size_t n = 0;
 			for (size_t i = 0; db && i < plan.actions.n; i++) {
@@ -361,8 +344,7 @@ static void test_interrupted_resizes_are_settled(void)
 			CHECK_MSG(n == 1, "case %zu: %zu resizes", k, n);
 		}
 		plan_cleanup(&plan);
-		observed_cleanup(&obs);
-		free(pol);
+		plan_case_close(&pc);
 	}
 }
 
@@ -371,29 +353,24 @@ static void test_interrupted_resizes_are_settled(void)
  * silently - and every mark stays. */
 static void test_nacl_mark_that_could_not_list(void)
 {
-	struct observed obs;
-	struct policy *pol = malloc(sizeof(*pol));
+	struct plan_case pc;
 	struct plan plan;
-	char vpc[64];
-	time_t now;
-	observed_init(&obs);
 	plan_init(&plan);
-	if (pol &&
-	    !plan_case_load_in("revert", "revert-applied", &obs, pol, vpc, sizeof(vpc), &now)) {
+	if (plan_case_open(&pc, "revert", "revert-applied")) {
 		const char *acl = NULL;
-		for (size_t i = 0; i < obs.network_acls.n; i++) {
-			struct tag_vec *t = &obs.network_acls.v[i].tags;
+		for (size_t i = 0; i < pc.obs.network_acls.n; i++) {
+			struct tag_vec *t = &pc.obs.network_acls.v[i].tags;
 			for (size_t k = 0; k < t->n; k++)
 				if (!strcmp(t->v[k].key, TAG_MANAGED) &&
 				    !strncmp(t->v[k].value, MARK_KEPT_PREFIX,
 					     strlen(MARK_KEPT_PREFIX))) {
 					snprintf(t->v[k].value, sizeof(t->v[k].value),
 						 MARK_KEPT_PREFIX "unknown");
-					acl = obs.network_acls.v[i].network_acl_id;
+					acl = pc.obs.network_acls.v[i].network_acl_id;
 				}
 		}
 		CHECK(acl != NULL);
-		struct revert_input in = {pol, &obs, vpc, REVERT_ALL_STEPS, now, NULL};
+		struct revert_input in = {pc.pol, &pc.obs, pc.vpc, REVERT_ALL_STEPS, pc.now, NULL};
 		CHECK(revert_build(&in, &plan) == DS_OK);
 		size_t deletes = 0, left = 0;
 		for (size_t i = 0; acl && i < plan.actions.n; i++)
@@ -407,8 +384,7 @@ static void test_nacl_mark_that_could_not_list(void)
 		CHECK_INT((int)count_kind(&plan, ACT_UNTAG_MANAGED), 0);
 	}
 	plan_cleanup(&plan);
-	observed_cleanup(&obs);
-	free(pol);
+	plan_case_close(&pc);
 }
 
 void test_revert(void)
