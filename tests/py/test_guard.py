@@ -57,6 +57,22 @@ def leave_a_halt(d):
                               "since": "2026-12-02T00:00:00Z"}]}, f)
 
 
+def start_halted_and_publish(kafka, moto, proxy, vpc):
+    """A daemon started on a halt file left behind, then an event for vpc: the daemon."""
+    d = Daemon(kafka, moto, endpoint=proxy.endpoint)
+    leave_a_halt(d)
+    d.start()
+    try:
+        assert d.wait_log('"msg":"starting halted', 5)
+        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
+                              {"vpc": {"vpcId": vpc}})])
+    except BaseException:
+        d.stop()
+        proxy.stop()
+        raise
+    return d
+
+
 def log_time(line):
     ts = line["ts"]  # 2026-12-02T01:02:03.456Z
     return time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone \
@@ -139,13 +155,8 @@ def test_a_restart_keeps_the_halt(kafka, moto):
     proxy = FaultProxy(moto.endpoint).start()
     ec2 = moto.client()
     ids = guide_example(ec2)
-    d = Daemon(kafka, moto, endpoint=proxy.endpoint)
-    leave_a_halt(d)
-    d.start()
+    d = start_halted_and_publish(kafka, moto, proxy, ids["vpc"])
     try:
-        assert d.wait_log('"msg":"starting halted', 5)
-        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
-                              {"vpc": {"vpcId": ids["vpc"]}})])
         assert d.wait_log('"detail":"halted"', 30)
         assert not proxy.writes, proxy.writes[:3]
     finally:
@@ -215,14 +226,8 @@ def test_a_halt_still_drives_a_resize_under_way_to_its_end(kafka, moto):
         {"Key": "dualstack:resize-was", "Value": "running"},
         {"Key": "dualstack:resize-rollback", "Value": "StartInstances: InsufficientInstanceCapacity"}])
     proxy.fail_next["DeleteTags"] = [("InvalidParameterValue", 400, {})]
-    d = Daemon(kafka, moto, endpoint=proxy.endpoint)
-    leave_a_halt(d)
-    d.start()
+    d = start_halted_and_publish(kafka, moto, proxy, ids["vpc"])
     try:
-        assert d.wait_log('"msg":"starting halted', 5)
-        d.publish([cloudtrail("CreateVpc", "123456789012", "us-east-1", {},
-                              {"vpc": {"vpcId": ids["vpc"]}})])
-
         def resize_tags():
             i = ec2.describe_instances(InstanceIds=[ids["db"]])["Reservations"][0]["Instances"][0]
             return sorted(t["Key"] for t in i.get("Tags", [])
