@@ -71,9 +71,8 @@ struct ec2_client {
 	void *creds_error_ud;
 	double skew_s; /* server time - ours, learnt from a RequestTimeTooSkewed answer's Date */
 	struct shared_target *targets[TARGET_TABLE]; /* the targets queued calls share */
-	int sending;		     /* requests out: taken a token, not yet answered */
-	struct bucket_slot *blocked; /* buckets waiting for the send window */
-	struct ev_timer pump;	     /* the window freed: blocked buckets go on */
+	struct bucket_slot *blocked;		     /* buckets waiting for the send window */
+	struct ev_timer pump;			     /* the window freed: blocked buckets go on */
 };
 
 /* A target as the calls queued for it share it: one copy per distinct target (accounts x
@@ -106,7 +105,7 @@ struct ec2_call_state {
 	int retry_cost;
 	bool backing_off;     /* the timer is a backoff: the call queues again after it */
 	bool creds_refreshed; /* ExpiredToken/RequestExpired: refreshed once and sent again */
-	bool in_window;	      /* counted in c->sending */
+	bool in_window;	      /* counted in c->stats.requests_out */
 	bool skew_fixed;      /* RequestTimeTooSkewed: the clock corrected once */
 	double started;
 	struct ev_timer timer; /* backoff */
@@ -250,7 +249,6 @@ void ec2_client_free(struct ec2_client *c)
 
 const struct ec2_client_stats *ec2_client_stats(const struct ec2_client *c)
 {
-	((struct ec2_client *)c)->stats.requests_out = (unsigned long)c->sending;
 	return &c->stats;
 }
 
@@ -567,7 +565,7 @@ static void block(struct bucket_slot *s)
 static void enter_window(struct ec2_call_state *st)
 {
 	st->in_window = true;
-	st->c->sending++;
+	st->c->stats.requests_out++;
 }
 
 /* The request is answered (or never went): its place in the window goes to a blocked bucket,
@@ -578,7 +576,7 @@ static void leave_window(struct ec2_call_state *st)
 	if (!st->in_window)
 		return;
 	st->in_window = false;
-	c->sending--;
+	c->stats.requests_out--;
 	if (c->blocked && !ev_is_active(&c->pump)) {
 		ev_timer_set(&c->pump, 0., 0.);
 		ev_timer_start(c->loop, &c->pump);
@@ -604,7 +602,7 @@ static void on_pump(struct ev_loop *loop, struct ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	double now = ev_now(c->loop);
-	while (c->sending < SEND_WINDOW && c->blocked) {
+	while (c->stats.requests_out < SEND_WINDOW && c->blocked) {
 		struct bucket_slot **best = &c->blocked;
 		double best_s = backlog_s(*best, now);
 		for (struct bucket_slot **pp = &(*best)->bnext; *pp; pp = &(*pp)->bnext) {
@@ -629,7 +627,7 @@ static void dispatch(struct bucket_slot *s)
 	struct ec2_client *c = s->c;
 	double now = ev_now(c->loop);
 	while (s->waiting) {
-		if (c->sending >= SEND_WINDOW) {
+		if (c->stats.requests_out >= SEND_WINDOW) {
 			block(s);
 			return;
 		}

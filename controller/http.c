@@ -39,7 +39,8 @@ struct transfer {
 	struct http_client *c;
 	struct transfer *next;	 /* in the waiting FIFO */
 	CURL *easy;		 /* set while in curl */
-	struct http_request req; /* url, body owned; headers live in `headers` */
+	struct http_request req; /* its own copies: method, url, body; headers in `headers` */
+	char method[8];
 	char *url;
 	struct curl_slist *headers;
 	char *body;
@@ -375,6 +376,8 @@ int http_submit(struct http_client *c, const struct http_request *req, http_done
 	t->done = done;
 	t->ud = ud;
 	t->req = *req;
+	snprintf(t->method, sizeof(t->method), "%s", req->method);
+	t->req.method = t->method;
 	t->req.headers = NULL;
 	t->req.n_headers = 0;
 	t->url = strdup(req->url);
