@@ -1,7 +1,7 @@
 /* http.c against a libmicrohttpd responder on loopback: a burst of requests far above what curl
  * is given at once all complete, each with its own answer, while at most HTTP_ACTIVE are in curl
  * (a fleet's first second releases hundreds of calls; each in curl holds an easy handle and a
- * 16 KiB buffer); a GET stays a GET; requests that wait behind a refused connection fail, each
+ * 16 KiB buffer); a GET stays a GET, after its caller's method string is gone; requests that wait behind a refused connection fail, each
  * once, as never sent. */
 #include <microhttpd.h>
 #include <stdio.h>
@@ -104,7 +104,9 @@ static int submit(struct burst *b, const char *url, const char *method, int i)
 	snprintf(body, sizeof(body), "n=%d", i);
 	snprintf(o->want, sizeof(o->want), "%s", strcmp(method, "GET") ? body : "get");
 	const char *hdr[] = {"Content-Type: application/x-www-form-urlencoded"};
-	struct http_request req = {.method = method,
+	char verb[8]; /* the caller's, overwritten once submitted: a waiting request keeps a copy */
+	snprintf(verb, sizeof(verb), "%s", method);
+	struct http_request req = {.method = verb,
 				   .url = url,
 				   .headers = hdr,
 				   .n_headers = 1,
@@ -113,6 +115,7 @@ static int submit(struct burst *b, const char *url, const char *method, int i)
 				   .timeout_ms = 10000,
 				   .no_proxy = 1};
 	int rc = http_submit(b->http, &req, on_done, o);
+	memset(verb, 'X', sizeof(verb) - 1);
 	if (rc)
 		free(o);
 	if (http_active(b->http) > b->peak_active)
