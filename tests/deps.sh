@@ -12,7 +12,7 @@ APT_PKGS=(build-essential pkg-config curl zlib1g-dev libzstd-dev libcurl4-openss
 	libclang-rt-14-dev valgrind kcat maven default-jre-headless python3-pip chromium systemd man-db time
 	buildah mmdebstrap)
 MOTO_VERSION=5.2.1
-KAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/kafka-libs-4.4.0"
+KAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/kafka-libs-4.4.0-slf4j2"
 RDKAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/librdkafka-2.8.0"
 
 missing=()

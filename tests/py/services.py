@@ -3,6 +3,7 @@ Apache Kafka broker (KRaft) run from Maven Central jars with plain `java`. Each 
 ports, waits until it answers, and is always torn down by its owner (pytest fixtures, demo)."""
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,10 +19,55 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_ports = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port():
+    """A loopback port a service may bind later. It comes from below the kernel's ephemeral range:
+    a port the kernel handed out (bind to 0) goes back to the ephemeral pool when the probe closes,
+    and every outgoing loopback connection of the parallel tests (thousands to moto) may take it
+    as its source port before the service binds it - a broker that then fails to start."""
+    low, _ = _ephemeral_range()
+    if low > 12000:
+        for _ in range(200):
+            port = _ports.randrange(10000, low)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A port taken between its choice and the service's bind (by another test's service) is a
+# service that exits at once: it is started again on a fresh port, this many times at most.
+PORT_ATTEMPTS = 3
+
+
+def log_tail(path, lines=15):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
+
+
+def lost_its_port(log_path):
+    with open(log_path, errors="replace") as f:
+        return "Address already in use" in f.read()
+
+
+class ServiceExited(RuntimeError):
+    """The process waited for is gone: no point waiting for it any longer."""
 
 
 def wait_until(pred, timeout, what):
@@ -31,6 +77,8 @@ def wait_until(pred, timeout, what):
         try:
             if pred():
                 return
+        except ServiceExited:
+            raise
         except Exception as e:  # not up yet
             last = e
         time.sleep(0.1)
@@ -50,17 +98,30 @@ class Moto:
         self.proc = None
         self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
 
+    def _answers(self):
+        if self.proc.poll() is not None:  # before asking: the port may be another's moto
+            raise ServiceExited(f"moto exited ({self.proc.returncode}); the end of "
+                                f"{self.log.name}:\n{log_tail(self.log.name)}")
+        return urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1).status == 200
+
     def start(self):
         env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(self.FREE_ACTIONS),
                    MOTO_ALLOW_NONEXISTENT_REGION="true")
         exe = shutil.which("moto_server")
         if not exe:
             raise RuntimeError("moto_server not found: run tests/deps.sh")
-        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        wait_until(lambda: urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1)
-                   .status == 200, 30, "moto")
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                         env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            try:
+                wait_until(self._answers, 30, "moto")
+                break
+            except ServiceExited:
+                if attempt == PORT_ATTEMPTS or not lost_its_port(self.log.name):
+                    raise
+                self.port = free_port()
+                self.endpoint = f"http://127.0.0.1:{self.port}"
         iam = boto3.client("iam", endpoint_url=self.endpoint, region_name=REGION,
                            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
         user = iam.create_user(UserName="dualstackd-test")["User"]
@@ -122,16 +183,20 @@ class Kafka:
     keytool at start (self.ca_pem for clients)."""
 
     def __init__(self, secure=False):
-        self.port = free_port()
-        self.controller_port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
         self.dir = tempfile.mkdtemp(prefix="kafka-")
         self.proc = None
         self.secure = secure
+        self._pick_ports()
         if secure:
+            self.ca_pem = os.path.join(self.dir, "ca.pem")
+
+    def _pick_ports(self):
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        if self.secure:
             self.secure_port = free_port()
             self.secure_bootstrap = f"127.0.0.1:{self.secure_port}"
-            self.ca_pem = os.path.join(self.dir, "ca.pem")
 
     def _make_certificates(self):
         """A CA and a broker certificate for 127.0.0.1/localhost, with keytool only."""
@@ -166,13 +231,32 @@ class Kafka:
                 "ssl.ca.location": ca or self.ca_pem}
 
     def start(self, timeout=90):
+        """Formats the storage and starts the broker. A port taken between its choice and the
+        broker's bind (another test's service) is a broker that exits with a BindException: it is
+        started again on fresh ports (PORT_ATTEMPTS in all), and any other exit is an error that
+        carries the end of the broker's log."""
+        keystore = self._make_certificates() if self.secure else None
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._configure(keystore)
+            self._launch()
+            try:
+                self._wait_ready(timeout)
+                return self
+            except ServiceExited:
+                if attempt == PORT_ATTEMPTS or not lost_its_port(self.log.name):
+                    raise
+                self.log.close()
+                shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
+                self._pick_ports()
+
+    def _configure(self, keystore):
         cp = os.path.join(kafka_libs(), "*")
         props = os.path.join(self.dir, "server.properties")
         listeners = f"PLAINTEXT://127.0.0.1:{self.port}"
         protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
         secure = ""
-        if self.secure:
-            keystore, pw = self._make_certificates()
+        if keystore:
+            keystore, pw = keystore
             listeners += f",SASL_SSL://127.0.0.1:{self.secure_port}"
             protocols += ",SASL_SSL:SASL_SSL"
             secure = f"""sasl.enabled.mechanisms=SCRAM-SHA-512
@@ -215,10 +299,6 @@ message.max.bytes=10485760
                                "q1Sh-9_ISia_zwGINzRvyQ", "-c", props, "--ignore-formatted"] +
                        scram, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.java, self.props = java, props
-        self._launch()
-
-        self._wait_ready(timeout)
-        return self
 
     def _launch(self):
         self.log = open(os.path.join(self.dir, "broker.log"), "a")
@@ -237,7 +317,9 @@ message.max.bytes=10485760
     def _wait_ready(self, timeout):
         def ready():
             if self.proc.poll() is not None:
-                raise RuntimeError("broker exited; see " + self.log.name)
+                self.log.flush()
+                raise ServiceExited(f"broker exited ({self.proc.returncode}); the end of "
+                                    f"{self.log.name}:\n{log_tail(self.log.name)}")
             r = subprocess.run(["kcat", "-b", self.bootstrap, "-L", "-m", "2"],
                                capture_output=True, text=True, timeout=10)
             return r.returncode == 0 and "1 brokers" in r.stdout
