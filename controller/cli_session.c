@@ -18,6 +18,11 @@ int cli_session_init(struct cli_session *s, double budget, char *err, size_t err
 	const char *scale = getenv("DUALSTACKD_BUCKET_SCALE");
 	if (scale)
 		opt.bucket_scale = strtod(scale, NULL);
+	/* apply runs for hours on a fleet: the same refresher as the daemon's */
+	if (s->creds && creds_cache_refresh_in_background(s->creds, s->loop)) {
+		creds_cache_free(s->creds);
+		s->creds = NULL;
+	}
 	s->ec2 = s->http && s->creds ? ec2_client_new(s->http, s->creds, &opt) : NULL;
 	if (!s->ec2) {
 		snprintf(err, err_len, "out of memory");

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "aws_query.h"
 #include "ec2_xml.h"
+#include "log.h"
 
 static const char *real_getenv(const char *name)
 {
@@ -472,8 +474,11 @@ static int fetch_text(const struct creds_env *env, const char *method, const cha
 	    .no_proxy = 1, /* metadata endpoints: never through HTTP(S)_PROXY */
 	};
 	int rc = env->fetch(&req, resp);
-	if (!rc && (resp->status < 200 || resp->status > 299))
+	if (!rc && (resp->status < 200 || resp->status > 299)) {
+		snprintf(resp->transport_msg, sizeof(resp->transport_msg), "HTTP %ld",
+			 resp->status);
 		rc = DS_EAWS;
+	}
 	if (!rc)
 		buf_reserve(&resp->body, 0);
 	return rc;
@@ -543,7 +548,7 @@ static int from_container(const struct creds_env *env, struct aws_creds *out, ch
 	int rc = fetch_text(env, "GET", url, headers, nh, &resp);
 	if (rc) {
 		set_err(err, len, "container credentials: %s failed (%s)", url,
-			resp.transport_msg[0] ? resp.transport_msg : "bad status");
+			resp.transport_msg[0] ? resp.transport_msg : "no answer");
 		rc = DS_ECREDS;
 	} else {
 		rc = creds_from_json(resp.body.data, out, "container credentials", err, len);
@@ -594,8 +599,8 @@ static int from_imds(const struct creds_env *env, struct aws_creds *out, char *e
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base, role);
 	rc = fetch_text(env, "GET", url, hdr, 1, &resp);
 	if (rc) {
-		set_err(err, len, "instance metadata: cannot read credentials of role %s%s", role,
-			"");
+		set_err(err, len, "instance metadata: cannot read credentials of role %s (%s)",
+			role, resp.transport_msg[0] ? resp.transport_msg : "no answer");
 		rc = DS_ECREDS;
 	} else {
 		rc = creds_from_json(resp.body.data, out, "instance metadata", err, len);
@@ -881,11 +886,31 @@ struct creds_cache {
 	char session_name[65];	/* AssumeRole's RoleSessionName: in CloudTrail, says who */
 	char external_id[1225]; /* the member roles' trust policy may require it */
 	char region[64];
-	struct aws_creds base;
-	int have_base;
-	int stale_base; /* EC2 said the credentials expired: resolve again before the next use */
-	struct role_entry *roles;
+	struct role_entry *roles; /* the loop's alone */
 	size_t n_roles, cap_roles;
+
+	/* The controller's own credentials. With a refresher, its thread writes them: everything
+	 * below is under `lock`. */
+	pthread_mutex_t lock;
+	struct aws_creds base;
+	bool have_base;
+	bool stale_base; /* EC2 said the credentials expired: resolve again before the next use */
+
+	/* the refresher (creds_cache_refresh_in_background) */
+	bool refresher_on, stopping;
+	pthread_t refresher;
+	pthread_cond_t poke;	  /* to the refresher: look again (stale, a waiter, stop) */
+	pthread_cond_t attempted; /* from it: an attempt ended (generation moved) */
+	unsigned long generation; /* attempts ended */
+	bool wanted;		  /* a caller waits for an attempt */
+	time_t next_attempt; /* not before: the backoff after a failure, the pace after success */
+	unsigned long failures_in_a_row;
+	int last_rc;
+	char last_err[512];
+	struct creds_refresh_stats stats;
+	struct ev_loop *loop;
+	ev_async attempt_done;	     /* wakes base_waiters on the loop */
+	struct waiter *base_waiters; /* the loop's calls waiting for an attempt */
 };
 
 struct creds_cache *creds_cache_new(const struct creds_env *env, const char *region)
@@ -894,6 +919,9 @@ struct creds_cache *creds_cache_new(const struct creds_env *env, const char *reg
 	if (!c)
 		return NULL;
 	c->env = env;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->poke, NULL);
+	pthread_cond_init(&c->attempted, NULL);
 	snprintf(c->session_name, sizeof(c->session_name), "dualstackd");
 	snprintf(c->region, sizeof(c->region), "%s", region ? region : "us-east-1");
 	return c;
@@ -917,18 +945,35 @@ void creds_cache_set_external_id(struct creds_cache *c, const char *external_id)
 	snprintf(c->external_id, sizeof(c->external_id), "%s", external_id ? external_id : "");
 }
 
+static void free_waiters(struct waiter *w)
+{
+	for (struct waiter *n; w; w = n) {
+		n = w->next;
+		free(w);
+	}
+}
+
 void creds_cache_free(struct creds_cache *c)
 {
 	if (!c)
 		return;
+	if (c->refresher_on) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_cond_signal(&c->poke);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->refresher, NULL); /* at most one attempt's fetch timeouts */
+		ev_async_stop(c->loop, &c->attempt_done);
+	}
+	free_waiters(c->base_waiters);
 	for (size_t i = 0; i < c->n_roles; i++)
-		for (struct waiter *w = c->roles[i].waiters, *n; w; w = n) {
-			n = w->next;
-			free(w);
-		}
+		free_waiters(c->roles[i].waiters);
 	if (c->roles)
 		explicit_bzero(c->roles, c->n_roles * sizeof(*c->roles));
 	free(c->roles);
+	pthread_cond_destroy(&c->poke);
+	pthread_cond_destroy(&c->attempted);
+	pthread_mutex_destroy(&c->lock);
 	explicit_bzero(c, sizeof(*c)); /* the secrets go with the cache */
 	free(c);
 }
@@ -938,13 +983,33 @@ static int fresh(const struct creds_cache *c, const struct aws_creds *cr)
 	return cr->expires_at == 0 || cr->expires_at - c->env->now() > CREDS_REFRESH_MARGIN_S;
 }
 
+/* Whether the base credentials may sign a request now (with the lock held). */
+static bool base_usable(const struct creds_cache *c)
+{
+	if (!c->have_base || c->stale_base)
+		return false;
+	if (!c->refresher_on) /* refreshed here, at the margin */
+		return fresh(c, &c->base);
+	return c->base.expires_at == 0 || c->base.expires_at - c->env->now() > CREDS_USABLE_MIN_S;
+}
+
+/* Unusable ones that have not expired yet still beat none while a refresh fails. */
+static bool base_unexpired(const struct creds_cache *c)
+{
+	return c->have_base && (c->base.expires_at == 0 || c->base.expires_at > c->env->now());
+}
+
 static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn, bool create);
 
 void creds_cache_invalidate(struct creds_cache *c, const char *role_arn)
 {
 	if (!role_arn || !*role_arn) {
-		if (c->have_base)
-			c->stale_base = 1;
+		pthread_mutex_lock(&c->lock);
+		if (c->have_base) {
+			c->stale_base = true;
+			pthread_cond_signal(&c->poke);
+		}
+		pthread_mutex_unlock(&c->lock);
 		return;
 	}
 	struct role_entry *e = role_entry(c, role_arn, false);
@@ -952,15 +1017,17 @@ void creds_cache_invalidate(struct creds_cache *c, const char *role_arn)
 		e->creds.expires_at = c->env->now(); /* due: the next use refreshes it */
 }
 
-int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err, size_t err_len)
+/* The chain walked on the caller's thread (no refresher: the CLI's short runs, tests). */
+static int base_resolve_here(struct creds_cache *c, struct aws_creds *out, char *err,
+			     size_t err_len)
 {
-	if (!c->have_base || c->stale_base || !fresh(c, &c->base)) {
+	if (!base_usable(c)) {
 		struct aws_creds next;
 		int rc = creds_resolve(c->env, &next, err, err_len);
 		if (rc) {
 			/* Keep using unexpired credentials when a refresh fails. */
 			if (c->have_base && c->base.expires_at > c->env->now()) {
-				*out = &c->base;
+				*out = c->base;
 				return DS_OK;
 			}
 			return rc;
@@ -968,11 +1035,222 @@ int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *
 		explicit_bzero(&c->base, sizeof(c->base)); /* no secret outlives its use */
 		c->base = next;
 		explicit_bzero(&next, sizeof(next));
-		c->have_base = 1;
-		c->stale_base = 0;
+		c->have_base = true;
+		c->stale_base = false;
 	}
-	*out = &c->base;
+	*out = c->base;
 	return DS_OK;
+}
+
+/* With the lock held: what the last attempt left for a caller that could not wait. */
+static int base_or_last_error(struct creds_cache *c, struct aws_creds *out, char *err,
+			      size_t err_len)
+{
+	if (base_usable(c) || base_unexpired(c)) {
+		*out = c->base;
+		return DS_OK;
+	}
+	if (c->last_rc) {
+		snprintf(err, err_len, "%s", c->last_err);
+		return c->last_rc;
+	}
+	snprintf(err, err_len, "the controller's credentials expired and were not refreshed");
+	return DS_ECREDS;
+}
+
+/* After a failed attempt, until the next: no caller waits out the backoff (up to a minute),
+ * each gets what failed at once. */
+static bool backing_off(const struct creds_cache *c)
+{
+	return c->failures_in_a_row && c->next_attempt > c->env->now();
+}
+
+int creds_cache_base(struct creds_cache *c, struct aws_creds *out, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&c->lock);
+	int rc;
+	if (!c->refresher_on) {
+		rc = base_resolve_here(c, out, err, err_len);
+	} else if (base_usable(c) || backing_off(c)) {
+		rc = base_or_last_error(c, out, err, err_len);
+	} else {
+		/* start-up, or stale: wait for the refresher's attempt */
+		unsigned long gen = c->generation;
+		c->wanted = true;
+		pthread_cond_signal(&c->poke);
+		while (c->generation == gen && !c->stopping)
+			pthread_cond_wait(&c->attempted, &c->lock);
+		rc = base_or_last_error(c, out, err, err_len);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* The base credentials for a call on the loop: at once when usable, else after the
+ * refresher's next attempt (done then runs on the loop, from on_attempt_done). */
+static int base_async(struct creds_cache *c, creds_ready_fn done, void *ud)
+{
+	char err[512] = "";
+	struct aws_creds copy;
+	pthread_mutex_lock(&c->lock);
+	if (!c->refresher_on || base_usable(c)) {
+		int rc = c->refresher_on ? DS_OK : base_resolve_here(c, &copy, err, sizeof(err));
+		/* due: the refresher may not know yet (a clock that jumped) */
+		if (c->refresher_on && !fresh(c, &c->base))
+			pthread_cond_signal(&c->poke);
+		if (c->refresher_on)
+			copy = c->base;
+		pthread_mutex_unlock(&c->lock);
+		done(ud, rc, rc ? NULL : &copy, err);
+		explicit_bzero(&copy, sizeof(copy));
+		return DS_OK;
+	}
+	if (backing_off(c)) {
+		int rc = base_or_last_error(c, &copy, err, sizeof(err));
+		pthread_mutex_unlock(&c->lock);
+		done(ud, rc, rc ? NULL : &copy, err);
+		explicit_bzero(&copy, sizeof(copy));
+		return DS_OK;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w) {
+		pthread_mutex_unlock(&c->lock);
+		return DS_ENOMEM;
+	}
+	w->done = done;
+	w->ud = ud;
+	w->next = c->base_waiters;
+	c->base_waiters = w;
+	c->wanted = true;
+	pthread_cond_signal(&c->poke);
+	pthread_mutex_unlock(&c->lock);
+	return DS_OK;
+}
+
+/* On the loop, after an attempt: every waiting call gets the credentials or the error. */
+static void on_attempt_done(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct creds_cache *c = w->data;
+	char err[512] = "";
+	struct aws_creds copy;
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&c->lock);
+	struct waiter *list = c->base_waiters;
+	c->base_waiters = NULL;
+	int rc = base_or_last_error(c, &copy, err, sizeof(err));
+	pthread_mutex_unlock(&c->lock);
+	while (list) {
+		struct waiter *n = list->next;
+		list->done(list->ud, rc, rc ? NULL : &copy, err);
+		free(list);
+		list = n;
+	}
+	explicit_bzero(&copy, sizeof(copy));
+}
+
+/* With the lock held: when the refresher should walk the chain next (0: now; -1: when poked). */
+static time_t next_due(const struct creds_cache *c)
+{
+	time_t due;
+	if (!c->have_base || c->stale_base || c->wanted)
+		due = 0;
+	else if (c->base.expires_at == 0)
+		return -1; /* static credentials: only EC2's ExpiredToken makes them due */
+	else
+		due = c->base.expires_at - CREDS_REFRESH_MARGIN_S;
+	return due > c->next_attempt ? due : c->next_attempt;
+}
+
+static void *refresher_main(void *arg)
+{
+	struct creds_cache *c = arg;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		time_t now = c->env->now(), due = next_due(c);
+		if (due < 0 || due > now) {
+			/* Sleep until due, a minute at most: the wall clock may jump. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += due < 0 || due - now > 60 ? 60 : due - now;
+			pthread_cond_timedwait(&c->poke, &c->lock, &until);
+			continue;
+		}
+		c->wanted = false;
+		pthread_mutex_unlock(&c->lock);
+		struct aws_creds next;
+		char err[512] = "";
+		int rc =
+		    creds_resolve(c->env, &next, err, sizeof(err)); /* blocking: off the loop */
+		pthread_mutex_lock(&c->lock);
+		c->wanted = false; /* whoever asked meanwhile is answered by this attempt */
+		c->stats.attempts++;
+		now = c->env->now();
+		if (!rc) {
+			if (c->failures_in_a_row)
+				log_kv("info", "controller credentials refreshed again", "source",
+				       next.source, NULL);
+			explicit_bzero(&c->base, sizeof(c->base));
+			c->base = next;
+			c->have_base = true;
+			c->stale_base = false;
+			c->failures_in_a_row = 0;
+			c->last_rc = 0;
+			c->last_err[0] = '\0';
+			/* credentials that expire within the margin are not asked for in a loop */
+			c->next_attempt = now + CREDS_RETRY_MIN_S;
+		} else {
+			unsigned long k = c->failures_in_a_row++;
+			time_t backoff = CREDS_RETRY_MIN_S;
+			while (k-- && backoff < CREDS_RETRY_MAX_S)
+				backoff *= 2;
+			if (backoff > CREDS_RETRY_MAX_S)
+				backoff = CREDS_RETRY_MAX_S;
+			c->next_attempt = now + backoff;
+			c->stats.failures++;
+			c->last_rc = rc;
+			snprintf(c->last_err, sizeof(c->last_err), "%s", err);
+			if (c->failures_in_a_row == 1)
+				log_kv("warn",
+				       "controller credentials refresh failed; retrying with "
+				       "backoff, unexpired ones still serve",
+				       "error", err, NULL);
+		}
+		explicit_bzero(&next, sizeof(next));
+		c->stats.failing = c->failures_in_a_row > 0;
+		c->generation++;
+		pthread_cond_broadcast(&c->attempted);
+		if (c->base_waiters)
+			ev_async_send(c->loop, &c->attempt_done);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int creds_cache_refresh_in_background(struct creds_cache *c, struct ev_loop *loop)
+{
+	if (c->refresher_on)
+		return DS_OK;
+	c->loop = loop;
+	ev_async_init(&c->attempt_done, on_attempt_done);
+	c->attempt_done.data = c;
+	ev_async_start(loop, &c->attempt_done);
+	pthread_mutex_lock(&c->lock);
+	c->refresher_on = true;
+	pthread_mutex_unlock(&c->lock);
+	if (pthread_create(&c->refresher, NULL, refresher_main, c)) {
+		c->refresher_on = false;
+		ev_async_stop(loop, &c->attempt_done);
+		return DS_ENOMEM;
+	}
+	return DS_OK;
+}
+
+void creds_cache_refresh_stats(struct creds_cache *c, struct creds_refresh_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn, bool create)
@@ -996,26 +1274,25 @@ static struct role_entry *role_entry(struct creds_cache *c, const char *role_arn
 	return e;
 }
 
-int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
-		     char *err, size_t err_len)
+int creds_cache_role(struct creds_cache *c, const char *role_arn, struct aws_creds *out, char *err,
+		     size_t err_len)
 {
-	const struct aws_creds *base;
 	if (!role_arn || !*role_arn)
 		return creds_cache_base(c, out, err, err_len);
 	struct role_entry *e = role_entry(c, role_arn, false);
 	if (e && e->valid && fresh(c, &e->creds)) {
-		*out = &e->creds;
+		*out = e->creds;
 		return DS_OK;
 	}
+	struct aws_creds base, next;
 	int rc = creds_cache_base(c, &base, err, err_len);
-	if (rc)
-		return rc;
-	struct aws_creds next;
-	rc = sts_assume_role(c->env, base, c->region, role_arn, c->session_name, c->external_id,
-			     &next, err, err_len);
+	if (!rc)
+		rc = sts_assume_role(c->env, &base, c->region, role_arn, c->session_name,
+				     c->external_id, &next, err, err_len);
+	explicit_bzero(&base, sizeof(base));
 	if (rc) {
 		if (e && e->valid && e->creds.expires_at > c->env->now()) {
-			*out = &e->creds;
+			*out = e->creds;
 			return DS_OK;
 		}
 		return rc;
@@ -1026,7 +1303,7 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 		return DS_ENOMEM;
 	e->creds = next;
 	e->valid = true;
-	*out = &e->creds;
+	*out = e->creds;
 	return DS_OK;
 }
 
@@ -1034,6 +1311,7 @@ int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct a
 
 struct role_refresh {
 	struct creds_cache *c;
+	struct http_client *http;
 	char role_arn[512];
 	char endpoint[1024];
 };
@@ -1059,6 +1337,7 @@ static void wake(struct creds_cache *c, const char *role_arn, int rc, const char
 		free(w);
 		w = n;
 	}
+	explicit_bzero(&copy, sizeof(copy));
 }
 
 static void on_role_refreshed(void *ud, struct http_response *resp)
@@ -1072,55 +1351,29 @@ static void on_role_refreshed(void *ud, struct http_response *resp)
 		e->creds = next;
 		e->valid = true;
 	}
+	explicit_bzero(&next, sizeof(next));
 	wake(r->c, r->role_arn, rc, err);
 	free(r);
 }
 
-int creds_cache_role_async(struct creds_cache *c, struct http_client *http, const char *role_arn,
-			   creds_ready_fn done, void *ud)
+/* The controller's own credentials are at hand (or failed): AssumeRole goes on the loop. */
+static void assume_role_with(void *ud, int rc, const struct aws_creds *base, const char *why)
 {
+	struct role_refresh *r = ud;
+	struct creds_cache *c = r->c;
 	char err[512] = "";
-	const struct aws_creds *creds;
-	if (!role_arn || !*role_arn) {
-		int rc = creds_cache_base(c, &creds, err, sizeof(err));
-		done(ud, rc, rc ? NULL : creds, err);
-		return DS_OK;
-	}
-	struct role_entry *e = role_entry(c, role_arn, true);
-	if (!e)
-		return DS_ENOMEM;
-	if (e->valid && fresh(c, &e->creds)) {
-		struct aws_creds copy = e->creds;
-		done(ud, DS_OK, &copy, NULL);
-		return DS_OK;
-	}
-	struct waiter *w = malloc(sizeof(*w));
-	if (!w)
-		return DS_ENOMEM;
-	w->done = done;
-	w->ud = ud;
-	w->next = e->waiters;
-	e->waiters = w;
-	if (e->refreshing)
-		return DS_OK; /* one AssumeRole serves everyone waiting for the role */
-	e->refreshing = true;
-
-	/* the controller's own credentials are usually at hand; AssumeRole goes on the loop */
-	const struct aws_creds *base;
-	int rc = creds_cache_base(c, &base, err, sizeof(err));
-	struct role_refresh *r = rc ? NULL : calloc(1, sizeof(*r));
 	struct buf body;
 	struct aws_signed signed_req;
-	struct sigv4_signer *signer = r ? sigv4_signer_new() : NULL;
+	struct sigv4_signer *signer = rc ? NULL : sigv4_signer_new();
 	buf_init(&body, 16384);
 	aws_signed_init(&signed_req);
-	if (!rc && !signer)
+	if (rc)
+		snprintf(err, sizeof(err), "%s", why && *why ? why : ds_strerror(rc));
+	else if (!signer)
 		rc = DS_ENOMEM;
 	if (!rc) {
-		r->c = c;
-		snprintf(r->role_arn, sizeof(r->role_arn), "%s", role_arn);
 		creds_endpoint(c->env, "sts", c->region, r->endpoint, sizeof(r->endpoint));
-		rc = assume_role_body(&body, role_arn, c->session_name, c->external_id);
+		rc = assume_role_body(&body, r->role_arn, c->session_name, c->external_id);
 	}
 	if (!rc)
 		rc = aws_query_sign(signer, base, "sts", c->region, r->endpoint, body.data,
@@ -1136,16 +1389,54 @@ int creds_cache_role_async(struct creds_cache *c, struct http_client *http, cons
 		    .timeout_ms = 10000,
 		    .max_body = 256 * 1024,
 		};
-		rc = http_submit(http, &req, on_role_refreshed, r);
+		rc = http_submit(r->http, &req, on_role_refreshed, r);
 	}
 	buf_cleanup(&body);
 	aws_signed_cleanup(&signed_req);
 	sigv4_signer_free(signer);
 	if (rc) {
-		free(r);
 		if (!err[0])
 			set_err(err, sizeof(err), "sts: %s%s", ds_strerror(rc), "");
-		wake(c, role_arn, rc, err);
+		wake(c, r->role_arn, rc, err);
+		free(r);
+	}
+}
+
+int creds_cache_role_async(struct creds_cache *c, struct http_client *http, const char *role_arn,
+			   creds_ready_fn done, void *ud)
+{
+	if (!role_arn || !*role_arn)
+		return base_async(c, done, ud);
+	struct role_entry *e = role_entry(c, role_arn, true);
+	if (!e)
+		return DS_ENOMEM;
+	if (e->valid && fresh(c, &e->creds)) {
+		struct aws_creds copy = e->creds;
+		done(ud, DS_OK, &copy, NULL);
+		explicit_bzero(&copy, sizeof(copy));
+		return DS_OK;
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w)
+		return DS_ENOMEM;
+	w->done = done;
+	w->ud = ud;
+	w->next = e->waiters;
+	e->waiters = w;
+	if (e->refreshing)
+		return DS_OK; /* one AssumeRole serves everyone waiting for the role */
+	struct role_refresh *r = calloc(1, sizeof(*r));
+	if (!r) {
+		wake(c, role_arn, DS_ENOMEM, ds_strerror(DS_ENOMEM));
+		return DS_OK;
+	}
+	e->refreshing = true;
+	r->c = c;
+	r->http = http;
+	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role_arn);
+	if (base_async(c, assume_role_with, r)) {
+		wake(c, role_arn, DS_ENOMEM, ds_strerror(DS_ENOMEM));
+		free(r);
 	}
 	return DS_OK;
 }

@@ -1,12 +1,14 @@
 /* creds.h - AWS credentials: the SDKs' default chain, caching, and per-account AssumeRole.
  * Owns: environment, shared credentials/config files (AWS_PROFILE), web identity (STS
  * AssumeRoleWithWebIdentity), the container credentials endpoint, IMDSv2, and refreshing any
- * of them before they expire; a cache of AssumeRole sessions per member-account role.
+ * of them before they expire (on a thread of the cache's, never the loop's); a cache of
+ * AssumeRole sessions per member-account role (refreshed on the loop).
  * Not: signing (sigv4.c). The environment, the clock and HTTP are injected (struct creds_env)
  * so every provider is unit-tested against a fake transport. */
 #ifndef DS_CREDS_H
 #define DS_CREDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -50,12 +52,32 @@ void creds_cache_free(struct creds_cache *c);
 void creds_cache_set_session_name(struct creds_cache *c, const char *replica);
 /* The ExternalId member-account roles are assumed with ("" for none). */
 void creds_cache_set_external_id(struct creds_cache *c, const char *external_id);
-/* The controller's own credentials, refreshed when within the refresh margin of expiry. */
-int creds_cache_base(struct creds_cache *c, const struct aws_creds **out, char *err,
+/* The controller's own credentials (a copy), refreshed when within the refresh margin of
+ * expiry. Without a refresher the chain is walked here, blocking; with one (below) this returns
+ * at once while they are usable and otherwise waits for the refresher's attempt - at start-up,
+ * or when the chain has failed until they expired. */
+int creds_cache_base(struct creds_cache *c, struct aws_creds *out, char *err, size_t err_len);
+/* Credentials for role_arn (NULL: the base credentials; a copy), via STS AssumeRole, cached. */
+int creds_cache_role(struct creds_cache *c, const char *role_arn, struct aws_creds *out, char *err,
 		     size_t err_len);
-/* Credentials for role_arn (NULL: the base credentials), via STS AssumeRole, cached. */
-int creds_cache_role(struct creds_cache *c, const char *role_arn, const struct aws_creds **out,
-		     char *err, size_t err_len);
+
+/* Walks the chain for the controller's own credentials on a thread of the cache's, ahead of
+ * their expiry, so no provider (IMDS, the container endpoint, web identity, a
+ * credential_process, a profile's AssumeRole) ever blocks `loop`: their refresh starts
+ * CREDS_REFRESH_MARGIN_S before expiry, at once after EC2 said ExpiredToken, and a failed one
+ * is tried again after a backoff (CREDS_RETRY_MIN_S doubling to CREDS_RETRY_MAX_S) while the
+ * old credentials keep being served until CREDS_USABLE_MIN_S before they expire. A failure
+ * logs once per run of failures, and its recovery logs too. creds_cache_free stops the thread;
+ * free the cache before the loop. */
+int creds_cache_refresh_in_background(struct creds_cache *c, struct ev_loop *loop);
+
+/* What the refresher has done, for metrics: attempts and failures so far, and whether the
+ * last attempt failed. */
+struct creds_refresh_stats {
+	unsigned long attempts, failures;
+	bool failing;
+};
+void creds_cache_refresh_stats(struct creds_cache *c, struct creds_refresh_stats *out);
 
 /* EC2 answered ExpiredToken or RequestExpired: the credentials of role_arn (NULL or "": the
  * base ones) are refreshed before their next use, whatever their expiry said. */
@@ -70,11 +92,16 @@ int creds_cache_role_async(struct creds_cache *c, struct http_client *http, cons
 			   creds_ready_fn done, void *ud);
 
 /* Whether AWS_CONTAINER_CREDENTIALS_FULL_URI may be asked for credentials (the SDKs' rule). */
-#include <stdbool.h>
 bool container_uri_allowed(const char *uri);
 
 /* Seconds before expiry at which credentials are refreshed. */
 #define CREDS_REFRESH_MARGIN_S 300
+/* With a refresher: credentials are signed with until this close to their expiry (a request
+ * signed with them must reach AWS before they expire). */
+#define CREDS_USABLE_MIN_S 60
+/* The refresher's backoff after a failed attempt, doubling from min to max. */
+#define CREDS_RETRY_MIN_S 5
+#define CREDS_RETRY_MAX_S 60
 
 /* STS calls (Query protocol, XML answers). */
 int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,

@@ -403,6 +403,10 @@ static const struct {
     {"dualstackd_policy_reloads_total", METRIC_COUNTER, "Policy reloads"},
     {"dualstackd_policy_reload_failures_total", METRIC_COUNTER, "Policy reloads refused"},
     {"dualstackd_credentials_failures_total", METRIC_COUNTER, "Failed credential look-ups"},
+    {"dualstackd_credentials_refreshes", METRIC_GAUGE,
+     "Refreshes of the controller's own credentials (off the loop) so far, by outcome"},
+    {"dualstackd_credentials_refresh_failing", METRIC_GAUGE,
+     "1 while the last refresh of the controller's own credentials failed"},
     {"dualstackd_halted", METRIC_GAUGE,
      "1 per scope (fleet, or account/region) the blast-radius guard halted"},
     {"dualstackd_guard_halts_total", METRIC_COUNTER, "Halts by the blast-radius guard"},
@@ -494,6 +498,13 @@ static void on_metrics_tick(struct ev_loop *loop, struct ev_timer *w, int revent
 	metrics_set(d->metrics, "dualstackd_ec2_throttled_answers", (double)st->throttled_answers,
 		    NULL);
 	metrics_set(d->metrics, "dualstackd_ec2_retries", (double)st->retries, NULL);
+	struct creds_refresh_stats cr;
+	creds_cache_refresh_stats(d->creds, &cr);
+	metrics_set(d->metrics, "dualstackd_credentials_refreshes",
+		    (double)(cr.attempts - cr.failures), "outcome", "ok", NULL);
+	metrics_set(d->metrics, "dualstackd_credentials_refreshes", (double)cr.failures, "outcome",
+		    "failed", NULL);
+	metrics_set(d->metrics, "dualstackd_credentials_refresh_failing", cr.failing, NULL);
 	metrics_set(d->metrics, "dualstackd_offsets_in_flight",
 		    (double)offsets_in_flight(d->offsets), NULL);
 	metrics_set(d->metrics, "dualstackd_produce_pending", (double)producer_pending(d->producer),
@@ -516,11 +527,12 @@ static void on_ec2_credentials_error(void *ud, const char *err)
  * so events (which name it) and resyncs (which do not) meet in the same queue item. */
 static int resolve_own_account(struct daemon *d, char *err, size_t err_len)
 {
-	const struct aws_creds *creds;
+	struct aws_creds creds;
 	int rc = creds_cache_base(d->creds, &creds, err, err_len);
 	if (!rc)
-		rc = sts_get_caller_identity(&creds_env_default, creds, d->home.region,
+		rc = sts_get_caller_identity(&creds_env_default, &creds, d->home.region,
 					     d->own_account, sizeof(d->own_account), err, err_len);
+	explicit_bzero(&creds, sizeof(creds));
 	if (!rc && !wk_valid_account(d->own_account)) {
 		snprintf(err, err_len, "STS returned account \"%s\"", d->own_account);
 		d->own_account[0] = '\0';
@@ -535,20 +547,21 @@ static int msk_token(void *ud, char *token, size_t size, int64_t *expiry_ms, cha
 		     size_t principal_size, char *err, size_t err_len)
 {
 	struct daemon *d = ud;
-	const struct aws_creds *creds;
+	struct aws_creds creds;
 	if (creds_cache_base(d->creds, &creds, err, err_len))
 		return -1;
 	struct buf b;
 	buf_init(&b, size);
 	const char *region = d->cfg->msk_region[0] ? d->cfg->msk_region : d->home.region;
-	int rc = msk_iam_token(creds, region, time(NULL), "dualstackd/1.0", &b, expiry_ms, NULL);
+	int rc = msk_iam_token(&creds, region, time(NULL), "dualstackd/1.0", &b, expiry_ms, NULL);
 	if (!rc && b.len < size)
 		memcpy(token, b.data, b.len + 1);
 	else if (!rc)
 		rc = DS_ETOOBIG;
 	if (rc)
 		snprintf(err, err_len, "MSK IAM token: %s", ds_strerror(rc));
-	snprintf(principal, principal_size, "%s", creds->access_key_id);
+	snprintf(principal, principal_size, "%s", creds.access_key_id);
+	explicit_bzero(&creds, sizeof(creds));
 	buf_cleanup(&b);
 	return rc ? -1 : 0;
 }
@@ -676,6 +689,9 @@ int daemon_run(const struct daemon_config *cfg)
 	const char *scale = getenv("DUALSTACKD_BUCKET_SCALE"); /* emulators only */
 	if (scale)
 		opt.bucket_scale = strtod(scale, NULL);
+	/* the chain (IMDS, web identity, ...) is walked on the cache's thread, never the loop's */
+	if (d->creds && creds_cache_refresh_in_background(d->creds, d->loop))
+		goto out;
 	d->ec2 = d->metrics && d->http && d->creds ? ec2_client_new(d->http, d->creds, &opt) : NULL;
 	d->offsets = offsets_new();
 	d->wq = wq_new(cfg->max_queued_vpcs, cfg->max_concurrent_reconciles, 8);

@@ -312,14 +312,14 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	d->depth--;
 }
 
-/* A parser with its hash salt from a generator seeded once per process by arc4random: expat
+/* A parser with its hash salt from a generator seeded once per thread by arc4random: expat
  * would otherwise ask the kernel (getrandom) on every document - a system call per EC2 answer,
  * as is glibc's arc4random. The salt still differs per document and is never shown, which is
- * what keeps crafted element names from flooding expat's hash tables. (One loop thread decodes;
- * the fuzzers and tests are single-threaded too.) */
+ * what keeps crafted element names from flooding expat's hash tables. (The loop decodes EC2's
+ * answers, the credentials' refresher STS's: one generator each.) */
 static XML_Parser new_parser(void)
 {
-	static uint64_t state;
+	static _Thread_local uint64_t state;
 	if (!state)
 		state = ((uint64_t)arc4random() << 32 | arc4random()) | 1;
 	state ^= state >> 12; /* xorshift64* */

@@ -503,3 +503,79 @@ def test_sasl_ssl_with_scram_and_its_failures(moto, tmp_path):
         shutil.rmtree(other.dir, ignore_errors=True)
     finally:
         broker.stop()
+
+
+class SlowCredentialsEndpoint:
+    """A container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI) on loopback that
+    hands out moto's key expiring in 299 s - inside the 300 s refresh margin, so they are due
+    again at once; every answer after the first takes slow_s, as IMDS or STS do when they
+    struggle."""
+
+    def __init__(self, moto, slow_s):
+        import http.server
+        import threading
+        outer = self
+        self.asked = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.asked += 1
+                if outer.asked > 1:
+                    time.sleep(slow_s)
+                expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 299))
+                body = json.dumps({"AccessKeyId": moto.access_key,
+                                   "SecretAccessKey": moto.secret_key, "Token": "",
+                                   "Expiration": expires}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/creds"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_slow_credentials_refresh_never_stalls_the_loop(kafka, moto, tmp_path):
+    """The controller's own credentials (which sign every EC2 call here: no assume_role) come
+    from the container endpoint and are always due; each refresh takes 1.5 s (the endpoint's
+    timeout is 2 s). The guide's VPC converges as fast as with static keys and SIGTERM ends
+    the daemon at once: the chain is walked on the cache's refresher thread, at most every
+    CREDS_RETRY_MIN_S. (Before, every EC2 call inside the refresh margin walked it on the
+    loop, 1.5 s each: not converged in 10 s.)"""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    creds = SlowCredentialsEndpoint(moto, slow_s=1.5)
+    own = json.load(open(POLICY))
+    own["assume_role"] = None
+    own["scope"]["accounts"] = []
+    policy = tmp_path / "own.json"
+    policy.write_text(json.dumps(own))
+    d = Daemon(kafka, moto, policy=str(policy))
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        d.env.pop(k)
+    d.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = creds.url
+    d.start()
+    try:
+        time.sleep(2)  # a slow refresh is under way
+        d.publish(guide_events(ids))
+        start = time.time()
+        done = converge_within(ec2, ids, 10)
+        print(f"converged in {done - start:.2f} s; credentials asked {creds.asked} times")
+        time.sleep(5.5)  # the metrics tick
+        m = d.metrics()
+        ok = re.search(r'^dualstackd_credentials_refreshes\{outcome="ok"\} (\d+)', m, re.M)
+        assert ok and int(ok.group(1)) >= 2, m
+        assert re.search(r"^dualstackd_credentials_refresh_failing 0$", m, re.M)
+        t = time.time()
+    finally:
+        assert d.stop(timeout=15) == 0
+        creds.close()
+    assert time.time() - t < 3  # a refresh in flight is at most one 2 s fetch to wait for

@@ -1,5 +1,8 @@
 /* The credential chain against a fake environment and a fake transport: each provider, the
  * chain's order, refresh before expiry, and the AssumeRole cache. */
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,7 +14,7 @@
 
 static const char *fake_vars[32][2];
 static size_t n_vars;
-static time_t fake_time = 1780000000; /* 2026-05-28 */
+static _Atomic time_t fake_time = 1780000000; /* 2026-05-28; the refresher reads it too */
 
 static void env_reset(void)
 {
@@ -346,7 +349,7 @@ static void test_cache_refresh_and_assume_role(void)
 	    {"GET", "/security-credentials/", 200, "r"},
 	    {"POST", "sts.", 200, STS_OK("AssumeRole")},
 	};
-	const struct aws_creds *c;
+	struct aws_creds c;
 	char err[256];
 	reset(s, 4);
 	struct creds_cache *cache = creds_cache_new(&fake_env, "us-east-1");
@@ -363,7 +366,7 @@ static void test_cache_refresh_and_assume_role(void)
 	int before = n_fetches;
 	CHECK(creds_cache_role(cache, "arn:aws:iam::222222222222:role/dualstackd", &c, err,
 			       sizeof(err)) == 0);
-	CHECK_STR(c->access_key_id, "ASIASTS");
+	CHECK_STR(c.access_key_id, "ASIASTS");
 	CHECK_INT(n_fetches, before + 1);
 	CHECK(strstr(log_buf, "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
 			      "222222222222%3Arole%2Fdualstackd") != NULL);
@@ -373,6 +376,154 @@ static void test_cache_refresh_and_assume_role(void)
 			       sizeof(err)) == 0);
 	CHECK_INT(n_fetches, before + 1); /* cached */
 	creds_cache_free(cache);
+}
+
+/* ---- the refresher: the chain walked on its own thread ---- */
+
+/* A container endpoint that answers from a list, one answer per request (the last repeats),
+ * and counts requests made on the test's (the loop's) thread. */
+static const struct scripted *answers;
+static size_t n_answers;
+static atomic_size_t n_asked;
+static atomic_int asked_on_loop;
+static pthread_t loop_thread;
+
+static int seq_fetch(const struct http_request *req, struct http_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	buf_init(&resp->body, 0);
+	if (pthread_equal(pthread_self(), loop_thread))
+		asked_on_loop++;
+	size_t i = n_asked++;
+	const struct scripted *a = &answers[i < n_answers ? i : n_answers - 1];
+	(void)req;
+	resp->status = a->status;
+	buf_puts(&resp->body, a->body);
+	return 0;
+}
+
+static const struct creds_env seq_env = {fake_getenv, seq_fetch, fake_now};
+
+struct got {
+	int calls, rc;
+	char key[128], err[512];
+};
+
+static void on_creds(void *ud, int rc, const struct aws_creds *creds, const char *err)
+{
+	struct got *g = ud;
+	g->calls++;
+	g->rc = rc;
+	snprintf(g->key, sizeof(g->key), "%s", creds ? creds->access_key_id : "");
+	snprintf(g->err, sizeof(g->err), "%s", err ? err : "");
+}
+
+/* Asks for the base credentials as an EC2 call does, and runs the loop until they come (5 s
+ * at most: the refresher answers in microseconds here). */
+static struct got ask(struct creds_cache *cache, struct ev_loop *loop)
+{
+	struct got g = {0};
+	CHECK(creds_cache_role_async(cache, NULL, NULL, on_creds, &g) == 0);
+	for (int i = 0; i < 5000 && !g.calls; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	CHECK_INT(g.calls, 1);
+	return g;
+}
+
+static void wait_attempts(struct creds_cache *cache, unsigned long n)
+{
+	struct creds_refresh_stats st;
+	for (int i = 0; i < 5000; i++) {
+		creds_cache_refresh_stats(cache, &st);
+		if (st.attempts >= n)
+			return;
+		usleep(1000);
+	}
+	CHECK(st.attempts >= n);
+}
+
+#define CONTAINER_CREDS(key, expiration)                                          \
+	"{\"AccessKeyId\":\"" key "\",\"SecretAccessKey\":\"s\",\"Token\":\"t\"," \
+	"\"Expiration\":\"" expiration "\"}"
+
+static void test_refresher_keeps_the_loop_free(void)
+{
+	/* 1780002000 = 21:00, 1780009200 = 23:00 */
+	static const struct scripted seq[] = {
+	    {"GET", "", 200, CONTAINER_CREDS("ASIAFIRST", "2026-05-28T21:00:00Z")},
+	    {"GET", "", 200, CONTAINER_CREDS("ASIANEXT", "2026-05-28T23:00:00Z")},
+	    {"GET", "", 500, "endpoint down"},
+	    {"GET", "", 500, "endpoint down"},
+	    {"GET", "", 500, "endpoint down"},
+	    {"GET", "", 200, CONTAINER_CREDS("ASIALATER", "2026-05-29T23:00:00Z")},
+	};
+	answers = seq;
+	n_answers = sizeof(seq) / sizeof(seq[0]);
+	n_asked = 0;
+	asked_on_loop = 0;
+	loop_thread = pthread_self();
+	reset(NULL, 0);
+	env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds");
+	fake_time = 1780000000;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct creds_cache *cache = creds_cache_new(&seq_env, "us-east-1");
+	CHECK(creds_cache_refresh_in_background(cache, loop) == 0);
+
+	/* start-up: the one wait, for the first attempt */
+	struct aws_creds c;
+	char err[256];
+	CHECK(creds_cache_base(cache, &c, err, sizeof(err)) == 0);
+	CHECK_STR(c.access_key_id, "ASIAFIRST");
+	CHECK_INT(ask(cache, loop).calls, 1); /* cached: no request */
+	CHECK_INT((int)n_asked, 1);
+
+	/* inside the margin: the old ones serve at once while the refresher fetches new ones */
+	fake_time = 1780002000 - 200;
+	struct got g = ask(cache, loop);
+	CHECK_STR(g.key, "ASIAFIRST");
+	wait_attempts(cache, 2);
+	CHECK_STR(ask(cache, loop).key, "ASIANEXT");
+
+	/* the endpoint fails: unexpired credentials keep serving, the failure is counted */
+	fake_time = 1780009200 - 200;
+	CHECK_STR(ask(cache, loop).key, "ASIANEXT");
+	wait_attempts(cache, 3);
+	struct creds_refresh_stats st;
+	creds_cache_refresh_stats(cache, &st);
+	CHECK(st.failing && st.failures == 1);
+	fake_time = 1780009200 - 30; /* too close to expiry to sign with: wait for an attempt */
+	g = ask(cache, loop);
+	CHECK(g.rc == 0 && !strcmp(g.key, "ASIANEXT")); /* it failed; unexpired beats none */
+	fake_time = 1780009200 + 10; /* expired, and the next attempt fails: a clear error */
+	g = ask(cache, loop);
+	CHECK(g.rc != 0 && !g.key[0] && strstr(g.err, "500") != NULL);
+	creds_cache_refresh_stats(cache, &st);
+	CHECK_INT((int)st.failures, 3);
+	/* inside the backoff: no waiting it out, the last error at once */
+	g = (struct got){0};
+	CHECK(creds_cache_role_async(cache, NULL, NULL, on_creds, &g) == 0);
+	CHECK(g.calls == 1 && g.rc != 0);
+	CHECK_INT((int)n_asked, 5);
+
+	/* after the backoff the endpoint is back */
+	fake_time += CREDS_RETRY_MAX_S;
+	CHECK_STR(ask(cache, loop).key, "ASIALATER");
+	creds_cache_refresh_stats(cache, &st);
+	CHECK(!st.failing);
+
+	/* EC2 said ExpiredToken: refreshed before the next use */
+	fake_time += CREDS_RETRY_MAX_S;
+	size_t before = n_asked;
+	creds_cache_invalidate(cache, NULL);
+	CHECK_STR(ask(cache, loop).key, "ASIALATER");
+	CHECK_INT((int)(n_asked - before), 1);
+
+	CHECK_INT(asked_on_loop, 0); /* not one request blocked the loop */
+	creds_cache_free(cache);
+	ev_loop_destroy(loop);
+	fake_time = 1780000000;
 }
 
 void test_creds(void)
@@ -388,4 +539,5 @@ void test_creds(void)
 	test_container();
 	test_imds_v2();
 	test_cache_refresh_and_assume_role();
+	test_refresher_keeps_the_loop_free();
 }
