@@ -7,6 +7,7 @@
 #include "ec2_xml.h"
 
 _Static_assert((int)OBS_VPCS == (int)DESCRIBE_VPCS &&
+		   (int)OBS_NETWORK_INTERFACES == (int)DESCRIBE_NETWORK_INTERFACES &&
 		   (int)OBS_INSTANCE_TYPES == (int)DESCRIBE_INSTANCE_TYPES &&
 		   (int)OBS_KIND_COUNT == (int)DESCRIBE_KIND_COUNT,
 	       "obs_kind and describe_kind list the kinds in the same order");

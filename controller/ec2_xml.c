@@ -789,6 +789,28 @@ static const struct xml_field describe_instances_fields[] = {
 };
 ROOT_SCHEMA(ec2_xml_describe_instances, describe_instances_fields);
 
+static const struct xml_field vpc_eni_attachment_fields[] = {
+    F_STR(struct vpc_interface, "instanceId", instance_id),
+};
+SCHEMA(vpc_eni_attachment_schema, struct vpc_interface, vpc_eni_attachment_fields);
+static const struct xml_field vpc_eni_fields[] = {
+    F_STR(struct vpc_interface, "networkInterfaceId", network_interface_id),
+    F_STR(struct vpc_interface, "subnetId", subnet_id),
+    F_STR(struct vpc_interface, "vpcId", vpc_id),
+    F_STR(struct vpc_interface, "interfaceType", interface_type),
+    F_STR(struct vpc_interface, "description", description),
+    F_BOOL(struct vpc_interface, "requesterManaged", requester_managed),
+    F_INLINE("attachment", vpc_eni_attachment_schema),
+    F_LIST_J(struct vpc_interface, "ipv6AddressesSet", "Ipv6Addresses", ipv6_addresses,
+	     ipv6_addr_schema),
+};
+SCHEMA(vpc_eni_schema, struct vpc_interface, vpc_eni_fields);
+static const struct xml_field describe_enis_fields[] = {
+    F_LIST_J(struct observed, "networkInterfaceSet", "NetworkInterfaces", interfaces,
+	     vpc_eni_schema),
+};
+ROOT_SCHEMA(ec2_xml_describe_network_interfaces, describe_enis_fields);
+
 static const struct xml_field itype_proc_fields[] = {
     F_STRLIST(struct instance_type_info, "supportedArchitectures", architectures),
 };

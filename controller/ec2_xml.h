@@ -121,6 +121,7 @@ extern const struct xml_schema ec2_xml_describe_egress_only_gateways;
 extern const struct xml_schema ec2_xml_describe_security_groups;
 extern const struct xml_schema ec2_xml_describe_network_acls;
 extern const struct xml_schema ec2_xml_describe_instances;
+extern const struct xml_schema ec2_xml_describe_network_interfaces;
 extern const struct xml_schema ec2_xml_describe_instance_types;
 extern const struct xml_schema ec2_xml_describe_images;
 extern const struct xml_schema ec2_xml_describe_type_offerings;

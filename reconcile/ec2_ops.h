@@ -42,6 +42,7 @@ enum obs_kind {
 	OBS_SECURITY_GROUPS,
 	OBS_NETWORK_ACLS,
 	OBS_INSTANCES,
+	OBS_NETWORK_INTERFACES, /* every interface in the VPCs: read for revert only */
 	OBS_INSTANCE_TYPES,
 	/* what a resize needs to know before it stops an instance */
 	OBS_IMAGES,	     /* DescribeImages, by image-id filter (names) */

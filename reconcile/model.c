@@ -109,6 +109,9 @@ void observed_cleanup(struct observed *o)
 	vec_free(&o->security_groups);
 	vec_free(&o->network_acls);
 	vec_free(&o->instances);
+	for (size_t i = 0; i < o->interfaces.n; i++)
+		vec_free(&o->interfaces.v[i].ipv6_addresses);
+	vec_free(&o->interfaces);
 	vec_free(&o->instance_types);
 	vec_free(&o->ssm_instances);
 	for (size_t i = 0; i < o->images.n; i++)

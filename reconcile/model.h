@@ -202,6 +202,20 @@ struct network_interface {
 	DS_VEC(struct ipv6_address) ipv6_addresses;
 };
 
+/* Any network interface in the VPC, whoever created it: an instance, a load balancer, an
+ * endpoint, Lambda (DescribeNetworkInterfaces; read by revert only - EC2 will not take a /64
+ * off a subnet while any interface holds an address in it). */
+struct vpc_interface {
+	char network_interface_id[DS_ID_LEN];
+	char subnet_id[DS_ID_LEN];
+	char vpc_id[DS_ID_LEN];
+	char interface_type[DS_STATE_LEN]; /* "interface", "network_load_balancer", "lambda"... */
+	char description[DS_DESC_LEN];
+	char instance_id[DS_ID_LEN]; /* the instance it is attached to; "" for none */
+	bool requester_managed;	     /* an AWS service created it */
+	DS_VEC(struct ipv6_address) ipv6_addresses;
+};
+
 struct block_device {
 	char device_name[DS_ID_LEN];
 	char ebs_volume_id[DS_ID_LEN]; /* empty: not an EBS mapping (instance store) */
@@ -291,6 +305,7 @@ struct observed {
 	DS_VEC(struct security_group) security_groups;
 	DS_VEC(struct network_acl) network_acls;
 	DS_VEC(struct instance) instances;
+	DS_VEC(struct vpc_interface) interfaces; /* revert's reads only */
 	DS_VEC(struct instance_type_info) instance_types;
 	DS_VEC(struct ssm_instance) ssm_instances;
 	/* read only for instances a resize would stop (the reader's last phase) */

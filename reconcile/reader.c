@@ -228,7 +228,7 @@ static void on_kind(void *ud, int rc, const struct ec2_error *err)
 	}
 }
 
-int reader_read(const struct ec2_port *port, const struct policy *pol, bool resize_back,
+int reader_read(const struct ec2_port *port, const struct policy *pol, unsigned extra,
 		const char *const *vpc_ids, size_t n, struct observed *obs, reader_done_fn done,
 		void *ud)
 {
@@ -237,7 +237,7 @@ int reader_read(const struct ec2_port *port, const struct policy *pol, bool resi
 		return DS_ENOMEM;
 	st->port = port;
 	st->pol = pol;
-	st->resize_back = resize_back;
+	st->resize_back = extra & READ_RESIZE_BACK;
 	st->obs = obs;
 	st->done = done;
 	st->ud = ud;
@@ -256,14 +256,17 @@ int reader_read(const struct ec2_port *port, const struct policy *pol, bool resi
 		return DS_ENOMEM;
 	}
 	/* everything but instance types, in parallel; the limiter paces them */
-	st->outstanding = OBS_INSTANCE_TYPES + 1; /* +1 held until every read is submitted */
+	st->outstanding = 1; /* held until every read is submitted */
 	for (int k = 0; k < OBS_INSTANCE_TYPES; k++) {
+		if (k == OBS_NETWORK_INTERFACES && !(extra & READ_INTERFACES))
+			continue;
 		struct ec2_read req = {.kind = (enum obs_kind)k,
 				       .vpc_ids = (const char *const *)st->vpc_ids,
 				       .n_vpc_ids = st->n_vpc_ids};
+		st->outstanding++;
 		int r = port->read(port->ctx, &req, obs, on_kind, st);
 		if (r) {
-			st->outstanding -= OBS_INSTANCE_TYPES - k;
+			st->outstanding--;
 			if (!st->rc)
 				st->rc = r;
 			break;

@@ -13,9 +13,14 @@
 
 typedef void (*reader_done_fn)(void *ud, int rc, const struct ec2_error *err);
 
-/* Reads the VPCs (all VPCs of the account and region when n == 0) into obs. resize_back: also
- * step 4's facts for the instances revert --resize-back would resize. */
-int reader_read(const struct ec2_port *port, const struct policy *pol, bool resize_back,
+/* What a read takes beyond what `apply` plans from. */
+enum {
+	READ_RESIZE_BACK = 1u << 0, /* step 4's facts for what revert --resize-back resizes */
+	READ_INTERFACES = 1u << 1,  /* every network interface in the VPCs (revert) */
+};
+
+/* Reads the VPCs (all VPCs of the account and region when n == 0) into obs; extra: READ_*. */
+int reader_read(const struct ec2_port *port, const struct policy *pol, unsigned extra,
 		const char *const *vpc_ids, size_t n, struct observed *obs, reader_done_fn done,
 		void *ud);
 

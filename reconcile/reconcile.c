@@ -541,6 +541,15 @@ static void on_read(void *ud, int rc, const struct ec2_error *err)
 		after_round(run); /* every executor ended at once */
 }
 
+/* A revert reads every interface of the VPCs (a /64 that one of them uses stays), and with
+ * --resize-back step 4's facts. */
+static unsigned read_extra(const struct reconcile_run *run)
+{
+	if (!run->revert_steps)
+		return 0;
+	return READ_INTERFACES | (run->revert_steps & REVERT_RESIZE_BACK ? READ_RESIZE_BACK : 0);
+}
+
 static void read_all(struct reconcile_run *run)
 {
 	observed_cleanup(&run->obs);
@@ -551,8 +560,8 @@ static void read_all(struct reconcile_run *run)
 		if (run->vpcs[i].outcome != RC_GONE)
 			ids[n++] = run->vpcs[i].vpc_id;
 	int rc = !ids ? DS_ENOMEM
-		 : n  ? reader_read(run->port, run->policy, (run->revert_steps >> 4) & 1u, ids, n,
-				    &run->obs, on_read, run)
+		 : n  ? reader_read(run->port, run->policy, read_extra(run), ids, n, &run->obs,
+				    on_read, run)
 		      : DS_OK;
 	free(ids);
 	if (rc)

@@ -374,9 +374,20 @@ static void revert_resizes(struct revert_ctx *r)
 	}
 }
 
-/* IPv6 addresses that stay in a subnet after this plan (instances only: other interfaces -
- * load balancers, endpoints - are not read; EC2 refuses the disassociation then). */
-static size_t addresses_left(const struct revert_ctx *r, const char *subnet_id)
+static bool observed_instance(const struct observed *o, const char *instance_id)
+{
+	for (size_t i = 0; instance_id[0] && i < o->instances.n; i++)
+		if (!strcmp(o->instances.v[i].instance_id, instance_id))
+			return true;
+	return false;
+}
+
+/* IPv6 addresses that stay in a subnet after this plan: the instances' (less those this plan
+ * unassigns) and those of every other interface there - a load balancer, an endpoint, Lambda -
+ * which revert never touches and EC2 will not take the /64 from. holder names the first
+ * interface that is no instance's. */
+static size_t addresses_left(const struct revert_ctx *r, const char *subnet_id, char *holder,
+			     size_t holder_size)
 {
 	const struct observed *o = r->in->obs;
 	size_t n = 0;
@@ -395,6 +406,19 @@ static size_t addresses_left(const struct revert_ctx *r, const char *subnet_id)
 			}
 			n += ni->ipv6_addresses.n > gone ? ni->ipv6_addresses.n - gone : 0;
 		}
+	}
+	holder[0] = '\0';
+	for (size_t i = 0; i < o->interfaces.n; i++) {
+		const struct vpc_interface *ni = &o->interfaces.v[i];
+		if (strcmp(ni->subnet_id, subnet_id) || !ni->ipv6_addresses.n ||
+		    observed_instance(o, ni->instance_id))
+			continue; /* elsewhere, none, or counted with its instance above */
+		if (!holder[0])
+			snprintf(holder, holder_size, "%s (%s%s%s%s)", ni->network_interface_id,
+				 ni->interface_type[0] ? ni->interface_type : "interface",
+				 ni->description[0] ? ": " : "", ni->description,
+				 ni->requester_managed ? ", managed by an AWS service" : "");
+		n += ni->ipv6_addresses.n;
 	}
 	return n;
 }
@@ -440,16 +464,23 @@ static int revert_subnets(struct revert_ctx *r)
 			    "dualstackd turned it on with the /64");
 		if (!b)
 			continue;
-		size_t users = addresses_left(r, s->subnet_id);
+		char holder[DS_ID_LEN + DS_STATE_LEN + DS_DESC_LEN + 48];
+		size_t users = addresses_left(r, s->subnet_id, holder, sizeof(holder));
 		if (users) {
-			char d[320];
+			char d[640];
 			snprintf(d, sizeof(d),
-				 "the /64 %s stays: %zu IPv6 address%s in the subnet are not "
-				 "dualstackd's to remove",
-				 b->cidr, users, users > 1 ? "es" : "");
+				 "the /64 %s stays: %zu IPv6 address%s in the subnet %s not "
+				 "dualstackd's to remove%s%s",
+				 b->cidr, users, users > 1 ? "es" : "", users > 1 ? "are" : "is",
+				 !holder[0]  ? ""
+				 : users > 1 ? "; one is on "
+					     : "; it is on ",
+				 holder);
 			plan_add_finding(&r->c, FIND_BLOCKED, 1, s->subnet_id, "ipv6-block-in-use",
 					 "%s", d);
-			plan_set_fix(&r->c, "unassign those addresses, then revert again");
+			plan_set_fix(&r->c,
+				     "unassign those addresses (or delete what holds them: an "
+				     "endpoint, a load balancer), then revert again");
 			r->incomplete = true;
 			kept++;
 			continue;

@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &ec2_xml_describe_security_groups,
 	    &ec2_xml_describe_network_acls,
 	    &ec2_xml_describe_instances,
+	    &ec2_xml_describe_network_interfaces,
 	    &ec2_xml_describe_instance_types,
 	};
 	if (size < 1)

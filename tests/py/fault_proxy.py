@@ -162,7 +162,8 @@ class FaultProxy:
             self.events.append((time.monotonic(), action, outcome))
 
     MUTATING_PREFIXES = ("Create", "Associate", "Authorize", "Modify", "Assign", "Stop", "Start",
-                         "Delete", "Revoke", "Replace", "Attach", "Run", "SendCommand")
+                         "Delete", "Revoke", "Replace", "Attach", "Run", "SendCommand",
+                         "Disassociate", "Unassign", "Detach")
 
     def mutating(self, outcome="ok"):
         """{action: n} of mutating EC2 calls that reached moto (outcome ok by default)."""

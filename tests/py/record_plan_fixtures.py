@@ -520,6 +520,16 @@ def revert_owner_changes(ec2):
     return ids["vpc"], pol, NOW
 
 
+def revert_interface_in_subnet(ec2):
+    """An interface that is no instance's (an endpoint, a load balancer, Lambda) holds an IPv6
+    address in the public subnet's /64: that /64 and the VPC's /56 stay, and the plan says which
+    interface keeps them; everything else dualstackd added goes."""
+    ids, pol = guide_applied(ec2)
+    ec2.create_network_interface(SubnetId=ids["public"], Ipv6AddressCount=1,
+                                 Description="VPC Endpoint Interface vpce-0a1b2c3d4e5f60718")
+    return ids["vpc"], pol, NOW
+
+
 def revert_unmarked(ec2):
     """IPv6 written before marks existed (or by hand): nothing is provably dualstackd's."""
     vpc, pol, now = guide_converged(ec2)
@@ -528,7 +538,7 @@ def revert_unmarked(ec2):
 
 REVERT_SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     revert_applied, revert_applied_step3, revert_resize_back, revert_resize_back_held,
-    revert_owner_changes, revert_unmarked)}
+    revert_owner_changes, revert_interface_in_subnet, revert_unmarked)}
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     guide, guide_resize_never, guide_outside_window, guide_converged, third_octet,
@@ -618,7 +628,9 @@ def record(name, build, out=OUT):
         d = os.path.join(out, name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
-        for op, call, flt in READS:
+        reads = READS + ([("DescribeNetworkInterfaces", "describe_network_interfaces",
+                            "vpc-id")] if out != OUT else [])  # revert reads them too
+        for op, call, flt in reads:
             kw = {"Filters": [{"Name": flt, "Values": [vpc]}]} if flt else {}
             getattr(ec2, call)(**kw)
             open(os.path.join(d, op + ".xml"), "wb").write(last["body"])

@@ -16,6 +16,7 @@ KINDS = [
     ("security-groups", "describe_security_groups", "SecurityGroups", "vpc-id"),
     ("network-acls", "describe_network_acls", "NetworkAcls", "vpc-id"),
     ("instances", "describe_instances", "Instances", "vpc-id"),
+    ("network-interfaces", "describe_network_interfaces", "NetworkInterfaces", "vpc-id"),
 ]
 
 

@@ -183,6 +183,47 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
         proxy.stop()
 
 
+def test_a_subnet_whose_64_another_interface_uses_keeps_it(moto):
+    """An interface that is no instance's - here an endpoint's - holds an address in the public
+    subnet's /64: revert plans no disassociation EC2 would refuse (moto would not), says which
+    interface keeps that /64 and the VPC's /56, and undoes everything else."""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    proxy = FaultProxy(moto.endpoint).start()
+    env = moto.env(proxy.endpoint)
+    env["DUALSTACKD_BUCKET_SCALE"] = "10"
+    try:
+        apply(env, ids["vpc"])
+        eni = ec2.create_network_interface(
+            SubnetId=ids["public"], Ipv6AddressCount=1,
+            Description="VPC Endpoint Interface vpce-0a1b2c3d4e5f60718")["NetworkInterface"]
+        proxy.reset_counts()
+        out = revert(env, ids["vpc"], check=False)
+        assert out.returncode != 0, out.stdout
+        assert "ipv6-block-in-use: the /64" in out.stdout, out.stdout
+        assert f"it is on {eni['NetworkInterfaceId']} (interface: VPC Endpoint Interface" \
+            in out.stdout, out.stdout
+        failed = {a: o for a, o in proxy.actions().items() if set(o) - {"ok"}}
+        assert not failed, failed
+        assert "DescribeNetworkInterfaces" in proxy.actions()
+        assert "DisassociateSubnetCidrBlock" in proxy.mutating(), out.stdout  # the private one
+        subnets = {s["SubnetId"]: live(s.get("Ipv6CidrBlockAssociationSet", []),
+                                       "Ipv6CidrBlockState")
+                   for s in ec2.describe_subnets(SubnetIds=[ids["public"], ids["private"]])[
+                       "Subnets"]}
+        assert subnets[ids["public"]] and not subnets[ids["private"]], subnets
+        vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
+        assert live(vpc.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
+        held = ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[eni["NetworkInterfaceId"]])["NetworkInterfaces"][0]
+        assert held["Ipv6Addresses"], held
+        instances = ec2.describe_instances(InstanceIds=[ids["web"], ids["db"]])["Reservations"]
+        assert not [a for r in instances for i in r["Instances"] for n in i["NetworkInterfaces"]
+                    for a in n.get("Ipv6Addresses", [])]
+    finally:
+        proxy.stop()
+
+
 def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, moto):
     """A VPC the daemon made dual-stack, then stripped of every mark (as an older dualstackd
     left it): revert alone leaves everything ("not provably ours"); revert --audit with the

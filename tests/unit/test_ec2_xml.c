@@ -21,6 +21,7 @@ static const struct {
     {"DescribeSecurityGroups", &ec2_xml_describe_security_groups, 5},
     {"DescribeNetworkAcls", &ec2_xml_describe_network_acls, 4},
     {"DescribeInstances", &ec2_xml_describe_instances, 3},
+    {"DescribeNetworkInterfaces", &ec2_xml_describe_network_interfaces, 4},
     {"DescribeInstanceTypes", &ec2_xml_describe_instance_types, 5},
 };
 
@@ -84,7 +85,7 @@ static size_t count_items(const struct observed *o)
 {
 	return o->vpcs.n + o->subnets.n + o->route_tables.n + o->internet_gateways.n +
 	       o->egress_only_gateways.n + o->security_groups.n + o->network_acls.n +
-	       o->instances.n + o->instance_types.n;
+	       o->instances.n + o->interfaces.n + o->instance_types.n;
 }
 
 static void test_decode_matches_botocore(void)

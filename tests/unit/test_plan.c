@@ -47,13 +47,16 @@ int plan_case_load_in(const char *root, const char *dir, struct observed *obs, s
 		free(xml);
 	}
 	/* step 4's facts, when the case has them: AMIs, offerings, and stop protection (one
-	 * DescribeInstanceAttribute answer per instance) */
+	 * DescribeInstanceAttribute answer per instance); and every network interface of the VPC
+	 * (revert reads them: cases recorded before, with none but the instances', lack it) */
 	static const struct {
 		const char *file;
 		const struct xml_schema *schema;
+		bool resize_fact;
 	} facts[] = {
-	    {"DescribeImages.xml", &ec2_xml_describe_images},
-	    {"DescribeInstanceTypeOfferings.xml", &ec2_xml_describe_type_offerings},
+	    {"DescribeImages.xml", &ec2_xml_describe_images, true},
+	    {"DescribeInstanceTypeOfferings.xml", &ec2_xml_describe_type_offerings, true},
+	    {"DescribeNetworkInterfaces.xml", &ec2_xml_describe_network_interfaces, false},
 	};
 	for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]) && !rc; i++) {
 		char fp[1024];
@@ -70,7 +73,7 @@ int plan_case_load_in(const char *root, const char *dir, struct observed *obs, s
 			 : -1;
 		CHECK_MSG(rc == 0, "%s: %s: %s", dir, facts[i].file, xml ? err : "missing");
 		free(xml);
-		obs->resize_facts_read = true;
+		obs->resize_facts_read |= facts[i].resize_fact;
 	}
 	char dpath[1024];
 	snprintf(dpath, sizeof(dpath), "%s/%s/%s", check_fixtures, root, dir);
