@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -589,11 +590,14 @@ void kafka_pause_topic(struct kafka *k, const char *topic, bool pause)
 	rd_kafka_topic_partition_list_destroy(parts);
 }
 
-size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
+/* One DescribeConfigs of the topic: its max.message.bytes (0: not known), *why says why not. */
+static size_t describe_max_bytes(struct kafka *k, const char *topic, int timeout_ms,
+				 rd_kafka_resp_err_t *why)
 {
 	rd_kafka_t *rk = k->producer;
 	char e[256];
 	size_t bytes = 0;
+	*why = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_ConfigResource_t *res =
 	    rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
@@ -607,9 +611,13 @@ size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
 	size_t nres = 0;
 	const rd_kafka_ConfigResource_t **rs =
 	    r ? rd_kafka_DescribeConfigs_result_resources(r, &nres) : NULL;
-	for (size_t i = 0; i < nres && !rd_kafka_ConfigResource_error(rs[i]); i++) {
+	if (ev && rd_kafka_event_error(ev))
+		*why = rd_kafka_event_error(ev);
+	for (size_t i = 0; i < nres; i++) {
+		*why = rd_kafka_ConfigResource_error(rs[i]);
 		size_t nc = 0;
-		const rd_kafka_ConfigEntry_t **ce = rd_kafka_ConfigResource_configs(rs[i], &nc);
+		const rd_kafka_ConfigEntry_t **ce =
+		    *why ? NULL : rd_kafka_ConfigResource_configs(rs[i], &nc);
 		for (size_t c = 0; c < nc; c++)
 			if (!strcmp(rd_kafka_ConfigEntry_name(ce[c]), "max.message.bytes") &&
 			    rd_kafka_ConfigEntry_value(ce[c]))
@@ -622,6 +630,29 @@ size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
 	rd_kafka_ConfigResource_destroy(res);
 	rd_kafka_queue_destroy(q);
 	return bytes;
+}
+
+size_t kafka_topic_max_bytes(struct kafka *k, const char *topic, int timeout_ms)
+{
+	/* A topic ensure_topics just created may not be in the answering broker's metadata yet
+	 * (UNKNOWN_TOPIC_OR_PART for a moment): asked again until timeout_ms is spent. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int left = timeout_ms;;) {
+		rd_kafka_resp_err_t why;
+		size_t bytes = describe_max_bytes(k, topic, left, &why);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms -
+		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (bytes || why != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || left < 200 ||
+		    (k->interrupted && k->interrupted())) {
+			if (!bytes)
+				log_kv("warn", "cannot read the topic's max.message.bytes", "topic",
+				       topic, "error", rd_kafka_err2str(why), NULL);
+			return bytes;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+	}
 }
 
 static void *count_members(void *arg)
