@@ -2,6 +2,7 @@
 guide's example, let the owner change something, revert --resize-back - the VPC is back to its
 before-state except the owner's change; revert again makes no call; apply again converges.
 Without --resize-back the resize stays, and its record with it."""
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,19 @@ from fleet import guide_example
 from test_reconcile import apply, check_guide_converged
 
 POLICY = os.path.join(ROOT, "tests", "policies", "canonical.json")
+
+
+@contextlib.contextmanager
+def through_proxy(moto):
+    """The environment of a dualstackd talking to moto through a fault proxy (EC2's buckets
+    scaled x10: moto answers at once), and the proxy, stopped afterwards."""
+    proxy = FaultProxy(moto.endpoint).start()
+    env = moto.env(proxy.endpoint)
+    env["DUALSTACKD_BUCKET_SCALE"] = "10"
+    try:
+        yield proxy, env
+    finally:
+        proxy.stop()
 
 
 def revert(env, vpc, *extra, check=True):
@@ -75,10 +89,7 @@ def test_apply_revert_apply(moto):
     ec2 = moto.client()
     ids = guide_example(ec2, zone="us-east-1b")  # where moto offers m3.large (resize-back)
     before = snapshot(ec2, ids["vpc"])
-    proxy = FaultProxy(moto.endpoint).start()
-    env = moto.env(proxy.endpoint)
-    env["DUALSTACKD_BUCKET_SCALE"] = "10"
-    try:
+    with through_proxy(moto) as (proxy, env):
         apply(env, ids["vpc"])
         check_guide_converged(ec2, ids)
 
@@ -123,8 +134,6 @@ def test_apply_revert_apply(moto):
         assert f"{ids['vpc']}: converged" in out.stdout
         ec2.revoke_security_group_ingress(GroupId=ids["web_sg"], IpPermissions=[owner_rule])
         check_guide_converged(ec2, ids)
-    finally:
-        proxy.stop()
 
 
 def snapshot_expected(before, after, ids):
@@ -145,10 +154,7 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
     leaves it) and the rest goes - opt-out does not stop a revert, it is how one starts."""
     ec2 = moto.client()
     ids = guide_example(ec2)
-    proxy = FaultProxy(moto.endpoint).start()
-    env = moto.env(proxy.endpoint)
-    env["DUALSTACKD_BUCKET_SCALE"] = "10"
-    try:
+    with through_proxy(moto) as (proxy, env):
         apply(env, ids["vpc"])
         proxy.reset_counts()
         out = revert(env, ids["vpc"], "--step", "3")
@@ -179,8 +185,6 @@ def test_revert_by_step_and_of_an_opted_out_vpc(moto):
         db = ec2.describe_instances(InstanceIds=[ids["db"]])["Reservations"][0]["Instances"][0]
         assert db["InstanceType"] == "m4.large" and db["State"]["Name"] == "running"
         assert ("dualstack:resized-from", "m3.large") in tags(db)  # for a later --resize-back
-    finally:
-        proxy.stop()
 
 
 def test_a_subnet_whose_64_another_interface_uses_keeps_it(moto):
@@ -189,10 +193,7 @@ def test_a_subnet_whose_64_another_interface_uses_keeps_it(moto):
     interface keeps that /64 and the VPC's /56, and undoes everything else."""
     ec2 = moto.client()
     ids = guide_example(ec2)
-    proxy = FaultProxy(moto.endpoint).start()
-    env = moto.env(proxy.endpoint)
-    env["DUALSTACKD_BUCKET_SCALE"] = "10"
-    try:
+    with through_proxy(moto) as (proxy, env):
         apply(env, ids["vpc"])
         eni = ec2.create_network_interface(
             SubnetId=ids["public"], Ipv6AddressCount=1,
@@ -220,8 +221,6 @@ def test_a_subnet_whose_64_another_interface_uses_keeps_it(moto):
         instances = ec2.describe_instances(InstanceIds=[ids["web"], ids["db"]])["Reservations"]
         assert not [a for r in instances for i in r["Instances"] for n in i["NetworkInterfaces"]
                     for a in n.get("Ipv6Addresses", [])]
-    finally:
-        proxy.stop()
 
 
 def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, moto):
@@ -266,10 +265,7 @@ def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, mot
                 authorize(GroupId=g["GroupId"], IpPermissions=[dict(
                     bare, Ipv6Ranges=[{"CidrIpv6": r["CidrIpv6"]} for r in p["Ipv6Ranges"]])])
 
-    proxy = FaultProxy(moto.endpoint).start()
-    env = moto.env(proxy.endpoint)
-    env["DUALSTACKD_BUCKET_SCALE"] = "10"
-    try:
+    with through_proxy(moto) as (proxy, env):
         blind = revert(env, ids["vpc"], "--dry-run", check=False)
         assert "not provably ours" in blind.stdout
         # only what the gateway's own tag proves: its routes and itself
@@ -289,5 +285,3 @@ def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, mot
         assert not [e for a in after["acls"].values() for e in a[0] if ":" in str(e[4])]
         assert all(not i[3] for i in after["instances"].values())
         assert not [r for rt in after["routes"].values() for r in rt[0] if ":" in r[0]]
-    finally:
-        proxy.stop()
