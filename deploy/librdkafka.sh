@@ -29,4 +29,12 @@ make -j"$(nproc)" -C src >make-output.txt 2>&1 || {
 	exit 1
 }
 make -C src install >/dev/null
+# librdkafka carries its own copy of cJSON (1.7.14) with global cJSON_* symbols: linked
+# statically, that copy would stand in for Debian's libcjson in all of dualstackd (no security
+# update from apt would reach it) and librdkafka's start-up would set its allocation hooks on
+# dualstackd's JSON too. Its symbols get a prefix of their own, so each side has its own cJSON.
+nm -g --defined-only "$prefix/lib/librdkafka.a" 2>/dev/null |
+	awk '$3 ~ /^cJSON_/ { print $3 " rdk_" $3 }' | sort -u >"$work/cjson.syms"
+[ -s "$work/cjson.syms" ] || { echo "librdkafka: no bundled cJSON symbols found"; exit 1; }
+objcopy --redefine-syms="$work/cjson.syms" "$prefix/lib/librdkafka.a"
 touch "$prefix/.complete"

@@ -115,6 +115,32 @@ static int add_id(struct event_result *r, const char *account, const char *regio
 				       : ev_add_key(r, account, region, NULL, id);
 }
 
+/* A record's two big objects, found once: most paths below start in one of them, and looking
+ * each path up from the top scanned the record's twenty-odd keys every time. */
+struct ct_record {
+	const cJSON *rec, *request, *response;
+};
+
+static const char *ct_str(const struct ct_record *c, const char *path)
+{
+	static const char req[] = "requestParameters.", resp[] = "responseElements.";
+	if (!strncmp(path, req, sizeof(req) - 1))
+		return ev_str(c->request, path + sizeof(req) - 1);
+	if (!strncmp(path, resp, sizeof(resp) - 1))
+		return ev_str(c->response, path + sizeof(resp) - 1);
+	return ev_str(c->rec, path);
+}
+
+static const cJSON *ct_get(const struct ct_record *c, const char *path)
+{
+	static const char req[] = "requestParameters.", resp[] = "responseElements.";
+	if (!strncmp(path, req, sizeof(req) - 1))
+		return ev_get(c->request, path + sizeof(req) - 1);
+	if (!strncmp(path, resp, sizeof(resp) - 1))
+		return ev_get(c->response, path + sizeof(resp) - 1);
+	return ev_get(c->rec, path);
+}
+
 void ev_cloudtrail(const cJSON *rec, const char *account, const char *region,
 		   struct event_result *r)
 {
@@ -159,14 +185,16 @@ void ev_cloudtrail(const cJSON *rec, const char *account, const char *region,
 		       acc ? "awsRegion" : "an account id");
 		return;
 	}
+	struct ct_record c = {rec, cJSON_GetObjectItemCaseSensitive(rec, "requestParameters"),
+			      cJSON_GetObjectItemCaseSensitive(rec, "responseElements")};
 	int full = 0;
 	const char *vpc = NULL;
 	for (size_t i = 0; !vpc && i < sizeof(vpc_paths) / sizeof(vpc_paths[0]); i++)
-		vpc = ev_str(rec, vpc_paths[i]);
+		vpc = ct_str(&c, vpc_paths[i]);
 	if (vpc)
 		full |= ev_add_key(r, acc, reg, vpc, NULL);
 	for (size_t i = 0; i < sizeof(item_paths) / sizeof(item_paths[0]); i++) {
-		const cJSON *items = ev_get(rec, item_paths[i].items);
+		const cJSON *items = ct_get(&c, item_paths[i].items);
 		const cJSON *it;
 		cJSON_ArrayForEach(it, items)
 		{
@@ -184,7 +212,7 @@ void ev_cloudtrail(const cJSON *rec, const char *account, const char *region,
 		named_vpc |= r->keys[k].vpc_id[0] != '\0';
 	for (size_t i = 0; !named_vpc && i < sizeof(resource_paths) / sizeof(resource_paths[0]);
 	     i++)
-		full |= add_id(r, acc, reg, ev_str(rec, resource_paths[i]));
+		full |= add_id(r, acc, reg, ct_str(&c, resource_paths[i]));
 	if (full) {
 		ev_set(r, EVENT_REJECT, "%.80s names more than %d resources", name, EVENT_MAX_KEYS);
 		return;

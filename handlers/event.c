@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_arena.h"
+
 const cJSON *ev_get(const cJSON *obj, const char *path)
 {
 	char key[128];
@@ -153,10 +155,12 @@ void event_decode(const char *data, size_t len, struct event_result *out)
 		return;
 	}
 	const char *end = NULL;
+	json_arena_begin(); /* every cJSON object of this decode is gone by json_arena_end */
 	cJSON *ev = cJSON_ParseWithLengthOpts(data, len, &end, 0);
 	if (!ev) {
 		size_t at = end && end >= data ? (size_t)(end - data) : 0;
 		ev_set(out, EVENT_REJECT, "invalid JSON near byte %zu", at);
+		json_arena_end();
 		return;
 	}
 	if (!cJSON_IsObject(ev)) {
@@ -199,6 +203,7 @@ void event_decode(const char *data, size_t len, struct event_result *out)
 		}
 	}
 	cJSON_Delete(ev);
+	json_arena_end();
 }
 
 cJSON *event_result_json(const struct event_result *r)

@@ -13,7 +13,7 @@ APT_PKGS=(build-essential pkg-config curl zlib1g-dev libzstd-dev libcurl4-openss
 	buildah mmdebstrap)
 MOTO_VERSION=5.2.1
 KAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/kafka-libs-4.4.0-slf4j2"
-RDKAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/librdkafka-2.8.0"
+RDKAFKA_CACHE="${DS_CACHE:-$HOME/.cache/dualstackd}/librdkafka-2.8.0-own-cjson"
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -10,6 +10,7 @@
 #include "../../controller/kafka.h"
 #include "../../controller/workqueue.h"
 #include "../../handlers/event.h"
+#include "../../handlers/json_arena.h"
 
 struct ingest {
 	struct ev_loop *loop;
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 4)
 		return 2;
+	json_arena_install(); /* as dualstackd's main does */
 	struct ingest in;
 	memset(&in, 0, sizeof(in));
 	in.want = strtol(argv[3], NULL, 10);

@@ -90,6 +90,23 @@ def test_iam_conditions_hold_under_compromise():
         assert key.startswith("dualstack:"), key
 
 
+def test_the_binary_parses_json_with_debians_cjson():
+    """librdkafka (linked statically) carries a cJSON of its own; deploy/librdkafka.sh gives its
+    symbols a prefix, so dualstackd's JSON goes through Debian's libcjson (apt's security
+    updates reach it) and librdkafka's start-up cannot change that library's allocation hooks.
+    (Before, every cJSON_* call bound to librdkafka's bundled 1.7.14 copy.)"""
+    defined = subprocess.run(["nm", "--defined-only", BINARY], capture_output=True, text=True,
+                             check=True).stdout
+    # (librdkafka's copy keeps local aliases, "t cJSON_Delete.localalias": nothing binds to them)
+    assert not re.search(r" [TW] cJSON_", defined), "a cJSON's symbols are the binary's own"
+    assert re.search(r" [Tt] rdk_cJSON_Parse", defined)  # librdkafka's own, private copy
+    needed = subprocess.run(["ldd", BINARY], capture_output=True, text=True, check=True).stdout
+    assert "libcjson.so" in needed, needed
+    wanted = subprocess.run(["nm", "-D", "--undefined-only", BINARY], capture_output=True,
+                            text=True, check=True).stdout
+    assert "cJSON_ParseWithLengthOpts" in wanted and "cJSON_InitHooks" in wanted
+
+
 def test_systemd_unit_verifies(tmp_path):
     unit = open(os.path.join(ROOT, "deploy", "systemd", "dualstackd.service")).read()
     assert "DynamicUser=yes" in unit and "NoNewPrivileges=yes" in unit

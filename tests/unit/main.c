@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../handlers/json_arena.h"
 #include "check.h"
 
 int check_passed, check_failed;
@@ -63,6 +64,7 @@ char *check_read_fixture(const char *rel, size_t *len)
 
 int main(int argc, char **argv)
 {
+	json_arena_install(); /* as dualstackd's main does: the decoders run in their arena */
 	const char *env = getenv("DS_FIXTURES");
 	if (env)
 		check_fixtures = env;

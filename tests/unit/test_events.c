@@ -3,6 +3,7 @@
  * Negative cases: invalid JSON, oversized, wrong types, unknown shapes. */
 #include <dirent.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,8 +232,45 @@ static void test_bare_config_notification(void)
 	CHECK(strstr(r.source, "oversized") != NULL);
 }
 
+/* A message near the size limit: its tree outgrows the decode arena's first chunk (extra
+ * chunks, freed at the end), and decodes the same the second time, when the first chunk is
+ * reused. Valgrind checks the chunks and the objects made outside a decode. */
+static void test_large_message_through_the_arena(void)
+{
+	static const char rec[] =
+	    "{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"CreateSubnet\","
+	    "\"awsRegion\":\"us-east-1\",\"recipientAccountId\":\"123456789012\","
+	    "\"requestParameters\":{\"vpcId\":\"vpc-0123456789abcdef0\","
+	    "\"cidrBlock\":\"10.0.1.0/24\",\"tagSpecificationSet\":{\"items\":[{\"tags\":"
+	    "[{\"key\":\"a\",\"value\":\"b\"},{\"key\":\"c\",\"value\":\"d\"}]}]}},"
+	    "\"responseElements\":{\"subnet\":{\"subnetId\":\"subnet-0123456789abcdef0\","
+	    "\"vpcId\":\"vpc-0123456789abcdef0\"}}}";
+	size_t n = (EVENT_MAX_BYTES - 64) / (sizeof(rec) + 1), len = 0;
+	char *msg = malloc(EVENT_MAX_BYTES);
+	if (!msg)
+		return;
+	len += (size_t)snprintf(msg, EVENT_MAX_BYTES, "{\"Records\":[");
+	for (size_t i = 0; i < n; i++)
+		len +=
+		    (size_t)snprintf(msg + len, EVENT_MAX_BYTES - len, "%s%s", i ? "," : "", rec);
+	len += (size_t)snprintf(msg + len, EVENT_MAX_BYTES - len, "]}");
+	CHECK(len <= EVENT_MAX_BYTES && len > 200 * 1024);
+	for (int round = 0; round < 2; round++) {
+		struct event_result r;
+		event_decode(msg, len, &r);
+		CHECK_MSG(r.verdict == EVENT_WORK && r.n_keys == 1, "round %d: %s", round,
+			  r.reason);
+		CHECK_STR(r.keys[0].vpc_id, "vpc-0123456789abcdef0");
+	}
+	free(msg);
+	cJSON *outside = cJSON_Parse("{\"made\":\"outside a decode\"}");
+	CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(outside, "made")));
+	cJSON_Delete(outside);
+}
+
 void test_events(void)
 {
+	test_large_message_through_the_arena();
 	test_bare_config_notification();
 	test_hostile_fields();
 	test_samples();
