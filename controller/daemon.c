@@ -225,15 +225,20 @@ static void on_kafka_error(void *ud, rd_kafka_resp_err_t err, const char *reason
 		metrics_set_check(d->metrics, "kafka", false, reason);
 }
 
-/* ---- the API budget: the fleet's share, split among the group's live members ---- */
+/* ---- the fleet's limits, split among the group's live members: the API budget and the
+ * guard's max_changes_per_hour ---- */
 
 static void apply_budget(struct daemon *d)
 {
-	double budget = reconciler_policy(d->rc)->api_budget;
+	const struct policy *pol = reconciler_policy(d->rc);
 	int members = d->group_members > 0 ? d->group_members : 1;
-	double share = budget / members;
+	double share = pol->api_budget / members;
 	ec2_client_set_budget(d->ec2, share);
+	reconciler_set_replicas(d->rc, members);
+	int cap = pol->guard.max_changes_per_hour;
 	metrics_set(d->metrics, "dualstackd_api_budget_share", share, NULL);
+	metrics_set(d->metrics, "dualstackd_max_changes_per_hour_share",
+		    cap > 0 ? (double)((cap + members - 1) / members) : 0., NULL);
 	metrics_set(d->metrics, "dualstackd_group_members", (double)members, NULL);
 }
 
@@ -394,6 +399,8 @@ static const struct {
     {"dualstackd_ec2_merged_requests_split", METRIC_GAUGE,
      "Merged requests that failed and went again one call at a time"},
     {"dualstackd_api_budget_share", METRIC_GAUGE, "This replica's share of the API budget"},
+    {"dualstackd_max_changes_per_hour_share", METRIC_GAUGE,
+     "This replica's share of the guard's max_changes_per_hour (0: no cap)"},
     {"dualstackd_group_members", METRIC_GAUGE, "Live consumer-group members"},
     {"dualstackd_offsets_in_flight", METRIC_GAUGE, "Consumed messages whose work is unfinished"},
     {"dualstackd_targets", METRIC_GAUGE, "Accounts x regions talked to"},

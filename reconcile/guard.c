@@ -25,6 +25,7 @@ struct gtarget {
 
 struct guard {
 	struct guard_limits lim;
+	int replicas; /* sharing max_changes_per_hour; 0 or 1: this process alone */
 	struct window fleet;
 	struct window hour; /* calls only, HOUR_SLOT_S slots */
 	struct gtarget *targets[GUARD_BUCKETS];
@@ -108,6 +109,11 @@ struct guard *guard_new(const struct guard_limits *limits)
 	if (g)
 		g->lim = *limits;
 	return g;
+}
+
+void guard_set_replicas(struct guard *g, int replicas)
+{
+	g->replicas = replicas;
 }
 
 void guard_free(struct guard *g)
@@ -221,13 +227,21 @@ bool guard_allows(struct guard *g, const char *account, const char *region, time
 		h = halt_find(g, scope);
 	if (!h && g->lim.max_changes_per_hour > 0) {
 		int made = guard_changes_last_hour(g, now);
-		if (made + planned > g->lim.max_changes_per_hour) {
+		int cap = g->lim.max_changes_per_hour, n = g->replicas > 1 ? g->replicas : 1;
+		int share = (cap + n - 1) / n;
+		if (made + planned > share) {
 			struct guard_halt nh = {.since = now};
+			char whose[64] = "", group[32] = "";
+			if (n > 1) {
+				snprintf(whose, sizeof(whose), "this replica's share %d of ",
+					 share);
+				snprintf(group, sizeof(group), " (%d replicas)", n);
+			}
 			snprintf(nh.scope, sizeof(nh.scope), GUARD_FLEET);
 			snprintf(nh.reason, sizeof(nh.reason),
 				 "%d mutating calls in the last hour and %d more planned would "
-				 "pass max_changes_per_hour %d",
-				 made, planned, g->lim.max_changes_per_hour);
+				 "pass %smax_changes_per_hour %d%s",
+				 made, planned, whose, cap, group);
 			guard_halt(g, &nh);
 			h = halt_find(g, GUARD_FLEET);
 			if (new_halt)

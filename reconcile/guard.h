@@ -2,7 +2,7 @@
  * Owns: sliding windows of finished work (mutating calls made and failed, reconciles ended and
  * failed) per account/region and for the whole process, an hourly count of mutating calls, and
  * the halts they trigger: a scope whose failure ratio passes the policy's limit, or a fleet
- * about to pass max_changes_per_hour, is halted until an operator clears it (guard_resume).
+ * about to pass (this replica's share of) max_changes_per_hour, is halted until an operator clears it (guard_resume).
  * Not: the clock (every call takes `now`), persisting a halt or telling anyone (the caller
  * does both with what guard_record and guard_allows report), or stopping what already runs. */
 #ifndef DS_GUARD_H
@@ -43,6 +43,9 @@ struct guard *guard_new(const struct guard_limits *limits);
 void guard_free(struct guard *g); /* NULL is a no-op */
 /* A policy reload: windows and halts are kept. */
 void guard_set_limits(struct guard *g, const struct guard_limits *limits);
+/* How many replicas share the fleet (the daemon's live group members; 1 by default): each
+ * allows its share of max_changes_per_hour, rounded up, so the group stays under the cap. */
+void guard_set_replicas(struct guard *g, int replicas);
 
 /* Records finished work of account/region. Returns true when this halted a scope that was not
  * halted; *halt (when given) then says which and why. */

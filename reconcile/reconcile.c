@@ -137,6 +137,11 @@ void reconciler_set_policy(struct reconciler *r, struct policy *policy)
 	guard_set_limits(r->guard, &policy->guard); /* halts and windows are kept */
 }
 
+void reconciler_set_replicas(struct reconciler *r, int replicas)
+{
+	guard_set_replicas(r->guard, replicas);
+}
+
 void reconciler_set_rollout(struct reconciler *r, int open_through, const char *why)
 {
 	r->open_through = open_through;

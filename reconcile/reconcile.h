@@ -64,6 +64,9 @@ struct reconciler *reconciler_new(struct policy *policy, time_t (*clock)(void *u
 void reconciler_free(struct reconciler *r);
 /* A reload: new runs use policy (a reference is taken); running ones keep theirs. */
 void reconciler_set_policy(struct reconciler *r, struct policy *policy);
+/* The replicas sharing the fleet (the daemon's live group members): the guard allows each its
+ * share of max_changes_per_hour (guard_set_replicas). */
+void reconciler_set_replicas(struct reconciler *r, int replicas);
 const struct policy *reconciler_policy(const struct reconciler *r);
 /* Tuning for tests (defaults: poll 1 s, wait 900 s). */
 void reconciler_set_timing(struct reconciler *r, double poll_s, double wait_timeout_s);

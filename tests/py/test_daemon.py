@@ -24,6 +24,19 @@ def converge_within(ec2, ids, seconds):
     raise AssertionError(f"not converged in {seconds}s: {last}")
 
 
+def wait_metric(daemon, pattern, seconds):
+    """Until a line of the daemon's /metrics matches pattern (the metrics tick is 5 s)."""
+    end = time.time() + seconds
+    m = ""
+    while time.time() < end:
+        m = daemon.metrics()
+        if re.search(pattern, m, re.M):
+            return m
+        time.sleep(0.5)
+    raise AssertionError(f"no {pattern!r} in {seconds}s:\n" + "\n".join(
+        line for line in m.splitlines() if "share" in line or "members" in line))
+
+
 def test_cloudtrail_events_converge_a_new_vpc_within_10s(kafka, moto):
     ec2 = moto.client()
     ids = guide_example(ec2)
@@ -180,15 +193,20 @@ def test_two_replicas_split_the_fleet_and_take_over(kafka, moto):
     a = Daemon(kafka, moto)
     b = Daemon(kafka, moto, suffix=a.suffix, group=None)
     b.config, b.policy = a.config, a.policy  # same topics and group
+    pol = json.load(open(a.policy))
+    pol["guard"] = {"max_changes_per_hour": 1001}  # fleet-wide: each replica gets its share
+    json.dump(pol, open(a.policy, "w"))
     a.start()
     b.start()
     try:
         a.publish(fleet_events(ec2, vpcs))
         a.wait_log('"msg":"reconciled"', 60)
         b.wait_log('"msg":"reconciled"', 60)  # both have a share of the fleet
+        wait_metric(b, r"^dualstackd_max_changes_per_hour_share 501$", 30)
         a.proc.kill()  # one dies; the other finishes all of it
         a.proc.wait()
         wait_fleet(ec2, vpcs, 150)
+        wait_metric(b, r"^dualstackd_max_changes_per_hour_share 1001$", 30)  # alone again
         # no VPC was ever reconciled by both replicas at once, per the audit topic
         audit = [json.loads(x) for x in kafka.consume(a.topics["audit"], 100000, timeout=30)]
         spans = {}

@@ -85,6 +85,41 @@ static void test_reconcile_ratio(void)
 	guard_free(g);
 }
 
+/* max_changes_per_hour is fleet-wide: a group of replicas splits it (each its share, rounded
+ * up), as it splits api_budget - three replicas with the whole cap each would make three times
+ * the changes the operator allowed. */
+static void test_hourly_cap_is_split_among_replicas(void)
+{
+	struct guard_limits l = limits;
+	l.max_changes_per_hour = 10;
+	struct guard *g = guard_new(&l);
+	struct guard_halt h;
+	bool now_halted = false;
+	char why[256];
+	guard_set_replicas(g, 3); /* a share of 4 */
+	CHECK(guard_allows(g, "111", "us-east-1", T0, 4, why, sizeof(why), &h, &now_halted));
+	guard_record(g, "111", "us-east-1", T0, &(struct guard_counts){.changes = 4}, NULL);
+	CHECK(!guard_allows(g, "111", "us-east-1", T0 + 1, 1, why, sizeof(why), &h, &now_halted));
+	CHECK(now_halted);
+	CHECK_MSG(
+	    strstr(h.reason, "this replica's share 4 of max_changes_per_hour 10 (3 replicas)"),
+	    "%s", h.reason);
+	guard_resume(g);
+	/* a replica left: the share grows with the next decision */
+	guard_set_replicas(g, 1);
+	CHECK(guard_allows(g, "111", "us-east-1", T0 + 2, 6, why, sizeof(why), &h, &now_halted));
+	guard_set_replicas(g, 0); /* nonsense counts as one */
+	CHECK(guard_allows(g, "111", "us-east-1", T0 + 2, 6, why, sizeof(why), &h, &now_halted));
+	/* never a share of 0: a cap smaller than the group still lets each replica make one */
+	guard_set_replicas(g, 50);
+	guard_resume(g);
+	struct guard *small = guard_new(&l);
+	guard_set_replicas(small, 50);
+	CHECK(guard_allows(small, "111", "us-east-1", T0, 1, why, sizeof(why), &h, &now_halted));
+	guard_free(small);
+	guard_free(g);
+}
+
 static void test_hourly_cap_halts_before_passing(void)
 {
 	struct guard_limits l = limits;
@@ -236,6 +271,7 @@ void test_guard(void)
 	test_old_failures_leave_the_window();
 	test_reconcile_ratio();
 	test_hourly_cap_halts_before_passing();
+	test_hourly_cap_is_split_among_replicas();
 	test_off_means_off();
 	test_halt_file_round_trip();
 	test_executor_holds_what_the_gate_refuses();
