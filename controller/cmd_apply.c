@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "ec2_describe.h"
 #include "ec2_port.h"
+#include "halt_file.h"
 #include "policy_file.h"
 
 /* Loads and validates a policy file; prints the errors. */
@@ -164,7 +165,8 @@ struct policy *cli_load_policy(const char *path)
 
 struct plan_or_apply_ctx {
 	bool apply, dry_run, json, multi;
-	bool revert; /* the outcome words: reverted / NOT reverted */
+	bool revert;	       /* the outcome words: reverted / NOT reverted */
+	const char *halt_file; /* apply: the daemon's halts it answers to; NULL: none */
 	const struct policy *pol;
 	int only_wave;	      /* plan --wave: the index printed (-2: every VPC) */
 	int open_through;     /* rollout: the last open wave */
@@ -257,6 +259,37 @@ static void on_halt(void *ud, const struct guard_halt *h)
 		h->scope, h->reason);
 }
 
+/* The daemon's halts hold apply's writes too: an operator on the daemon's host does not undo a
+ * halt by running apply (`dualstackd resume` is how). A halt file that cannot be read halts
+ * the fleet, as it does the daemon. Returns how many halts were taken. */
+static size_t take_daemon_halts(struct reconciler *rc, const char *path)
+{
+	struct guard_halt *halts = NULL;
+	size_t n = 0;
+	char err[512];
+	struct guard *g = reconciler_guard(rc);
+	if (halt_file_read(path, &halts, &n, err, sizeof(err))) {
+		struct guard_halt h = {.scope = GUARD_FLEET, .since = time(NULL)};
+		snprintf(h.reason, sizeof(h.reason),
+			 "the daemon's halt file cannot be read: %.200s", err);
+		halts = malloc(sizeof(*halts));
+		if (!halts)
+			return 0;
+		halts[0] = h;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		guard_halt(g, &halts[i]);
+		fprintf(stderr,
+			"HALTED (%s): %s - kept in the daemon's halt file %s: no mutating call "
+			"starts there in this run (dualstackd resume --halt-file %s clears it; "
+			"--halt-file none ignores it)\n",
+			halts[i].scope, halts[i].reason, path, path);
+	}
+	free(halts);
+	return n;
+}
+
 struct rollout_pass {
 	struct rollout counts;
 	time_t now;
@@ -332,6 +365,8 @@ static int run_over_fleet(struct policy *pol, struct plan_or_apply_ctx *ctx,
 	struct reconciler *rc = reconciler_new(pol, NULL, NULL);
 	if (rc)
 		reconciler_on_halt(rc, on_halt, NULL);
+	if (rc && ctx->halt_file)
+		take_daemon_halts(rc, ctx->halt_file);
 	ctx->pol = pol;
 	ctx->only_wave = -2;
 	for (size_t k = 0; wave && k < pol->n_waves; k++)
@@ -373,11 +408,16 @@ static int run_over_fleet(struct policy *pol, struct plan_or_apply_ctx *ctx,
 static int plan_or_apply(int argc, char **argv, bool apply)
 {
 	static const struct option opts[] = {
-	    {"policy", required_argument, NULL, 'p'}, {"vpc", required_argument, NULL, 'v'},
-	    {"json", no_argument, NULL, 'j'},	      {"wave", required_argument, NULL, 'w'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"vpc", required_argument, NULL, 'v'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"wave", required_argument, NULL, 'w'},
+	    {"halt-file", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *policy_path = NULL, *wave = NULL;
+	const char *policy_path = NULL, *wave = NULL, *halt_file = NULL;
+	char default_halt[1024];
 	char **vpcs = calloc((size_t)argc + 1, sizeof(*vpcs)); /* --vpc ID: at most argc of them */
 	size_t n_vpcs = 0;
 	bool json = false;
@@ -391,24 +431,28 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		case 'w': wave = optarg; break;
 		case 'v': vpcs[n_vpcs++] = optarg; break;
 		case 'j': json = true; break;
+		case 'H': halt_file = optarg; break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: dualstackd %s --policy FILE [--vpc ID]...%s\n"
 				"  %s%s\n",
-				apply ? "apply" : "plan", apply ? "" : " [--json] [--wave NAME]",
+				apply ? "apply" : "plan",
+				apply ? " [--halt-file PATH|none]" : " [--json] [--wave NAME]",
 				apply
 				    ? "Reconciles the VPCs once; exit 0 only when every one is "
 				      "converged, else the blockers and failures per resource."
 				    : "Read-only: the exact calls apply would make, each with its "
 				      "reason, and what blocks the rest.",
-				apply ? ""
+				apply ? "\n  The daemon's halts (its halt file: --halt-file, else "
+					"$STATE_DIRECTORY/halt or /var/lib/dualstackd/halt when it "
+					"exists) hold apply's writes too."
 				      : "\n  With rollout waves, --wave NAME shows that wave's "
 					"VPCs only.");
 			free(vpcs);
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if (!policy_path || optind != argc) {
+	if (!policy_path || optind != argc || (halt_file && !apply)) { /* plan writes nothing */
 		fprintf(stderr, "usage: dualstackd %s --policy FILE [--vpc ID]...\n",
 			apply ? "apply" : "plan");
 		free(vpcs);
@@ -419,8 +463,16 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		free(vpcs);
 		return 2;
 	}
-	struct plan_or_apply_ctx ctx = {
-	    .apply = apply, .dry_run = pol->mode == POLICY_DRY_RUN, .json = json};
+	if (apply && !halt_file) { /* the daemon's default place (a missing file is no halt) */
+		halt_file_default(default_halt, sizeof(default_halt));
+		halt_file = default_halt;
+	}
+	if (halt_file && !strcmp(halt_file, "none"))
+		halt_file = NULL;
+	struct plan_or_apply_ctx ctx = {.apply = apply,
+					.dry_run = pol->mode == POLICY_DRY_RUN,
+					.json = json,
+					.halt_file = halt_file};
 	struct fleet_request req = {
 	    .vpcs = vpcs, .n_vpcs = n_vpcs, .execute = apply && !ctx.dry_run};
 	run_over_fleet(pol, &ctx, &req, wave);

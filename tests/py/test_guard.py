@@ -242,3 +242,37 @@ def test_a_halt_still_drives_a_resize_under_way_to_its_end(kafka, moto):
     finally:
         assert d.stop() == 0
         proxy.stop()
+
+
+def test_apply_answers_to_the_daemons_halt_file(moto, tmp_path):
+    """The daemon halted an account/region (its halt file says so): an operator's `apply` on
+    the same host holds its writes there too - the halt file is read from the daemon's default
+    place ($STATE_DIRECTORY/halt) or --halt-file - and says why and how to clear it. Reads and
+    the plan go on. --halt-file none is the operator saying the halt is not theirs to honour."""
+    from fault_proxy import FaultProxy
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "halt").write_text(json.dumps({"halts": [{
+        "scope": "123456789012/us-east-1", "since": "2026-12-02T01:00:00Z",
+        "reason": "3 of 10 mutating calls failed in 60 s (more than 20%)"}]}))
+    proxy = FaultProxy(moto.endpoint).start()
+    env = dict(moto.env(proxy.endpoint), STATE_DIRECTORY=str(state),
+               DUALSTACKD_BUCKET_SCALE="10")
+    try:
+        held = subprocess.run([BINARY, "apply", "--policy", POLICY, "--vpc", ids["vpc"]], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert held.returncode == 1, held.stdout + held.stderr
+        assert f"HALTED (123456789012/us-east-1)" in held.stderr, held.stderr
+        assert str(state / "halt") in held.stderr and "dualstackd resume" in held.stderr
+        assert proxy.mutating(outcome=None) == {}, proxy.mutating(outcome=None)
+        assert proxy.calls("DescribeVpcs") >= 1  # it read and planned
+
+        mine = subprocess.run([BINARY, "apply", "--policy", POLICY, "--vpc", ids["vpc"],
+                               "--halt-file", "none"], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert mine.returncode == 0 and f"{ids['vpc']}: converged" in mine.stdout, \
+            mine.stdout + mine.stderr
+    finally:
+        proxy.stop()
