@@ -121,24 +121,31 @@ struct ct_record {
 	const cJSON *rec, *request, *response;
 };
 
-static const char *ct_str(const struct ct_record *c, const char *path)
+/* The object a path starts from, and the rest of the path below it. */
+static const cJSON *ct_root(const struct ct_record *c, const char **path)
 {
 	static const char req[] = "requestParameters.", resp[] = "responseElements.";
-	if (!strncmp(path, req, sizeof(req) - 1))
-		return ev_str(c->request, path + sizeof(req) - 1);
-	if (!strncmp(path, resp, sizeof(resp) - 1))
-		return ev_str(c->response, path + sizeof(resp) - 1);
-	return ev_str(c->rec, path);
+	if (!strncmp(*path, req, sizeof(req) - 1)) {
+		*path += sizeof(req) - 1;
+		return c->request;
+	}
+	if (!strncmp(*path, resp, sizeof(resp) - 1)) {
+		*path += sizeof(resp) - 1;
+		return c->response;
+	}
+	return c->rec;
+}
+
+static const char *ct_str(const struct ct_record *c, const char *path)
+{
+	const cJSON *root = ct_root(c, &path);
+	return ev_str(root, path);
 }
 
 static const cJSON *ct_get(const struct ct_record *c, const char *path)
 {
-	static const char req[] = "requestParameters.", resp[] = "responseElements.";
-	if (!strncmp(path, req, sizeof(req) - 1))
-		return ev_get(c->request, path + sizeof(req) - 1);
-	if (!strncmp(path, resp, sizeof(resp) - 1))
-		return ev_get(c->response, path + sizeof(resp) - 1);
-	return ev_get(c->rec, path);
+	const cJSON *root = ct_root(c, &path);
+	return ev_get(root, path);
 }
 
 void ev_cloudtrail(const cJSON *rec, const char *account, const char *region,

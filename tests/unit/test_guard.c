@@ -88,11 +88,16 @@ static void test_reconcile_ratio(void)
 /* max_changes_per_hour is fleet-wide: a group of replicas splits it (each its share, rounded
  * up), as it splits api_budget - three replicas with the whole cap each would make three times
  * the changes the operator allowed. */
-static void test_hourly_cap_is_split_among_replicas(void)
+static struct guard *guard_with_hourly_cap(int cap)
 {
 	struct guard_limits l = limits;
-	l.max_changes_per_hour = 10;
-	struct guard *g = guard_new(&l);
+	l.max_changes_per_hour = cap;
+	return guard_new(&l);
+}
+
+static void test_hourly_cap_is_split_among_replicas(void)
+{
+	struct guard *g = guard_with_hourly_cap(10);
 	struct guard_halt h;
 	bool now_halted = false;
 	char why[256];
@@ -113,7 +118,7 @@ static void test_hourly_cap_is_split_among_replicas(void)
 	/* never a share of 0: a cap smaller than the group still lets each replica make one */
 	guard_set_replicas(g, 50);
 	guard_resume(g);
-	struct guard *small = guard_new(&l);
+	struct guard *small = guard_with_hourly_cap(10);
 	guard_set_replicas(small, 50);
 	CHECK(guard_allows(small, "111", "us-east-1", T0, 1, why, sizeof(why), &h, &now_halted));
 	guard_free(small);
@@ -122,9 +127,7 @@ static void test_hourly_cap_is_split_among_replicas(void)
 
 static void test_hourly_cap_halts_before_passing(void)
 {
-	struct guard_limits l = limits;
-	l.max_changes_per_hour = 10;
-	struct guard *g = guard_new(&l);
+	struct guard *g = guard_with_hourly_cap(10);
 	struct guard_halt h;
 	bool now_halted = false;
 	char why[256];
@@ -146,7 +149,7 @@ static void test_hourly_cap_halts_before_passing(void)
 	CHECK(guard_allows(g, "111", "us-east-1", T0 + 3, 1, why, sizeof(why), NULL, NULL));
 	CHECK_INT((int)guard_halts(g, NULL, 0), 0);
 	/* an hour later the changes are forgotten */
-	struct guard *g2 = guard_new(&l);
+	struct guard *g2 = guard_with_hourly_cap(10);
 	guard_record(g2, "111", "us-east-1", T0, &(struct guard_counts){.changes = 10}, NULL);
 	CHECK_INT(guard_changes_last_hour(g2, T0 + 3700), 0);
 	guard_free(g);
