@@ -236,9 +236,6 @@ static int from_env(const struct creds_env *env, struct aws_creds *out, char *er
 static int from_container(const struct creds_env *env, struct aws_creds *out, char *err,
 			  size_t len);
 static int from_imds(const struct creds_env *env, struct aws_creds *out, char *err, size_t len);
-static int creds_from_json(const char *json, struct aws_creds *out, const char *who, char *err,
-			   size_t len);
-
 /* credential_process: the command's JSON (Version 1) on stdout is the credentials. */
 static int from_process(const char *profile, const char *cmd, struct aws_creds *out, char *err,
 			size_t len)
@@ -265,7 +262,7 @@ static int from_process(const char *profile, const char *cmd, struct aws_creds *
 		cJSON_AddStringToObject(j, "Token", tok->valuestring);
 	char *norm = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_Delete(j);
-	int rc = creds_from_json(norm ? norm : "", out, "credential_process", err, len);
+	int rc = creds_decode_json(norm ? norm : "", out, "credential_process", err, len);
 	free(norm);
 	explicit_bzero(text, sizeof(text));
 	if (!rc)
@@ -431,8 +428,8 @@ static int from_web_identity(const struct creds_env *env, const char *region, st
 }
 
 /* Decodes {"AccessKeyId","SecretAccessKey","Token","Expiration"} (container and IMDS). */
-static int creds_from_json(const char *json, struct aws_creds *out, const char *who, char *err,
-			   size_t len)
+int creds_decode_json(const char *json, struct aws_creds *out, const char *who, char *err,
+		      size_t len)
 {
 	cJSON *root = cJSON_Parse(json);
 	const cJSON *ak = cJSON_GetObjectItemCaseSensitive(root, "AccessKeyId");
@@ -551,7 +548,7 @@ static int from_container(const struct creds_env *env, struct aws_creds *out, ch
 			resp.transport_msg[0] ? resp.transport_msg : "no answer");
 		rc = DS_ECREDS;
 	} else {
-		rc = creds_from_json(resp.body.data, out, "container credentials", err, len);
+		rc = creds_decode_json(resp.body.data, out, "container credentials", err, len);
 	}
 	http_response_cleanup(&resp);
 	if (!rc)
@@ -603,7 +600,7 @@ static int from_imds(const struct creds_env *env, struct aws_creds *out, char *e
 			role, resp.transport_msg[0] ? resp.transport_msg : "no answer");
 		rc = DS_ECREDS;
 	} else {
-		rc = creds_from_json(resp.body.data, out, "instance metadata", err, len);
+		rc = creds_decode_json(resp.body.data, out, "instance metadata", err, len);
 	}
 	http_response_cleanup(&resp);
 	if (!rc)
@@ -668,21 +665,26 @@ static const struct xml_schema sts_root_schema = {sizeof(struct sts_answer), sts
 static int sts_decode(const struct http_response *resp, const char *endpoint, struct aws_creds *out,
 		      char *err, size_t len)
 {
+	if (resp->transport_error) {
+		set_err(err, len, "sts %.200s: %.200s", endpoint, resp->transport_msg);
+		return resp->transport_error;
+	}
+	return sts_decode_answer(resp->status, resp->body.data, resp->body.len, out, err, len);
+}
+
+int sts_decode_answer(long status, const char *body, size_t body_len, struct aws_creds *out,
+		      char *err, size_t len)
+{
 	struct sts_answer ans;
 	char xerr[256];
 	memset(&ans, 0, sizeof(ans));
-	if (resp->transport_error) {
-		set_err(err, len, "sts %s: %s", endpoint, resp->transport_msg);
-		return resp->transport_error;
-	}
-	if (resp->status != 200) {
+	if (status != 200) {
 		struct ec2_error e;
-		ec2_xml_decode_error((int)resp->status, resp->body.data, resp->body.len, &e);
+		ec2_xml_decode_error((int)status, body, body_len, &e);
 		set_err(err, len, "sts: %s: %s", e.code, e.message);
 		return DS_ECREDS;
 	}
-	int rc = ec2_xml_decode(&sts_root_schema, &ans, resp->body.data, resp->body.len, NULL, xerr,
-				sizeof(xerr));
+	int rc = ec2_xml_decode(&sts_root_schema, &ans, body, body_len, NULL, xerr, sizeof(xerr));
 	if (rc || !ans.access_key_id[0] || !ans.secret_access_key[0]) {
 		set_err(err, len, "sts: unreadable answer: %s%s", rc ? xerr : "no credentials", "");
 		return DS_ECREDS;
@@ -693,11 +695,10 @@ static int sts_decode(const struct http_response *resp, const char *endpoint, st
 	memcpy(out->session_token, ans.session_token, sizeof(ans.session_token));
 	out->expires_at = creds_parse_iso8601(ans.expiration);
 	snprintf(out->source, sizeof(out->source), "sts");
-	if (out->expires_at < 0) {
+	if (out->expires_at < 0)
 		set_err(err, len, "sts: bad Expiration %s%s", ans.expiration, "");
-		return DS_ECREDS;
-	}
-	return DS_OK;
+	explicit_bzero(&ans, sizeof(ans)); /* its copy of the secret goes */
+	return out->expires_at < 0 ? DS_ECREDS : DS_OK;
 }
 
 /* Signs (when signer_creds) and sends an STS Query request; resp holds the answer. */

@@ -103,6 +103,15 @@ bool container_uri_allowed(const char *uri);
 #define CREDS_RETRY_MIN_S 5
 #define CREDS_RETRY_MAX_S 60
 
+/* Decoders of what the providers answer (fuzzed: tests/fuzz/fuzz_answers.c). The credentials
+ * JSON of IMDS, the container endpoint and credential_process ({AccessKeyId, SecretAccessKey,
+ * Token, Expiration}); who names the provider in err. */
+int creds_decode_json(const char *json, struct aws_creds *out, const char *who, char *err,
+		      size_t len);
+/* An STS AssumeRole / AssumeRoleWithWebIdentity answer of HTTP status `status`. */
+int sts_decode_answer(long status, const char *body, size_t body_len, struct aws_creds *out,
+		      char *err, size_t len);
+
 /* STS calls (Query protocol, XML answers). */
 int sts_assume_role(const struct creds_env *env, const struct aws_creds *base, const char *region,
 		    const char *role_arn, const char *session_name, const char *external_id,

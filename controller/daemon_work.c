@@ -401,19 +401,9 @@ static void drain_held(struct daemon *d)
 
 void work_message(struct daemon *d, const rd_kafka_message_t *m, uint64_t ticket)
 {
-	cJSON *j = cJSON_ParseWithLength(m->payload ? m->payload : "", m->len);
-	const char *acc = ev_str(j, "account"), *reg = ev_str(j, "region"), *vpc = ev_str(j, "vpc");
-	struct work_key k = {0};
-	char why[160] = "work record without account, region and vpc";
-	bool ok = acc && reg && vpc && strlen(acc) < sizeof(k.account) &&
-		  strlen(reg) < sizeof(k.region) && strlen(vpc) < sizeof(k.vpc_id);
-	if (ok) {
-		memcpy(k.account, acc, strlen(acc) + 1);
-		memcpy(k.region, reg, strlen(reg) + 1);
-		memcpy(k.vpc_id, vpc, strlen(vpc) + 1);
-		ok = !work_key_validate(&k, why, sizeof(why)); /* the topic can be written to */
-	}
-	cJSON_Delete(j);
+	struct work_key k;
+	char why[160];
+	bool ok = !work_record_decode(m->payload ? m->payload : "", m->len, &k, why, sizeof(why));
 	if (!ok) {
 		dead_letter(d, m, why, ticket);
 		daemon_release_ticket(d, ticket);

@@ -93,12 +93,21 @@ int halt_file_read(const char *path, struct guard_halt **halts, size_t *n, char 
 	fclose(f);
 	if (!text)
 		return DS_ENOMEM;
-	cJSON *root = cJSON_ParseWithLength(text, len);
+	int rc = halt_file_parse(path, text, len, halts, n, err, err_len);
 	free(text);
+	return rc;
+}
+
+int halt_file_parse(const char *name, const char *text, size_t len, struct guard_halt **halts,
+		    size_t *n, char *err, size_t err_len)
+{
+	*halts = NULL;
+	*n = 0;
+	cJSON *root = cJSON_ParseWithLength(text, len);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "halts");
 	if (!cJSON_IsArray(arr)) {
 		snprintf(err, err_len, "%s: expected {\"halts\": [...]} as dualstackd writes it",
-			 path);
+			 name);
 		cJSON_Delete(root);
 		return DS_EPARSE;
 	}

@@ -21,5 +21,8 @@ int halt_file_write(const char *path, const struct guard_halt *halts, size_t n, 
  * a file that is not ours is an error naming it. */
 int halt_file_read(const char *path, struct guard_halt **halts, size_t *n, char *err,
 		   size_t err_len);
+/* The same from the file's text; name is what an error calls it. */
+int halt_file_parse(const char *name, const char *text, size_t len, struct guard_halt **halts,
+		    size_t *n, char *err, size_t err_len);
 
 #endif

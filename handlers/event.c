@@ -1,6 +1,7 @@
 #include "event.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -204,6 +205,28 @@ void event_decode(const char *data, size_t len, struct event_result *out)
 	}
 	cJSON_Delete(ev);
 	json_arena_end();
+}
+
+int work_record_decode(const char *data, size_t len, struct work_key *k, char *why, size_t why_len)
+{
+	memset(k, 0, sizeof(*k));
+	json_arena_begin();
+	cJSON *j = cJSON_ParseWithLength(data, len);
+	const char *acc = ev_str(j, "account"), *reg = ev_str(j, "region"), *vpc = ev_str(j, "vpc");
+	bool ok = acc && reg && vpc && strlen(acc) < sizeof(k->account) &&
+		  strlen(reg) < sizeof(k->region) && strlen(vpc) < sizeof(k->vpc_id);
+	if (ok) {
+		memcpy(k->account, acc, strlen(acc) + 1);
+		memcpy(k->region, reg, strlen(reg) + 1);
+		memcpy(k->vpc_id, vpc, strlen(vpc) + 1);
+	}
+	cJSON_Delete(j);
+	json_arena_end();
+	if (!ok) {
+		snprintf(why, why_len, "work record without account, region and vpc");
+		return -1;
+	}
+	return work_key_validate(k, why, why_len);
 }
 
 cJSON *event_result_json(const struct event_result *r)

@@ -16,6 +16,11 @@
 
 void event_decode(const char *data, size_t len, struct event_result *out);
 
+/* A record of the work topic ({"account", "region", "vpc"}, what the ingest stage produces):
+ * 0 with k filled, or -1 with why - the topic can be written to by others, so a record is
+ * checked like an event. */
+int work_record_decode(const char *data, size_t len, struct work_key *k, char *why, size_t why_len);
+
 /* Renders a result as the JSON `explain-event` prints. Caller frees with cJSON_Delete. */
 cJSON *event_result_json(const struct event_result *r);
 

@@ -20,20 +20,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &ec2_xml_describe_network_interfaces,
 	    &ec2_xml_describe_instance_types,
 	};
-	if (size < 1)
-		return 0;
-	const struct xml_schema *root = roots[data[0] % (sizeof(roots) / sizeof(roots[0]))];
-	struct observed obs;
-	struct ec2_meta meta;
-	char err[256];
-	observed_init(&obs);
-	if (ec2_xml_decode(root, &obs, (const char *)data + 1, size - 1, &meta, err, sizeof(err)) ==
-	    0) {
-		cJSON *j = model_json(root, &obs);
-		char *s = cJSON_PrintUnformatted(j);
-		free(s);
-		cJSON_Delete(j);
+	/* every root takes the whole input: the seeds are EC2's answers as they come (a selector
+	 * byte in front made each one invalid XML, and the fuzzer never got past the prolog) */
+	for (size_t r = 0; r < sizeof(roots) / sizeof(roots[0]); r++) {
+		struct observed obs;
+		struct ec2_meta meta;
+		char err[256];
+		observed_init(&obs);
+		if (ec2_xml_decode(roots[r], &obs, (const char *)data, size, &meta, err,
+				   sizeof(err)) == 0) {
+			cJSON *j = model_json(roots[r], &obs);
+			char *s = cJSON_PrintUnformatted(j);
+			free(s);
+			cJSON_Delete(j);
+		}
+		observed_cleanup(&obs);
 	}
-	observed_cleanup(&obs);
 	return 0;
 }

@@ -20,6 +20,7 @@ done
 seed events tests/fixtures/events/*.json
 seed policy tests/policies/*.json
 seed audit tests/fixtures/audit/*.jsonl
+seed answers tests/fixtures/fuzz/answers/*
 status=0
 for t in $(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||'); do
 	[ -x "$OUT/fuzz_$t" ] || { echo "fuzz: $OUT/fuzz_$t not built"; exit 1; }

@@ -268,8 +268,35 @@ static void test_large_message_through_the_arena(void)
 	cJSON_Delete(outside);
 }
 
+/* The work topic's records are checked like events: it can be written to by others. */
+static void test_work_records(void)
+{
+	struct work_key k;
+	char why[160];
+	static const char good[] =
+	    "{\"account\":\"123456789012\",\"region\":\"us-east-1\",\"vpc\":\"vpc-0a1b2c3d\"}";
+	CHECK(work_record_decode(good, sizeof(good) - 1, &k, why, sizeof(why)) == 0);
+	CHECK_STR(k.vpc_id, "vpc-0a1b2c3d");
+	CHECK_STR(k.region, "us-east-1");
+	static const char *const bad[] = {
+	    "{\"account\":\"123456789012\",\"region\":\"us-east-1\"}",
+	    "{\"account\":\"123456789012\",\"region\":\"evil.example/x\",\"vpc\":\"vpc-0a1b2c3d\"}",
+	    "{\"account\":\"12\",\"region\":\"us-east-1\",\"vpc\":\"vpc-0a1b2c3d\"}",
+	    "{\"account\":\"123456789012\",\"region\":\"us-east-1\",\"vpc\":\"vpc-*\"}",
+	    "not json",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		CHECK_MSG(work_record_decode(bad[i], strlen(bad[i]), &k, why, sizeof(why)) != 0,
+			  "%s accepted", bad[i]);
+		CHECK_MSG(why[0] != '\0', "%s: no reason", bad[i]);
+	}
+}
+
 void test_events(void)
 {
+	test_work_records();
 	test_large_message_through_the_arena();
 	test_bare_config_notification();
 	test_hostile_fields();
