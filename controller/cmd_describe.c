@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	    f, "usage: dualstackd describe KIND [--vpc ID]...\n"
 	       "  KIND: vpcs subnets route-tables internet-gateways\n"
 	       "        egress-only-internet-gateways security-groups network-acls instances\n"
+	       "        network-interfaces\n"
 	       "  Prints what dualstackd reads, as JSON with boto3's field names.\n"
 	       "  Region from AWS_REGION; endpoint from AWS_ENDPOINT_URL_EC2 or AWS_ENDPOINT_URL.\n"
 	       "  --role-arn ARN   read a member account through STS AssumeRole\n");
