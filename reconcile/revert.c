@@ -458,12 +458,26 @@ static int revert_subnets(struct revert_ctx *r)
 				     "dualstackd's mark or audit record)");
 			continue;
 		}
-		if (s->assign_ipv6_on_creation &&
-		    ours(r, &s->tags, AUDIT_SUBNET_ATTR, s->subnet_id))
+		bool attr_ours = ours(r, &s->tags, AUDIT_SUBNET_ATTR, s->subnet_id);
+		if (s->assign_ipv6_on_creation && attr_ours)
 			add(r, ACT_UNSET_SUBNET_ASSIGN_IPV6, 1, PHASE_ITEMS, s->subnet_id,
 			    "dualstackd turned it on with the /64");
 		if (!b)
 			continue;
+		if (s->assign_ipv6_on_creation && !attr_ours) {
+			/* EC2 keeps a /64 while its subnet assigns IPv6 on creation
+			 * (InvalidCidrBlock.InUse), and the setting is the owner's */
+			plan_add_finding(&r->c, FIND_BLOCKED, 1, s->subnet_id, "ipv6-block-in-use",
+					 "the /64 %s stays: AssignIpv6AddressOnCreation is on, and "
+					 "dualstackd did not turn it on",
+					 b->cidr);
+			plan_set_fix(&r->c,
+				     "turn the subnet's AssignIpv6AddressOnCreation off, then "
+				     "revert again");
+			r->incomplete = true;
+			kept++;
+			continue;
+		}
 		char holder[DS_ID_LEN + DS_STATE_LEN + DS_DESC_LEN + 48];
 		size_t users = addresses_left(r, s->subnet_id, holder, sizeof(holder));
 		if (users) {

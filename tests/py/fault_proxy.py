@@ -12,6 +12,9 @@ dualstackd and moto and:
     stopped;
   * enforces the resource buckets of StartInstances (1000, 2/s) and StopInstances (1000,
     20/s): a token per instance;
+  * given a boto3 client to moto (ec2=), refuses what EC2 refuses and moto does not: a subnet's
+    /64 while its AssignIpv6AddressOnCreation is on, a VPC's /56 while a subnet has a /64 of
+    it (InvalidCidrBlock.InUse, EC2's words);
   * counts calls per action and outcome: the yardstick for pacing and API efficiency.
 
 Use in-process (FaultProxy(...).start()) from tests, or run it:
@@ -22,6 +25,7 @@ import collections
 import json
 import http.client
 import http.server
+import ipaddress
 import random
 import re
 import socket
@@ -84,14 +88,18 @@ THROTTLE_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Err
 FAULT_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
              b'<Code>%s</Code><Message>injected by fault_proxy</Message></Error></Errors>'
              b'<RequestID>%s</RequestID></Response>')
+ERROR_XML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+             b'<Code>%s</Code><Message>%s</Message></Error></Errors>'
+             b'<RequestID>%s</RequestID></Response>')
 
 
 class FaultProxy:
     def __init__(self, upstream, port=0, buckets=True, p5xx=0.0, preset=0.0, latency_ms=0,
-                 seed=None, scale=1.0, stop_s=0.0, start_s=0.0):
+                 seed=None, scale=1.0, stop_s=0.0, start_s=0.0, ec2=None):
         u = urllib.parse.urlparse(upstream)
         self.upstream_host, self.upstream_port = u.hostname, u.port or 80
         self.buckets_on = buckets
+        self.ec2 = ec2  # a boto3 client to moto itself: the EC2 rules that need its state
         self.p5xx, self.preset, self.latency_ms = p5xx, preset, latency_ms
         self.scale = scale  # multiplies bucket sizes and rates (1.0 = EC2's numbers)
         # drop_action: requests of this action are held (drop_seen is set) and then dropped
@@ -253,6 +261,41 @@ class FaultProxy:
             return False
         return self.phase(params.get("InstanceId")) is not None
 
+    def cidr_in_use(self, action, params):
+        """EC2's InvalidCidrBlock.InUse message for a disassociation moto would accept, or None:
+        a subnet's /64 while the subnet assigns IPv6 on creation; a VPC's /56 while one of its
+        subnets has a live /64 in it."""
+        if not self.ec2 or action not in ("DisassociateSubnetCidrBlock",
+                                          "DisassociateVpcCidrBlock"):
+            return None
+        assoc = params.get("AssociationId", "")
+
+        def live(a):  # moto writes a subnet's state as "{'State': 'associated'}"
+            state = str(a.get("Ipv6CidrBlockState", {}).get("State", ""))
+            return "associat" in state and "disassociat" not in state
+        subnets = self.ec2.describe_subnets()["Subnets"]
+        if action == "DisassociateSubnetCidrBlock":
+            for s in subnets:
+                if any(a["AssociationId"] == assoc and live(a) for a in
+                       s.get("Ipv6CidrBlockAssociationSet", [])) and \
+                        s.get("AssignIpv6AddressOnCreation"):
+                    return (f"The subnet IPv6 CIDR block with association ID {assoc} may not be "
+                            "disassociated, because its subnet has "
+                            "assign-ipv6-address-on-creation set to true.")
+            return None
+        for v in self.ec2.describe_vpcs()["Vpcs"]:
+            for a in v.get("Ipv6CidrBlockAssociationSet", []):
+                if a["AssociationId"] != assoc:
+                    continue
+                block = ipaddress.ip_network(a["Ipv6CidrBlock"])
+                for s in subnets:
+                    for sa in s.get("Ipv6CidrBlockAssociationSet", []):
+                        if s["VpcId"] == v["VpcId"] and live(sa) and \
+                                ipaddress.ip_network(sa["Ipv6CidrBlock"]).subnet_of(block):
+                            return (f"The vpc {v['VpcId']} currently has a subnet within CIDR "
+                                    f"block {a['Ipv6CidrBlock']}")
+        return None
+
     def rewrite_states(self, body):
         """DescribeInstances as EC2 would answer it mid-transition."""
         if not self.transitions or b"<instanceState>" not in body:
@@ -348,6 +391,11 @@ class FaultProxy:
         if self.retype_refused(action, params):
             self.count(action, "IncorrectInstanceState")
             return self.reply(req, 400, FAULT_XML % (b"IncorrectInstanceState", rid))
+        in_use = self.cidr_in_use(action, params)
+        if in_use:
+            self.count(action, "InvalidCidrBlock.InUse")
+            return self.reply(req, 400, ERROR_XML % (b"InvalidCidrBlock.InUse",
+                                                     in_use.encode(), rid))
         if action == "DescribeInstanceInformation" and self.ssm_instances is not None:
             ids = set()
             for f in json.loads(body or b"{}").get("Filters", []):

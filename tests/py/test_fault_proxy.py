@@ -146,3 +146,37 @@ def test_writes_ec2_takes_as_lists_go_as_one_call_and_a_failed_one_splits(moto):
         assert ports == set(range(7000, 7030))
     finally:
         proxy.stop()
+
+
+def test_the_proxy_refuses_disassociations_ec2_refuses(moto):
+    """moto takes a /64 off a subnet that assigns IPv6 on creation, and a /56 off a VPC whose
+    subnets still hold /64s of it; EC2 answers InvalidCidrBlock.InUse. The proxy (given a
+    client to moto) answers as EC2 does, so tests of revert meet EC2's rules."""
+    import boto3
+    import botocore.exceptions
+    import pytest
+    ec2 = moto.client()
+    ids = guide_example(ec2, with_ipv6=True)
+    proxy = FaultProxy(moto.endpoint, ec2=ec2, buckets=False).start()
+    try:
+        via = boto3.client("ec2", endpoint_url=proxy.endpoint, region_name="us-east-1",
+                           aws_access_key_id=moto.access_key,
+                           aws_secret_access_key=moto.secret_key)
+        subnet = ec2.describe_subnets(SubnetIds=[ids["public"]])["Subnets"][0]
+        assoc = subnet["Ipv6CidrBlockAssociationSet"][0]["AssociationId"]
+        ec2.modify_subnet_attribute(SubnetId=ids["public"],
+                                    AssignIpv6AddressOnCreation={"Value": True})
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            via.disassociate_subnet_cidr_block(AssociationId=assoc)
+        assert e.value.response["Error"]["Code"] == "InvalidCidrBlock.InUse"
+        assert "assign-ipv6-address-on-creation" in e.value.response["Error"]["Message"]
+        vpc = ec2.describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            via.disassociate_vpc_cidr_block(
+                AssociationId=vpc["Ipv6CidrBlockAssociationSet"][0]["AssociationId"])
+        assert e.value.response["Error"]["Code"] == "InvalidCidrBlock.InUse"
+        ec2.modify_subnet_attribute(SubnetId=ids["public"],
+                                    AssignIpv6AddressOnCreation={"Value": False})
+        via.disassociate_subnet_cidr_block(AssociationId=assoc)  # now EC2 takes it
+    finally:
+        proxy.stop()

@@ -19,7 +19,7 @@ POLICY = os.path.join(ROOT, "tests", "policies", "canonical.json")
 def through_proxy(moto):
     """The environment of a dualstackd talking to moto through a fault proxy (EC2's buckets
     scaled x10: moto answers at once), and the proxy, stopped afterwards."""
-    proxy = FaultProxy(moto.endpoint).start()
+    proxy = FaultProxy(moto.endpoint, ec2=moto.client()).start()  # with EC2's CIDR rules
     env = moto.env(proxy.endpoint)
     env["DUALSTACKD_BUCKET_SCALE"] = "10"
     try:
@@ -221,6 +221,36 @@ def test_a_subnet_whose_64_another_interface_uses_keeps_it(moto):
         instances = ec2.describe_instances(InstanceIds=[ids["web"], ids["db"]])["Reservations"]
         assert not [a for r in instances for i in r["Instances"] for n in i["NetworkInterfaces"]
                     for a in n.get("Ipv6Addresses", [])]
+
+
+def test_assign_on_creation_goes_before_its_64_as_ec2_requires(moto, tmp_path):
+    """EC2 will not take a /64 off a subnet that assigns IPv6 on creation (InvalidCidrBlock.InUse:
+    the proxy enforces it, moto does not). The owner turned the setting on for a subnet
+    dualstackd marked: the mark covers the subnet's IPv6, so revert turns it off first, then the
+    /64 goes - no call is refused. (A /64 recognised from the audit topic alone, with the
+    owner's setting on, stays BLOCKED instead: test_revert.c.)"""
+    ec2 = moto.client()
+    ids = guide_example(ec2)
+    pol = json.load(open(POLICY))
+    pol["subnets"]["assign_ipv6_on_create"] = False
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(pol))
+    with through_proxy(moto) as (proxy, env):
+        apply(env, ids["vpc"], policy=str(policy))
+        ec2.modify_subnet_attribute(SubnetId=ids["public"],
+                                    AssignIpv6AddressOnCreation={"Value": True})
+        proxy.reset_counts()
+        out = subprocess.run([BINARY, "revert", "--policy", str(policy), "--vpc", ids["vpc"]],
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and f"{ids['vpc']}: reverted" in out.stdout, out.stdout
+        failed = {a: o for a, o in proxy.actions().items() if set(o) - {"ok"}}
+        assert not failed, (failed, out.stdout)
+        order = [a for _, a, o in proxy.events
+                 if a in ("ModifySubnetAttribute", "DisassociateSubnetCidrBlock")]
+        assert order.index("ModifySubnetAttribute") < order.index("DisassociateSubnetCidrBlock")
+        for s in ec2.describe_subnets(SubnetIds=[ids["public"], ids["private"]])["Subnets"]:
+            assert not live(s.get("Ipv6CidrBlockAssociationSet", []), "Ipv6CidrBlockState")
+            assert not s["AssignIpv6AddressOnCreation"]
 
 
 def test_writes_from_before_marks_are_recognised_from_the_audit_topic(kafka, moto):
