@@ -36,6 +36,7 @@ struct chunk {
 
 struct arena {
 	bool active;
+	unsigned depth;	     /* a scope opened inside another one belongs to the outer one */
 	struct chunk *first; /* kept */
 	struct chunk *extra;
 };
@@ -97,6 +98,8 @@ void json_arena_install(void)
 void json_arena_begin(void)
 {
 	struct arena *a = &arena;
+	if (a->depth++)
+		return;
 	if (!a->first)
 		a->first = new_chunk(FIRST_CHUNK); /* none: the extra chunks serve */
 	if (a->first)
@@ -107,6 +110,8 @@ void json_arena_begin(void)
 void json_arena_end(void)
 {
 	struct arena *a = &arena;
+	if (!a->depth || --a->depth)
+		return;
 	a->active = false;
 	while (a->extra) {
 		struct chunk *c = a->extra;

@@ -9,7 +9,8 @@
 #define DS_JSON_ARENA_H
 
 void json_arena_install(void);
-/* From here this thread's cJSON allocations go to its arena (nested scopes are not allowed). */
+/* From here this thread's cJSON allocations go to its arena; a scope opened inside another
+ * is part of the outer one (released at the outer end). */
 void json_arena_begin(void);
 /* Releases everything allocated since json_arena_begin; back to malloc and free. */
 void json_arena_end(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../handlers/event.h"
+#include "../../handlers/json_arena.h"
 #include "check.h"
 
 /* Samples whose placeholders fail validation (SOURCES.md lists each quirk): they are
@@ -263,6 +264,15 @@ static void test_large_message_through_the_arena(void)
 		CHECK_STR(r.keys[0].vpc_id, "vpc-0123456789abcdef0");
 	}
 	free(msg);
+	/* a scope inside another belongs to it: what the outer one parsed outlives the inner end */
+	json_arena_begin();
+	cJSON *outer = cJSON_Parse("{\"kept\":\"until the outer end\"}");
+	struct event_result inner;
+	event_decode(rec, sizeof(rec) - 1, &inner);
+	CHECK(inner.verdict == EVENT_WORK);
+	CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(outer, "kept")));
+	cJSON_Delete(outer);
+	json_arena_end();
 	cJSON *outside = cJSON_Parse("{\"made\":\"outside a decode\"}");
 	CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(outside, "made")));
 	cJSON_Delete(outside);
