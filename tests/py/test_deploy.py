@@ -107,6 +107,19 @@ def test_the_binary_parses_json_with_debians_cjson():
     assert "cJSON_ParseWithLengthOpts" in wanted and "cJSON_InitHooks" in wanted
 
 
+def test_the_dashboard_shows_only_metrics_the_daemon_has():
+    """Every series the Grafana dashboard queries is one the daemon registers: a renamed metric
+    would otherwise leave an empty panel nobody notices until an incident."""
+    dash = json.load(open(os.path.join(ROOT, "deploy", "grafana", "dualstackd-dashboard.json")))
+    queried = {re.sub(r"_(bucket|sum|count)$", "", m) for p in dash["panels"]
+               for t in p.get("targets", []) for m in re.findall(r"dualstackd_[a-z0-9_]+",
+                                                               t["expr"])}
+    source = "".join(open(f).read() for f in glob.glob(os.path.join(ROOT, "controller", "*.c")))
+    registered = set(re.findall(r'"(dualstackd_[a-z0-9_]+)"', source))
+    assert queried and queried <= registered, queried - registered
+    assert {"dualstackd_credentials_refresh_failing", "dualstackd_halted"} <= queried
+
+
 def test_systemd_unit_verifies(tmp_path):
     unit = open(os.path.join(ROOT, "deploy", "systemd", "dualstackd.service")).read()
     assert "DynamicUser=yes" in unit and "NoNewPrivileges=yes" in unit
