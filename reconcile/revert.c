@@ -438,6 +438,16 @@ static const struct cidr_assoc *live_assoc(const struct cidr_assoc_vec *v, int *
 	return first;
 }
 
+/* A /64 of ours that cannot go yet: BLOCKED with why and the fix, and the marks stay for the
+ * next revert. Returns 1 (a subnet that keeps a /64). */
+static int keep_64(struct revert_ctx *r, const char *subnet_id, const char *detail, const char *fix)
+{
+	plan_add_finding(&r->c, FIND_BLOCKED, 1, subnet_id, "ipv6-block-in-use", "%s", detail);
+	plan_set_fix(&r->c, "%s", fix);
+	r->incomplete = true;
+	return 1;
+}
+
 /* Returns how many subnets keep a /64 (ours that cannot go yet, and the owner's). */
 static int revert_subnets(struct revert_ctx *r)
 {
@@ -467,15 +477,14 @@ static int revert_subnets(struct revert_ctx *r)
 		if (s->assign_ipv6_on_creation && !attr_ours) {
 			/* EC2 keeps a /64 while its subnet assigns IPv6 on creation
 			 * (InvalidCidrBlock.InUse), and the setting is the owner's */
-			plan_add_finding(&r->c, FIND_BLOCKED, 1, s->subnet_id, "ipv6-block-in-use",
-					 "the /64 %s stays: AssignIpv6AddressOnCreation is on, and "
-					 "dualstackd did not turn it on",
-					 b->cidr);
-			plan_set_fix(&r->c,
-				     "turn the subnet's AssignIpv6AddressOnCreation off, then "
-				     "revert again");
-			r->incomplete = true;
-			kept++;
+			char d[160];
+			snprintf(d, sizeof(d),
+				 "the /64 %s stays: AssignIpv6AddressOnCreation is on, and "
+				 "dualstackd did not turn it on",
+				 b->cidr);
+			kept += keep_64(r, s->subnet_id, d,
+					"turn the subnet's AssignIpv6AddressOnCreation off, then "
+					"revert again");
 			continue;
 		}
 		char holder[DS_ID_LEN + DS_STATE_LEN + DS_DESC_LEN + 48];
@@ -490,13 +499,9 @@ static int revert_subnets(struct revert_ctx *r)
 				 : users > 1 ? "; one is on "
 					     : "; it is on ",
 				 holder);
-			plan_add_finding(&r->c, FIND_BLOCKED, 1, s->subnet_id, "ipv6-block-in-use",
-					 "%s", d);
-			plan_set_fix(&r->c,
-				     "unassign those addresses (or delete what holds them: an "
-				     "endpoint, a load balancer), then revert again");
-			r->incomplete = true;
-			kept++;
+			kept += keep_64(r, s->subnet_id, d,
+					"unassign those addresses (or delete what holds them: an "
+					"endpoint, a load balancer), then revert again");
 			continue;
 		}
 		int a = add(r, ACT_DISASSOCIATE_SUBNET_IPV6, 1, PHASE_CONTAINERS, s->subnet_id,
