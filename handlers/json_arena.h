@@ -4,7 +4,9 @@
  * Owns: cJSON's allocation hooks (json_arena_install, once, before any thread starts); outside
  * a scope they are malloc and free, so installing them changes nothing else. Not: objects
  * that outlive a scope - whoever opens one deletes or drops everything parsed in it before
- * json_arena_end. Sanitizer builds keep malloc and free (ASan must see every allocation). */
+ * json_arena_end - nor objects made before a scope and deleted inside it (their free would
+ * wait for no scope: a leak). Sanitizer builds keep malloc and free (ASan must see every
+ * allocation). */
 #ifndef DS_JSON_ARENA_H
 #define DS_JSON_ARENA_H
 
