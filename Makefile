@@ -96,7 +96,8 @@ asan:
 	build/asan/unit
 	DS_BINARY=$(CURDIR)/build/asan/dualstackd python3 -m pytest -q -p no:cacheprovider \
 		-n $(PYTEST_WORKERS) tests/py/test_reconcile.py tests/py/test_describe.py tests/py/test_daemon.py \
-		-k "idempotent or dry_run or step6 or between or matches_boto3 or wrong_secret or assume or converge_a_new or poison or sigterm or reloads or no_capacity" 
+		tests/py/test_guard.py \
+		-k "idempotent or dry_run or step6 or between or matches_boto3 or wrong_secret or assume or converge_a_new or poison or sigterm or reloads or no_capacity or slow_credentials or halt_file" 
 
 lint:
 	bash tests/lint.sh
