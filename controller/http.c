@@ -297,6 +297,9 @@ static void setup_easy(CURL *easy, const struct http_request *req, struct curl_s
 		if (req->body_len)
 			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
 	}
+	/* (setting POSTFIELDS at all makes a request a POST: a GET never gets it) */
+	if (req->body_len || strcmp(req->method, "POST") == 0)
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body_len ? req->body : "");
 }
 
 static void finish_response(CURL *easy, CURLcode code, struct http_response *resp,
@@ -326,11 +329,6 @@ static bool start_transfer(struct transfer *t)
 	if (!t->easy)
 		return false;
 	setup_easy(t->easy, &t->req, t->headers, &t->resp, t->errbuf);
-	/* (setting POSTFIELDS at all makes a request a POST: a GET never gets it) */
-	if (t->body)
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
-	else if (strcmp(t->req.method, "POST") == 0)
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, "");
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
 	if (curl_multi_add_handle(c->multi, t->easy) != CURLM_OK) {
 		curl_easy_cleanup(t->easy);
@@ -440,8 +438,6 @@ int http_fetch_blocking(const struct http_request *req, struct http_response *re
 	int rc = build_headers(req, &headers);
 	if (!rc) {
 		setup_easy(easy, req, headers, resp, errbuf);
-		if (req->body_len || strcmp(req->method, "POST") == 0)
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		finish_response(easy, curl_easy_perform(easy), resp, errbuf);
 		rc = resp->transport_error;
 	}
