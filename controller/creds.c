@@ -1094,20 +1094,12 @@ static int base_async(struct creds_cache *c, creds_ready_fn done, void *ud)
 	char err[512] = "";
 	struct aws_creds copy;
 	pthread_mutex_lock(&c->lock);
-	if (!c->refresher_on || base_usable(c)) {
-		int rc = c->refresher_on ? DS_OK : base_resolve_here(c, &copy, err, sizeof(err));
+	if (!c->refresher_on || base_usable(c) || backing_off(c)) { /* an answer now */
+		int rc = !c->refresher_on ? base_resolve_here(c, &copy, err, sizeof(err))
+					  : base_or_last_error(c, &copy, err, sizeof(err));
 		/* due: the refresher may not know yet (a clock that jumped) */
 		if (c->refresher_on && !fresh(c, &c->base))
 			pthread_cond_signal(&c->poke);
-		if (c->refresher_on)
-			copy = c->base;
-		pthread_mutex_unlock(&c->lock);
-		done(ud, rc, rc ? NULL : &copy, err);
-		explicit_bzero(&copy, sizeof(copy));
-		return DS_OK;
-	}
-	if (backing_off(c)) {
-		int rc = base_or_last_error(c, &copy, err, sizeof(err));
 		pthread_mutex_unlock(&c->lock);
 		done(ud, rc, rc ? NULL : &copy, err);
 		explicit_bzero(&copy, sizeof(copy));
@@ -1218,7 +1210,6 @@ static void *refresher_main(void *arg)
 				       "error", err, NULL);
 		}
 		explicit_bzero(&next, sizeof(next));
-		c->stats.failing = c->failures_in_a_row > 0;
 		c->generation++;
 		pthread_cond_broadcast(&c->attempted);
 		if (c->base_waiters)
@@ -1251,6 +1242,7 @@ void creds_cache_refresh_stats(struct creds_cache *c, struct creds_refresh_stats
 {
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
+	out->failing = c->failures_in_a_row > 0;
 	pthread_mutex_unlock(&c->lock);
 }
 
