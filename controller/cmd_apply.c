@@ -259,35 +259,34 @@ static void on_halt(void *ud, const struct guard_halt *h)
 		h->scope, h->reason);
 }
 
+/* One of the daemon's halts, held by this run too and said so. */
+static void hold_for_daemon(struct guard *g, const struct guard_halt *h, const char *path)
+{
+	guard_halt(g, h);
+	fprintf(stderr,
+		"HALTED (%s): %s - from the daemon's halt file %s: no mutating call starts there "
+		"in this run (dualstackd resume --halt-file %s clears it; --halt-file none "
+		"ignores it)\n",
+		h->scope, h->reason, path, path);
+}
+
 /* The daemon's halts hold apply's writes too: an operator on the daemon's host does not undo a
  * halt by running apply (`dualstackd resume` is how). A halt file that cannot be read halts
- * the fleet, as it does the daemon. Returns how many halts were taken. */
-static size_t take_daemon_halts(struct reconciler *rc, const char *path)
+ * the fleet, as it does the daemon. */
+static void take_daemon_halts(struct reconciler *rc, const char *path)
 {
 	struct guard_halt *halts = NULL;
 	size_t n = 0;
 	char err[512];
 	struct guard *g = reconciler_guard(rc);
 	if (halt_file_read(path, &halts, &n, err, sizeof(err))) {
-		struct guard_halt h = {.scope = GUARD_FLEET, .since = time(NULL)};
-		snprintf(h.reason, sizeof(h.reason),
-			 "the daemon's halt file cannot be read: %.200s", err);
-		halts = malloc(sizeof(*halts));
-		if (!halts)
-			return 0;
-		halts[0] = h;
-		n = 1;
+		struct guard_halt h;
+		halt_file_unreadable(&h, err, time(NULL));
+		hold_for_daemon(g, &h, path);
 	}
-	for (size_t i = 0; i < n; i++) {
-		guard_halt(g, &halts[i]);
-		fprintf(stderr,
-			"HALTED (%s): %s - kept in the daemon's halt file %s: no mutating call "
-			"starts there in this run (dualstackd resume --halt-file %s clears it; "
-			"--halt-file none ignores it)\n",
-			halts[i].scope, halts[i].reason, path, path);
-	}
+	for (size_t i = 0; i < n; i++)
+		hold_for_daemon(g, &halts[i], path);
 	free(halts);
-	return n;
 }
 
 struct rollout_pass {

@@ -66,8 +66,8 @@ void guard_start(struct daemon *d)
 	reconciler_on_halt(d->rc, on_halt, d);
 	if (halt_file_read(d->cfg->halt_file, &halts, &n, e, sizeof(e))) {
 		/* an unreadable halt may still be a halt: stay safe, say why */
-		struct guard_halt h = {.scope = GUARD_FLEET, .since = time(NULL)};
-		snprintf(h.reason, sizeof(h.reason), "the halt file cannot be read: %.200s", e);
+		struct guard_halt h;
+		halt_file_unreadable(&h, e, time(NULL));
 		guard_halt(g, &h);
 		log_kv("error", "starting halted", "scope", h.scope, "reason", h.reason, NULL);
 		metrics_set(d->metrics, "dualstackd_halted", 1, "scope", h.scope, NULL);

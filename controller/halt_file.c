@@ -98,6 +98,14 @@ int halt_file_read(const char *path, struct guard_halt **halts, size_t *n, char 
 	return rc;
 }
 
+void halt_file_unreadable(struct guard_halt *h, const char *why, time_t now)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->scope, sizeof(h->scope), GUARD_FLEET);
+	snprintf(h->reason, sizeof(h->reason), "the halt file cannot be read: %.200s", why);
+	h->since = now;
+}
+
 int halt_file_parse(const char *name, const char *text, size_t len, struct guard_halt **halts,
 		    size_t *n, char *err, size_t err_len)
 {

@@ -6,6 +6,7 @@
 #define DS_HALT_FILE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "../reconcile/guard.h"
 
@@ -21,6 +22,9 @@ int halt_file_write(const char *path, const struct guard_halt *halts, size_t n, 
  * a file that is not ours is an error naming it. */
 int halt_file_read(const char *path, struct guard_halt **halts, size_t *n, char *err,
 		   size_t err_len);
+/* The halt a halt file that cannot be read stands for (it might have been a halt): the fleet,
+ * since now, with why. The daemon and apply both start with it. */
+void halt_file_unreadable(struct guard_halt *h, const char *why, time_t now);
 /* The same from the file's text; name is what an error calls it. */
 int halt_file_parse(const char *name, const char *text, size_t len, struct guard_halt **halts,
 		    size_t *n, char *err, size_t err_len);

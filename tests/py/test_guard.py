@@ -269,6 +269,14 @@ def test_apply_answers_to_the_daemons_halt_file(moto, tmp_path):
         assert proxy.mutating(outcome=None) == {}, proxy.mutating(outcome=None)
         assert proxy.calls("DescribeVpcs") >= 1  # it read and planned
 
+        # a halt file that is not the daemon's JSON may have been a halt: the fleet holds
+        (state / "halt").write_text("{truncated")
+        garbled = subprocess.run([BINARY, "apply", "--policy", POLICY, "--vpc", ids["vpc"]],
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert garbled.returncode == 1, garbled.stdout + garbled.stderr
+        assert "HALTED (fleet): the halt file cannot be read" in garbled.stderr, garbled.stderr
+        assert proxy.mutating(outcome=None) == {}, proxy.mutating(outcome=None)
+
         mine = subprocess.run([BINARY, "apply", "--policy", POLICY, "--vpc", ids["vpc"],
                                "--halt-file", "none"], env=env, capture_output=True, text=True,
                               timeout=300)
